@@ -1,0 +1,143 @@
+package kittest
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files (and README transcripts) from this run")
+
+// Updating reports whether -update was given.
+func Updating() bool { return *update }
+
+// Rule rewrites what varies between runs into a placeholder: each match of
+// Re becomes Repl (with $1 expansion), or Fn(match) when Fn is set.
+type Rule struct {
+	Re   *regexp.Regexp
+	Repl string
+	Fn   func(string) string
+}
+
+// Literal replaces every occurrence of s (a temp dir, the host's name).
+func Literal(s, repl string) Rule {
+	return Rule{Re: regexp.MustCompile(regexp.QuoteMeta(s)), Repl: repl}
+}
+
+// Word replaces s where it stands as a whole word.
+func Word(s, repl string) Rule {
+	return Rule{Re: regexp.MustCompile(`\b` + regexp.QuoteMeta(s) + `\b`), Repl: repl}
+}
+
+// DefaultRules normalise what varies in every lesson's output. Lessons print
+// host PIDs as "host pid N" and name host objects with kit.UniqueName, so
+// these rules find them.
+var DefaultRules = []Rule{
+	// Namespace inode numbers: proc_alloc_inum starts them at 0xF0000000.
+	{Re: regexp.MustCompile(`\b4026\d{6}\b`), Repl: "<inode>"},
+	{Re: regexp.MustCompile(`\bhost pid \d+`), Repl: "host pid <pid>"},
+	// kit.UniqueName: unbox-<what>-<pid>.
+	{Re: regexp.MustCompile(`\b(unbox|ubx)-([a-z0-9]+)-\d+\b`), Repl: "$1-$2-<pid>"},
+	{Re: regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), Repl: "<time>"},
+	{Re: regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|us|ms)\b|\b\d+\.\d+s\b`), Repl: "<duration>"},
+}
+
+// Normalize applies DefaultRules, then rules, in order.
+func Normalize(s string, rules ...Rule) string {
+	for _, r := range append(append([]Rule{}, rules...), DefaultRules...) {
+		if r.Fn != nil {
+			s = r.Re.ReplaceAllStringFunc(s, r.Fn)
+		} else {
+			s = r.Re.ReplaceAllString(s, r.Repl)
+		}
+	}
+	return s
+}
+
+// Golden compares got with the golden file at path, or rewrites the file
+// with -update. got should already be normalised.
+func Golden(t testing.TB, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatalf("update golden: %v", err)
+		}
+		t.Logf("updated %s", path)
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden: %v (run the test with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update if the change is intended):\n%s", path, diff(string(want), got))
+	}
+}
+
+// Transcript markers in a README: the fenced block between them is the
+// golden file's content, verbatim.
+const (
+	transcriptStart = "<!-- transcript: %s -->"
+	transcriptEnd   = "<!-- /transcript -->"
+)
+
+// READMETranscript checks that the README's transcript block is the golden
+// file at goldenPath, or rewrites the block with -update.
+func READMETranscript(t testing.TB, readmePath, goldenPath string) {
+	t.Helper()
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatalf("read golden: %v", err)
+	}
+	start := fmt.Sprintf(transcriptStart, goldenPath)
+	text := string(readme)
+	i := strings.Index(text, start)
+	j := strings.Index(text, transcriptEnd)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no transcript block: want a line %q, a ``` fence with the transcript, and %q", readmePath, start, transcriptEnd)
+	}
+	block := "\n```text\n" + string(golden) + "```\n"
+	if *update {
+		text = text[:i+len(start)] + block + text[j:]
+		if err := os.WriteFile(readmePath, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if got := text[i+len(start) : j]; got != block {
+		t.Errorf("%s transcript differs from %s (run the golden test with -update):\n%s", readmePath, goldenPath, diff(block, got))
+	}
+}
+
+// diff shows the first differing lines of want and got, enough to see what
+// changed without a diff library.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	shown := 0
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl == gl {
+			continue
+		}
+		fmt.Fprintf(&b, "line %d:\n  want: %q\n  got:  %q\n", i+1, wl, gl)
+		if shown++; shown == 10 {
+			b.WriteString("  ...\n")
+			break
+		}
+	}
+	return b.String()
+}

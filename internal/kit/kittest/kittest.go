@@ -1,0 +1,87 @@
+// Package kittest is the test side of the lesson kit: the three tiers of
+// tests and the checks that keep them honest.
+//
+//   - Pure tests run anywhere and need nothing from this package.
+//   - Privileged tests start with [Privileged] (or [Require]): they skip with
+//     the reason when the host lacks root or a feature, and
+//     UNBOX_REQUIRE_PRIVILEGED=1 turns every such skip into a failure, so a
+//     green CI run cannot mean "everything skipped". Their names start with
+//     TestPriv, so `go test -run '^TestPriv'` selects them (the VM lane does).
+//   - Every privileged test gets a leak check: what it leaves on the host
+//     (mounts, network links, cgroups, namespaces, processes) fails it.
+//
+// Transcripts are checked against golden files ([Golden], with -update), and
+// a lesson's README against its golden ([READMETranscript]).
+//
+// A lesson's tests start with
+//
+//	func TestMain(m *testing.M) { kittest.Main(m, run) }
+//
+// which serves the re-exec'd children of the test binary and lets tests run
+// the binary as the lesson itself ([LessonCommand]).
+package kittest
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/unboxlab/unbox/internal/kit"
+)
+
+// RequireEnv is the switch that turns privileged skips into failures.
+const RequireEnv = "UNBOX_REQUIRE_PRIVILEGED"
+
+// asLessonEnv makes the test binary behave as the lesson's own main.
+const asLessonEnv = "_UNBOX_TEST_AS_LESSON"
+
+// Main is a lesson package's TestMain. run is the lesson's run function, or
+// nil for a package that is not a lesson.
+func Main(m *testing.M, run kit.RunFunc) {
+	kit.MaybeRunInit()
+	if os.Getenv(asLessonEnv) == "1" && run != nil {
+		kit.Main(run)
+	}
+	unlock, err := lockHost()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kittest:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	unlock()
+	os.Exit(code)
+}
+
+// RequirePrivileged reports whether skips of privileged tests must fail.
+// It is read through sudo too, since `go test -exec sudo` drops it.
+func RequirePrivileged() bool {
+	v, _ := kit.UserEnv(RequireEnv)
+	return v == "1"
+}
+
+// Require skips the test when a need is missing, with the reason and how to
+// get it, or fails it when UNBOX_REQUIRE_PRIVILEGED=1.
+func Require(t testing.TB, needs ...kit.Need) {
+	t.Helper()
+	missing := kit.MissingNeeds(needs)
+	if len(missing) == 0 {
+		return
+	}
+	msg := "privileged test needs"
+	for _, m := range missing {
+		msg += fmt.Sprintf("\n  %s: %v (%s)", m.Name, m.Reason, m.Fix)
+	}
+	if RequirePrivileged() {
+		t.Fatalf("%s\n%s=1: this skip is a failure", msg, RequireEnv)
+	}
+	t.Skip(msg)
+}
+
+// Privileged is how a privileged test starts: root and the other needs
+// (skip or fail, as [Require]), then a leak check that fails the test if it
+// leaves anything of ours on the host.
+func Privileged(t *testing.T, needs ...kit.Need) {
+	t.Helper()
+	Require(t, append([]kit.Need{kit.NeedRoot}, needs...)...)
+	NoLeaks(t)
+}

@@ -1,0 +1,325 @@
+package kit
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Lesson is one runnable lesson: what it needs from the host and its
+// numbered steps.
+type Lesson struct {
+	// Name is the lesson's directory under lessons/, e.g. "01-namespaces".
+	// It appears in the banner and in the commands errors tell people to run.
+	Name  string
+	Title string
+	// Intro is printed under the banner: the end result, drawn first.
+	Intro string
+	// Needs are needed by every step.
+	Needs []Need
+	Steps []Step
+	// Shell, when set, is offered as --shell: after the last step run, it
+	// drops the learner into a shell inside the lesson's container.
+	Shell      func(s *Session) error
+	ShellNeeds []Need
+	// Outro is printed after the last step.
+	Outro string
+	// Flags are the lesson's own flags, next to the workshop ones; a step
+	// reads them through Session.Flags.
+	Flags []cli.Flag
+}
+
+// Step is one numbered step of a lesson.
+type Step struct {
+	Title string
+	// Explain is one or two sentences printed under the title.
+	Explain string
+	// Needs are what this step needs beyond the lesson's Needs, so that
+	// --only N can run a step that needs less (lesson 01's user namespace
+	// step runs without root).
+	Needs []Need
+	// Requires lists earlier steps (1-based) this one builds on; --only N
+	// runs them first.
+	Requires []int
+	Run      func(s *Session) error
+}
+
+// Session is what a step gets: the narrator, the context (cancelled on
+// Ctrl-C), and a place to register cleanup.
+type Session struct {
+	*Narrator
+	Ctx    context.Context
+	Lesson *Lesson
+	In     io.Reader
+	Out    io.Writer
+	Err    io.Writer
+	// Flags holds the parsed command line, for a lesson's own Flags.
+	Flags *cli.Context
+
+	cleanups []func() error
+}
+
+// Cleanup registers fn to run when the lesson ends, however it ends: after
+// the last step, on a failed step, or on Ctrl-C. Cleanups run last-registered
+// first, so register each right after creating the thing it undoes.
+func (s *Session) Cleanup(fn func() error) { s.cleanups = append(s.cleanups, fn) }
+
+func (s *Session) runCleanups() error {
+	var errs []error
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		if err := s.cleanups[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.cleanups = nil
+	return errors.Join(errs...)
+}
+
+// foreground is set while an interactive child (a shell) owns the terminal:
+// Ctrl-C is then the child's, not a request to stop the lesson.
+var foreground atomic.Bool
+
+// Foreground runs fn, typically an interactive shell, with Ctrl-C left to
+// it: [Main] does not cancel the lesson while fn runs.
+func (s *Session) Foreground(fn func() error) error {
+	foreground.Store(true)
+	defer foreground.Store(false)
+	return fn()
+}
+
+// RunFunc is the signature of a lesson's run function, which [Main] calls.
+type RunFunc func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+
+// Run parses the workshop flags in args (args[0] is the program name) and
+// runs the lesson: --list prints the steps; otherwise the needs of the steps
+// to run are checked, then the steps run in order.
+func Run(ctx context.Context, l *Lesson, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var runErr error
+	app := &cli.App{
+		Name:            l.Name,
+		Usage:           l.Title,
+		HideHelpCommand: true,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		// Errors come back to the caller; only Main decides exit codes.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags:          append(workshopFlags(l), l.Flags...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("unexpected argument %q: see --help", c.Args().First())
+			}
+			runErr = runLesson(ctx, l, c, stdin, stdout, stderr)
+			return nil
+		},
+	}
+	if err := app.RunContext(ctx, args); err != nil {
+		return err
+	}
+	return runErr
+}
+
+func workshopFlags(l *Lesson) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "list", Usage: "list the steps and exit"},
+		&cli.IntFlag{Name: "step", Usage: "stop after step `N`"},
+		&cli.IntFlag{Name: "only", Usage: "run step `N` alone (with the steps it builds on)"},
+		&cli.BoolFlag{Name: "pause", Usage: "wait for Enter between steps (workshop mode)"},
+	}
+	if l.Shell != nil {
+		flags = append(flags, &cli.BoolFlag{Name: "shell", Usage: "at the end, drop into a shell inside the container"})
+	}
+	return flags
+}
+
+func runLesson(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, stdout, stderr io.Writer) (err error) {
+	if c.Bool("list") {
+		listSteps(stdout, l)
+		return nil
+	}
+	steps, err := selectSteps(l, c.Int("step"), c.Int("only"))
+	if err != nil {
+		return err
+	}
+	shell := l.Shell != nil && c.Bool("shell")
+
+	needs := slices.Clone(l.Needs)
+	for _, i := range steps {
+		needs = append(needs, l.Steps[i].Needs...)
+	}
+	if shell {
+		needs = append(needs, l.ShellNeeds...)
+	}
+	if err := Preflight(stderr, l.Name, needs); err != nil {
+		if ok := runnableSteps(l); len(ok) > 0 && len(ok) < len(l.Steps) {
+			fmt.Fprintf(stderr, "Steps that run here as you are: %s (run one with --only N).\n", joinInts(ok))
+		}
+		return err
+	}
+
+	s := &Session{
+		Narrator: NewNarrator(stdout, ColorFor(stdout)),
+		Ctx:      ctx,
+		Lesson:   l,
+		In:       stdin,
+		Out:      stdout,
+		Err:      stderr,
+		Flags:    c,
+	}
+	defer func() {
+		if cerr := s.runCleanups(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
+		}
+	}()
+
+	s.Title("unbox lesson %s", l.Title)
+	if l.Intro != "" {
+		s.Say("%s", l.Intro)
+	}
+	pause := newPauser(c.Bool("pause"), stdin, stdout)
+	for k, i := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if k > 0 {
+			if err := pause.wait(ctx, fmt.Sprintf("step %d", i+1)); err != nil {
+				return err
+			}
+		}
+		st := l.Steps[i]
+		s.Step(i+1, len(l.Steps), st.Title, st.Explain)
+		if err := st.Run(s); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("step %d (%s): %w", i+1, st.Title, err)
+		}
+	}
+	if shell {
+		if err := pause.wait(ctx, "the shell"); err != nil {
+			return err
+		}
+		return l.Shell(s)
+	}
+	if l.Outro != "" && len(steps) == len(l.Steps) {
+		s.Note("%s", l.Outro)
+	}
+	return nil
+}
+
+// selectSteps returns the 0-based indexes of the steps to run.
+func selectSteps(l *Lesson, stop, only int) ([]int, error) {
+	n := len(l.Steps)
+	switch {
+	case stop != 0 && only != 0:
+		return nil, errors.New("use --step or --only, not both")
+	case stop < 0 || stop > n:
+		return nil, fmt.Errorf("--step %d: this lesson has steps 1 to %d (see --list)", stop, n)
+	case only < 0 || only > n:
+		return nil, fmt.Errorf("--only %d: this lesson has steps 1 to %d (see --list)", only, n)
+	case only != 0:
+		var idx []int
+		for _, r := range l.Steps[only-1].Requires {
+			idx = append(idx, r-1)
+		}
+		return append(idx, only-1), nil
+	}
+	if stop == 0 {
+		stop = n
+	}
+	idx := make([]int, stop)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx, nil
+}
+
+// runnableSteps lists the steps (1-based) whose needs are all met here.
+func runnableSteps(l *Lesson) []int {
+	var ok []int
+	for i, st := range l.Steps {
+		if len(MissingNeeds(append(slices.Clone(l.Needs), st.Needs...))) == 0 {
+			ok = append(ok, i+1)
+		}
+	}
+	return ok
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+func listSteps(w io.Writer, l *Lesson) {
+	fmt.Fprintf(w, "unbox lesson %s\n\n", l.Title)
+	rows := make([][]string, len(l.Steps))
+	for i, st := range l.Steps {
+		var needs []string
+		for _, n := range append(slices.Clone(l.Needs), st.Needs...) {
+			needs = append(needs, n.Name)
+		}
+		rows[i] = []string{fmt.Sprint(i + 1), st.Title, strings.Join(needs, ", ")}
+	}
+	for _, line := range strings.Split(RenderTable([]string{"step", "title", "needs"}, rows), "\n") {
+		fmt.Fprintln(w, indent+line)
+	}
+	if l.Shell != nil {
+		fmt.Fprintln(w, "\n  --shell: afterwards, a shell inside the container")
+	}
+}
+
+// pauser waits for Enter between steps in workshop mode.
+type pauser struct {
+	on    bool
+	out   io.Writer
+	lines chan struct{}
+}
+
+func newPauser(on bool, in io.Reader, out io.Writer) *pauser {
+	p := &pauser{on: on && in != nil, out: out}
+	if p.on {
+		// One reader goroutine for the whole lesson, so a cancelled wait does
+		// not leave a second reader racing for the next line.
+		p.lines = make(chan struct{})
+		go func() {
+			defer close(p.lines)
+			r := bufio.NewReader(in)
+			for {
+				if _, err := r.ReadString('\n'); err != nil {
+					return
+				}
+				p.lines <- struct{}{}
+			}
+		}()
+	}
+	return p
+}
+
+func (p *pauser) wait(ctx context.Context, next string) error {
+	if !p.on {
+		return nil
+	}
+	fmt.Fprintf(p.out, "\n%s[Enter] for %s… ", indent, next)
+	select {
+	case _, ok := <-p.lines:
+		if !ok {
+			// Standard input ended: nobody is there to press Enter, so stop
+			// pausing rather than hang.
+			p.on = false
+		}
+		fmt.Fprintln(p.out)
+		return nil
+	case <-ctx.Done():
+		fmt.Fprintln(p.out)
+		return ctx.Err()
+	}
+}
