@@ -1,0 +1,397 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/kit/kittest"
+)
+
+func TestMain(m *testing.M) { kittest.Main(m, run) }
+
+const golden = "testdata/transcript.golden"
+
+// transcriptRules normalise what differs between runs and hosts, on top of
+// kittest.DefaultRules.
+func transcriptRules(t *testing.T) []kittest.Rule {
+	h, err := findHierarchy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := []kittest.Rule{
+		{Re: regexp.MustCompile(`(hostname )\S+( \(unchanged\))`), Repl: "${1}<host-name>$2"},
+		{Re: regexp.MustCompile(`lists \d+ processes`), Repl: "lists <n> processes"},
+		{Re: regexp.MustCompile(`wc -l: \d+`), Repl: "wc -l: <n>"},
+		// PIDs inside the namespace other than 1 depend on how many threads
+		// the Go runtime started first.
+		{Re: regexp.MustCompile(`\bPID ([2-9]|\d{2,})\b`), Repl: "PID <n>"},
+		{Re: regexp.MustCompile(`(?m)^ +\d+ +\d+ [A-Z] +\S+$`), Fn: func(line string) string {
+			f := strings.Fields(line)
+			if f[0] != "1" {
+				f[0] = "<n>"
+			}
+			return "  " + psLine(f[0], f[1], f[2], f[3])
+		}},
+		kittest.Literal(h.Mount+"/", "<cgroup2>/"),
+	}
+	if tmp := os.TempDir(); tmp != "/tmp" {
+		rules = append(rules, kittest.Literal(tmp+"/", "/tmp/"))
+	}
+	return rules
+}
+
+// TestPrivTranscript runs the whole lesson and compares its output with the
+// golden file that the README's transcript is taken from.
+func TestPrivTranscript(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"01-namespaces"}, nil, &out, &errs); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, errs.String())
+	}
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Error("output to a buffer has escape codes")
+	}
+	kittest.Golden(t, golden, kittest.Normalize(out.String(), transcriptRules(t)...))
+	if kittest.Updating() {
+		kittest.READMETranscript(t, "README.md", golden)
+	}
+}
+
+// TestREADMETranscript fails when the README's transcript and the golden
+// file differ.
+func TestREADMETranscript(t *testing.T) {
+	kittest.READMETranscript(t, "README.md", golden)
+}
+
+func lessonNeeds() []kit.Need {
+	var needs []kit.Need
+	for _, st := range lesson().Steps {
+		needs = append(needs, st.Needs...)
+	}
+	return needs
+}
+
+func TestList(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"01-namespaces", "--list"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range lesson().Steps {
+		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
+			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "inside │") {
+		t.Errorf("--list ran steps:\n%s", out.String())
+	}
+}
+
+// lessonRun runs the lesson as its own process and returns its outputs and
+// exit status.
+func lessonRun(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, status int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestPrivLessonExitsZeroWithoutColorOnAPipe(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	out, errs, status := lessonRun(t, kittest.LessonCommand(t, "01-namespaces"))
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Error("output to a pipe has escape codes")
+	}
+	if !strings.Contains(out, "Step 8/8") {
+		t.Errorf("output lacks the last step:\n%s", out)
+	}
+}
+
+func TestPrivStepStopsAfterN(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	out, errs, status := lessonRun(t, kittest.LessonCommand(t, "01-namespaces", "--step", "3"))
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if !strings.Contains(out, "Step 3/8") || strings.Contains(out, "Step 4/8") {
+		t.Errorf("--step 3 output should end with step 3:\n%s", out)
+	}
+}
+
+func TestPrivPauseWaitsForEnter(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	cmd := kittest.LessonCommand(t, "01-namespaces", "--pause")
+	cmd.Stdin = strings.NewReader(strings.Repeat("\n", 7))
+	out, errs, status := lessonRun(t, cmd)
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if n := strings.Count(out, "[Enter] for step"); n != 7 {
+		t.Errorf("%d pauses; want 7 (between 8 steps)", n)
+	}
+}
+
+// TestPrivPauseHolds shows that --pause really waits: with no Enter, the
+// lesson stays at the first pause.
+func TestPrivPauseHolds(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	cmd := kittest.LessonCommand(t, "01-namespaces", "--pause")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out := startAndReadUntil(t, cmd, "[Enter] for step 2")
+	time.Sleep(300 * time.Millisecond)
+	if strings.Contains(out.String(), "Step 2/8") {
+		t.Fatalf("step 2 ran without Enter:\n%s", out.String())
+	}
+	stdin.Close() // end of input: stop pausing, run to the end
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("lesson after end of input: %v", err)
+	}
+}
+
+// TestPrivInterruptCleansUp sends SIGINT while the lesson waits after the
+// mount step: it must exit 130 and remove the directory that step made.
+func TestPrivInterruptCleansUp(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	cmd := kittest.LessonCommand(t, "01-namespaces", "--pause")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	go io.WriteString(stdin, "\n\n\n")
+	startAndReadUntil(t, cmd, "[Enter] for step 5")
+	dir := filepath.Join(os.TempDir(), "unbox-mnt-"+strconv.Itoa(cmd.Process.Pid))
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the mount step's directory should exist before the interrupt: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if got := cmd.ProcessState.ExitCode(); got != 130 {
+		t.Errorf("exit status after SIGINT = %d (%v); want 130", got, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("after SIGINT, %s still exists (err %v)", dir, err)
+	}
+}
+
+// startAndReadUntil starts cmd and reads its stdout until want appears; the
+// rest of the output keeps being drained into the returned buffer.
+func startAndReadUntil(t *testing.T, cmd *exec.Cmd, want string) *syncBuffer {
+	t.Helper()
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	out := &syncBuffer{}
+	found := make(chan struct{})
+	go func() {
+		r := bufio.NewReader(pipe)
+		signalled := false
+		for {
+			b, err := r.ReadByte()
+			if err != nil {
+				return
+			}
+			out.WriteByte(b)
+			if !signalled && strings.Contains(out.String(), want) {
+				signalled = true
+				close(found)
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no %q in the output after 60s:\n%s", want, out.String())
+	}
+	return out
+}
+
+func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
+	kittest.Privileged(t)
+	cmd := kittest.LessonCommand(t, "01-namespaces")
+	kittest.AsUser(t, cmd, 65534, 65534)
+	out, errs, status := lessonRun(t, cmd)
+	if status != 2 {
+		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	for _, want := range []string{"root", "running as uid 65534", "go run -exec sudo ./lessons/01-namespaces", "--only"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
+		if strings.Contains(errs, bad) {
+			t.Errorf("stderr has %q, a stack trace:\n%s", bad, errs)
+		}
+	}
+	if strings.Contains(out, "Step 1/8") {
+		t.Errorf("a step ran before the needs were checked:\n%s", out)
+	}
+}
+
+// TestPrivUserStepRunsUnprivileged runs the user namespace step as nobody,
+// where the kernel allows unprivileged user namespaces.
+func TestPrivUserStepRunsUnprivileged(t *testing.T) {
+	kittest.Privileged(t)
+	cmd := kittest.LessonCommand(t, "01-namespaces", "--only", "7")
+	kittest.AsUser(t, cmd, 65534, 65534)
+	out, errs, status := lessonRun(t, cmd)
+	if status == 2 && strings.Contains(errs, "user namespaces") {
+		kittest.Require(t, kit.Need{Name: "unprivileged user namespaces", Check: func() error { return errorString(errs) },
+			Fix: "sudo sysctl -w kernel.unprivileged_userns_clone=1"})
+	}
+	if status != 0 {
+		t.Fatalf("--only 7 as nobody: exit status %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if want := "made-inside is owned by 65534:65534"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if !strings.Contains(out, "id: uid=0 gid=0") {
+		t.Errorf("the child is not root inside:\n%s", out)
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// TestPrivShell drives --shell with commands on standard input.
+func TestPrivShell(t *testing.T) {
+	kittest.Privileged(t, lesson().ShellNeeds...)
+	cmd := kittest.LessonCommand(t, "01-namespaces", "--only", "1", "--shell")
+	cmd.Stdin = strings.NewReader("hostname; echo pid=$$; exit\n")
+	out, errs, status := lessonRun(t, cmd)
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	for _, want := range []string{"\n" + containerHostname + "\n", "pid=1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shell output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) lock() {
+	if b.mu == nil {
+		b.mu = make(chan struct{}, 1)
+	}
+	b.mu <- struct{}{}
+}
+
+func (b *syncBuffer) WriteByte(c byte) error {
+	b.lock()
+	defer func() { <-b.mu }()
+	return b.buf.WriteByte(c)
+}
+
+func (b *syncBuffer) String() string {
+	b.lock()
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+// TestColorFollowsTerminal: colour on a terminal, none with NO_COLOR.
+func TestColorFollowsTerminal(t *testing.T) {
+	for _, c := range []struct {
+		env       []string
+		wantColor bool
+	}{
+		{nil, true},
+		{[]string{"NO_COLOR=1"}, false},
+		{[]string{"TERM=dumb"}, false},
+	} {
+		cmd := kittest.LessonCommand(t, "01-namespaces", "--only", "1")
+		cmd.Env = append(withoutEnv(cmd.Env, "NO_COLOR"), c.env...)
+		out, err := kittest.RunOnTerminal(t, cmd)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", c.env, err, out)
+		}
+		if got := strings.Contains(out, "\x1b["); got != c.wantColor {
+			t.Errorf("env %v on a terminal: escape codes = %v; want %v\n%q", c.env, got, c.wantColor, out)
+		}
+	}
+}
+
+// TestPrivNoColorThroughSudo: sudo resets the environment, and the lesson
+// still honours the user's NO_COLOR.
+func TestPrivNoColorThroughSudo(t *testing.T) {
+	kittest.Privileged(t, kit.Need{Name: "sudo", Check: func() error { _, err := exec.LookPath("sudo"); return err },
+		Fix: "sudo apt-get install sudo"})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		noColor   bool
+		wantColor bool
+	}{{false, true}, {true, false}} {
+		// sudo drops _UNBOX_TEST_AS_LESSON too; env(1) sets it again and
+		// execs, so the lesson's parent is still sudo.
+		cmd := exec.Command("sudo", "-n", "env", "_UNBOX_TEST_AS_LESSON=1", exe, "--only", "1")
+		cmd.Env = withoutEnv(os.Environ(), "NO_COLOR")
+		if c.noColor {
+			cmd.Env = append(cmd.Env, "NO_COLOR=1")
+		}
+		out, err := kittest.RunOnTerminal(t, cmd)
+		if err != nil {
+			t.Fatalf("sudo run: %v\n%s", err, out)
+		}
+		if got := strings.Contains(out, "\x1b["); got != c.wantColor {
+			t.Errorf("NO_COLOR set = %v, through sudo: escape codes = %v; want %v", c.noColor, got, c.wantColor)
+		}
+	}
+}
+
+func withoutEnv(env []string, key string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
