@@ -104,7 +104,7 @@ func Run(ctx context.Context, l *Lesson, args []string, stdin io.Reader, stdout,
 	var runErr error
 	app := &cli.App{
 		Name:            l.Name,
-		Usage:           l.Title,
+		Usage:           "unbox lesson " + l.Title + " (see its README.md)",
 		HideHelpCommand: true,
 		Writer:          stdout,
 		ErrWriter:       stderr,
