@@ -39,6 +39,8 @@ var DefaultRules = []Rule{
 	// Namespace inode numbers: proc_alloc_inum starts them at 0xF0000000.
 	{Re: regexp.MustCompile(`\b4026\d{6}\b`), Repl: "<inode>"},
 	{Re: regexp.MustCompile(`\bhost pid \d+`), Repl: "host pid <pid>"},
+	// t.TempDir(): <tmp>/TestName1234567/001.
+	{Re: regexp.MustCompile(regexp.QuoteMeta(os.TempDir()) + `/Test\w*?\d+/\d{3}`), Repl: "<tmpdir>"},
 	// kit.UniqueName: unbox-<what>-<pid>.
 	{Re: regexp.MustCompile(`\b(unbox|ubx)-([a-z0-9]+)-\d+\b`), Repl: "$1-$2-<pid>"},
 	{Re: regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), Repl: "<time>"},

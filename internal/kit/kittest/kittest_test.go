@@ -77,6 +77,9 @@ func TestNormalize(t *testing.T) {
 	if got := kittest.Normalize(in); got != want {
 		t.Errorf("Normalize(%q) = %q; want %q", in, got, want)
 	}
+	if dir := t.TempDir(); kittest.Normalize(dir+"/rootfs") != "<tmpdir>/rootfs" {
+		t.Errorf("Normalize(%q) = %q; want <tmpdir>/rootfs", dir+"/rootfs", kittest.Normalize(dir+"/rootfs"))
+	}
 	if got := kittest.Normalize("vm and vmlinux", kittest.Word("vm", "<host>")); got != "<host> and vmlinux" {
 		t.Errorf("Word rule: %q", got)
 	}
