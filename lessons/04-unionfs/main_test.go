@@ -1,0 +1,225 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/kit/kittest"
+)
+
+func TestMain(m *testing.M) { kittest.Main(m, run) }
+
+const golden = "testdata/transcript.golden"
+
+// transcriptRules normalise what differs between hosts, on top of
+// kittest.DefaultRules (which turn unbox-lesson04-<pid> into a placeholder).
+// Only the base layer varies: static busybox or the host's own tools.
+func transcriptRules() []kittest.Rule {
+	rules := []kittest.Rule{
+		{Re: regexp.MustCompile(`\(a root filesystem\)( +)\d+ files, [\d.]+ [KM]iB`), Repl: "(a root filesystem)$1<n> files, <size>"},
+		{Re: regexp.MustCompile(`(layers/1-base +)\d+ +[\d.]+ [KM]iB`), Repl: "$1<n>    <size>"},
+		{Re: regexp.MustCompile(`The image, [\d.]+ [KM]iB,`), Repl: "The image, <size>,"},
+	}
+	if tmp := os.TempDir(); tmp != "/tmp" {
+		rules = append(rules, kittest.Literal(tmp+"/", "/tmp/"))
+	}
+	return rules
+}
+
+func lessonNeeds() []kit.Need {
+	var needs []kit.Need
+	for _, st := range lesson().Steps {
+		needs = append(needs, st.Needs...)
+	}
+	return needs
+}
+
+// TestPrivTranscript runs the whole lesson and compares its output with the
+// golden file that the README's transcript is taken from.
+func TestPrivTranscript(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"04-unionfs"}, nil, &out, &errs); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, errs.String())
+	}
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Error("output to a buffer has escape codes")
+	}
+	kittest.Golden(t, golden, kittest.Normalize(out.String(), transcriptRules()...))
+	if kittest.Updating() {
+		kittest.READMETranscript(t, "README.md", golden)
+	}
+}
+
+// TestREADMETranscript fails when the README's transcript and the golden
+// file differ.
+func TestREADMETranscript(t *testing.T) {
+	kittest.READMETranscript(t, "README.md", golden)
+}
+
+func TestList(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"04-unionfs", "--list"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range lesson().Steps {
+		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
+			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
+		}
+	}
+}
+
+func lessonRun(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, status int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+// TestPrivLessonExitsZero runs the lesson as its own process, as
+// `go run -exec sudo ./lessons/04-unionfs` does, and checks it left nothing.
+func TestPrivLessonExitsZero(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	cmd := kittest.LessonCommand(t, "04-unionfs")
+	out, errs, status := lessonRun(t, cmd)
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if !strings.Contains(out, "Step 9/9") {
+		t.Errorf("output lacks the last step:\n%s", out)
+	}
+	root := filepath.Join(os.TempDir(), "unbox-lesson04-"+strconv.Itoa(cmd.Process.Pid))
+	if !strings.Contains(out, root) {
+		t.Errorf("output never names the lesson's directory %s", root)
+	}
+	if _, err := os.Lstat(root); !os.IsNotExist(err) {
+		t.Errorf("%s after the lesson: %v; want it removed", root, err)
+	}
+}
+
+// TestPrivInterruptCleansUp sends SIGINT while the lesson waits after
+// mounting container a: it must exit 130, unmount, and remove every layer.
+func TestPrivInterruptCleansUp(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	cmd := kittest.LessonCommand(t, "04-unionfs", "--pause")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	go io.WriteString(stdin, "\n\n")
+	startAndReadUntil(t, cmd, "[Enter] for step 4")
+	root := filepath.Join(os.TempDir(), "unbox-lesson04-"+strconv.Itoa(cmd.Process.Pid))
+	merged := filepath.Join(root, "containers", "a", "merged")
+	if fstype, _, ok, err := mountedAt(merged); err != nil || !ok || fstype != "overlay" {
+		t.Fatalf("before the interrupt, %s should be an overlay mount: %q, %v, %v", merged, fstype, ok, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if got := cmd.ProcessState.ExitCode(); got != 130 {
+		t.Errorf("exit status after SIGINT = %d (%v); want 130", got, err)
+	}
+	if left, err := hostMounts(root); err != nil || len(left) > 0 {
+		t.Errorf("after SIGINT, still mounted under %s: %v (%v)", root, left, err)
+	}
+	if _, err := os.Lstat(root); !os.IsNotExist(err) {
+		t.Errorf("after SIGINT, %s still exists (err %v)", root, err)
+	}
+}
+
+// startAndReadUntil starts cmd and reads its stdout until want appears; the
+// rest keeps being drained in the background.
+func startAndReadUntil(t *testing.T, cmd *exec.Cmd, want string) {
+	t.Helper()
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	var mu sync.Mutex
+	var out bytes.Buffer
+	found := make(chan struct{})
+	go func() {
+		r := bufio.NewReader(pipe)
+		signalled := false
+		for {
+			b, err := r.ReadByte()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			out.WriteByte(b)
+			hit := !signalled && strings.Contains(out.String(), want)
+			mu.Unlock()
+			if hit {
+				signalled = true
+				close(found)
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-time.After(60 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("no %q in the output after 60s:\n%s", want, out.String())
+	}
+}
+
+// TestPrivUnprivilegedUserGetsTheNeedsTable: as nobody, the lesson stops
+// before step 1 with the table of needs and exit status 2, and the history
+// step still runs on its own.
+func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
+	kittest.Privileged(t)
+	cmd := kittest.LessonCommand(t, "04-unionfs")
+	kittest.AsUser(t, cmd, 65534, 65534)
+	out, errs, status := lessonRun(t, cmd)
+	if status != 2 {
+		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	for _, want := range []string{"root", "running as uid 65534", "go run -exec sudo ./lessons/04-unionfs", "--only N"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(out, "Step 1/9") {
+		t.Errorf("a step ran before the needs were checked:\n%s", out)
+	}
+
+	cmd = kittest.LessonCommand(t, "04-unionfs", "--only", "8")
+	kittest.AsUser(t, cmd, 65534, 65534)
+	out, errs, status = lessonRun(t, cmd)
+	if status != 0 || !strings.Contains(out, "overlayfs") {
+		t.Errorf("--only 8 as nobody: exit status %d; want 0 and the history\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+}
