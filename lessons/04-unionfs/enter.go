@@ -26,6 +26,9 @@ func init() { kit.RegisterInit("unionfs-enter", enterChild) }
 type enterConfig struct {
 	Root   string // the merged directory
 	Volume string // a host directory to bind at /data
+	// Lift lifts the root before pivoting even where it is not needed, so
+	// the tests cover the initial-ramfs path on any machine.
+	Lift bool
 }
 
 // enterReport is what the child sees from inside.
@@ -52,6 +55,9 @@ func containerMounts(volume string) []kit.Mount {
 func enterChild(c *kit.Conn) error {
 	var cfg enterConfig
 	if err := c.Recv(&cfg); err != nil {
+		return err
+	}
+	if err := liftIfInitramfs(cfg.Root, cfg.Lift); err != nil {
 		return err
 	}
 	if err := kit.EnterRoot(cfg.Root, containerMounts(cfg.Volume), kit.SafeDevices); err != nil {
@@ -86,6 +92,26 @@ func enterChild(c *kit.Conn) error {
 	return c.Recv(nil)
 }
 
+// liftIfInitramfs prepares a machine that runs from its initial ramfs, as
+// the VM test lane does: there / is the root mount of every mount
+// namespace, which pivot_root(2) cannot move, so a copy of the tree is
+// stacked on / first (kit.LiftRoot), into the directory that pivot_root
+// then uses for the old root.
+func liftIfInitramfs(root string, always bool) error {
+	ramfs, err := kit.RootIsInitramfs()
+	if err != nil || !(ramfs || always) {
+		return err
+	}
+	if err := kit.MakePrivate("/"); err != nil {
+		return err
+	}
+	putOld := filepath.Join(root, kit.OldRoot)
+	if err := os.Mkdir(putOld, 0o700); err != nil {
+		return err
+	}
+	return kit.LiftRoot(putOld)
+}
+
 // hostView is what the parent sees on the host while the child runs.
 type hostView struct {
 	UpperFile   string // look() of upper/root/from-inside
@@ -96,7 +122,7 @@ type hostView struct {
 
 // enter runs a child in c's union and returns what it saw from inside and
 // what the host saw meanwhile.
-func enter(ctx context.Context, c *container, volume string) (enterReport, hostView, error) {
+func enter(ctx context.Context, c *container, volume string, lift bool) (enterReport, hostView, error) {
 	var r enterReport
 	var h hostView
 	child, err := kit.NewChild("unionfs-enter")
@@ -108,7 +134,7 @@ func enter(ctx context.Context, c *container, volume string) (enterReport, hostV
 		return r, h, err
 	}
 	defer child.Close()
-	if err := child.Send(enterConfig{Root: c.Merged, Volume: volume}); err != nil {
+	if err := child.Send(enterConfig{Root: c.Merged, Volume: volume, Lift: lift}); err != nil {
 		return r, h, err
 	}
 	if err := child.Recv(&r); err != nil {
@@ -144,7 +170,7 @@ func (l *lab) stepEnter(s *kit.Session) error {
 	s.Cmd("mknod $M/dev/null c 1 3 ...    # and zero, full, random, urandom, tty\n" +
 		"cd $M && pivot_root . .oldroot && umount -l /.oldroot && rmdir /.oldroot    # lesson 03\n" +
 		"hostname $(cat /etc/hostname)")
-	r, h, err := enter(s.Ctx, c, volume)
+	r, h, err := enter(s.Ctx, c, volume, false)
 	if err != nil {
 		return err
 	}

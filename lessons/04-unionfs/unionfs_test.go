@@ -272,32 +272,43 @@ func TestPrivSecondContainerIsPrivate(t *testing.T) {
 }
 
 // TestPrivEnterContainer enters container a with kit.EnterRoot and checks
-// what it sees, and where its writes land.
+// what it sees, and where its writes land: straight, and after lifting the
+// root as on a machine that runs from its initial ramfs.
 func TestPrivEnterContainer(t *testing.T) {
-	l, a := newTestLab(t)
-	kittest.Require(t, kit.NeedNamespaces("mnt", "pid", "uts")...)
-	volume := l.path("volumes", "data")
-	if err := os.MkdirAll(volume, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r, h, err := enter(context.Background(), a, volume)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.PID != 1 || r.Hostname != "unbox-a" || r.RootType != "overlay" {
-		t.Errorf("inside: PID %d, hostname %q, / is %q; want 1, unbox-a, overlay", r.PID, r.Hostname, r.RootType)
-	}
-	if want := "upperdir=" + escapeOverlayPath(a.Upper); !strings.Contains(r.RootLayers, want) {
-		t.Errorf("inside: / options %q; want %q", r.RootLayers, want)
-	}
-	if r.Motd != "no such file or directory" {
-		t.Errorf("inside: /etc/motd = %q; want it deleted by layer 3", r.Motd)
-	}
-	if h.UpperFile != "hello from inside" || h.VolumeFile != "hello from inside" {
-		t.Errorf("host: upper/root/from-inside = %q, volume/on-volume = %q; want both written", h.UpperFile, h.VolumeFile)
-	}
-	if h.UpperVolume != "no such file or directory" {
-		t.Errorf("host: upper/data/on-volume = %q; want nothing: the volume bypasses the union", h.UpperVolume)
+	for _, c := range []struct {
+		name string
+		lift bool
+	}{{"pivot", false}, {"lift-then-pivot", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			l, a := newTestLab(t)
+			kittest.Require(t, kit.NeedNamespaces("mnt", "pid", "uts")...)
+			volume := l.path("volumes", "data")
+			if err := os.MkdirAll(volume, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r, h, err := enter(context.Background(), a, volume, c.lift)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.PID != 1 || r.Hostname != "unbox-a" || r.RootType != "overlay" {
+				t.Errorf("inside: PID %d, hostname %q, / is %q; want 1, unbox-a, overlay", r.PID, r.Hostname, r.RootType)
+			}
+			if want := "upperdir=" + escapeOverlayPath(a.Upper); !strings.Contains(r.RootLayers, want) {
+				t.Errorf("inside: / options %q; want %q", r.RootLayers, want)
+			}
+			if r.Motd != "no such file or directory" {
+				t.Errorf("inside: /etc/motd = %q; want it deleted by layer 3", r.Motd)
+			}
+			if h.UpperFile != "hello from inside" || h.VolumeFile != "hello from inside" {
+				t.Errorf("host: upper/root/from-inside = %q, volume/on-volume = %q; want both written", h.UpperFile, h.VolumeFile)
+			}
+			if h.UpperVolume != "no such file or directory" {
+				t.Errorf("host: upper/data/on-volume = %q; want nothing: the volume bypasses the union", h.UpperVolume)
+			}
+			if _, err := os.Lstat(filepath.Join(a.Upper, kit.OldRoot)); !os.IsNotExist(err) {
+				t.Errorf("upper%s after entering: %v; want pivot_root's old root removed", kit.OldRoot, err)
+			}
+		})
 	}
 }
 
