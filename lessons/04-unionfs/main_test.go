@@ -117,8 +117,8 @@ func TestPrivLessonExitsZero(t *testing.T) {
 	}
 }
 
-// TestPrivInterruptCleansUp sends SIGINT while the lesson waits after
-// mounting container a: it must exit 130, unmount, and remove every layer.
+// TestPrivInterruptCleansUp sends SIGINT while the lesson waits with both
+// containers mounted: it must exit 130, unmount both, and remove every layer.
 func TestPrivInterruptCleansUp(t *testing.T) {
 	kittest.Privileged(t, lessonNeeds()...)
 	cmd := kittest.LessonCommand(t, "04-unionfs", "--pause")
@@ -127,12 +127,14 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	go io.WriteString(stdin, "\n\n")
-	startAndReadUntil(t, cmd, "[Enter] for step 4")
+	go io.WriteString(stdin, strings.Repeat("\n", 5))
+	startAndReadUntil(t, cmd, "[Enter] for step 7")
 	root := filepath.Join(os.TempDir(), "unbox-lesson04-"+strconv.Itoa(cmd.Process.Pid))
-	merged := filepath.Join(root, "containers", "a", "merged")
-	if fstype, _, ok, err := mountedAt(merged); err != nil || !ok || fstype != "overlay" {
-		t.Fatalf("before the interrupt, %s should be an overlay mount: %q, %v, %v", merged, fstype, ok, err)
+	for _, name := range []string{"a", "b"} {
+		merged := filepath.Join(root, "containers", name, "merged")
+		if fstype, _, ok, err := mountedAt(merged); err != nil || !ok || fstype != "overlay" {
+			t.Fatalf("before the interrupt, %s should be an overlay mount: %q, %v, %v", merged, fstype, ok, err)
+		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
