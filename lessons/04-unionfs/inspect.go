@@ -60,9 +60,9 @@ func readLayer(dir string) ([]entry, error) {
 		case unix.S_IFREG:
 			e.Type = typeFile
 			e.Size = st.Size
-			// Since Linux 6.7 a whiteout may also be an empty regular file
-			// with this xattr (overlayfs.rst); overlayfs itself still makes
-			// character devices in an upper dir.
+			// Recent kernels also take an empty regular file with this
+			// xattr as a whiteout (overlayfs.rst); overlayfs itself still
+			// makes character devices in an upper dir.
 			if st.Size == 0 && xattr(p, xattrWhiteout) != "" {
 				e.Type = typeWhiteout
 			}

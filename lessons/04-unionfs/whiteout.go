@@ -18,8 +18,8 @@ import (
 // directories"):
 //
 //   - rm of a name that exists below: a whiteout, a character device with
-//     device number 0/0 (vfs_whiteout, made with the RENAME_WHITEOUT flag of
-//     renameat2(2) or mknod(2));
+//     device number 0/0 (fs/overlayfs/dir.c: ovl_whiteout, which mknods it
+//     in the work dir and renames it into place);
 //   - a directory removed and made again: a new, empty upper directory with
 //     trusted.overlay.opaque="y", so nothing of the old one shows through.
 
