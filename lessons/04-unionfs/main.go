@@ -37,11 +37,11 @@ time, under the directory it prints first. Run it with --pause to look around be
   │ upper (read-write) │    │ upper (read-write) │   each container's own changes
   │ init               │    │ init               │   /etc/hostname, hosts, resolv.conf
   └────────────────────┘    └────────────────────┘
-  ┌─────────────────────────────────────────────┐
-  │ 3-cleanup   rm /etc/motd, empty a directory │
-  │ 2-app       a user, a config file, a site   │   the image: read-only, shared,
-  │ 1-base      a minimal root filesystem       │   on disk once
-  └─────────────────────────────────────────────┘`
+  ┌──────────────────────────────────────────────┐
+  │ 3-cleanup   rm /etc/motd, empty a directory  │
+  │ 2-app       a user, a config file, a site    │   the image: read-only, shared,
+  │ 1-base      a minimal root filesystem        │   on disk once
+  └──────────────────────────────────────────────┘`
 
 func lesson() *kit.Lesson {
 	l := &lab{}
