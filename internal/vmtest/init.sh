@@ -1,0 +1,122 @@
+#!/bin/sh
+# /init of the VM test lane (internal/vmtest), run by busybox sh as PID 1.
+#
+# The host wrote /etc/vmtest/modules (kernel modules, in load order) and
+# /etc/vmtest/plan (one line per test binary: package, binary, -test.skip),
+# and passes vmtest.token=, vmtest.mode= and vmtest.timeout= on the kernel
+# command line. Every line meant for the host starts with
+# "@@vmtest <token> ", a token the tests cannot know, so no test output can
+# be mistaken for a marker.
+#
+# Modes (cgroup-v2.rst, "Organizing Processes and Threads", "Controlling
+# Controllers"):
+#   bare     cgroup2 mounted, no controller enabled at the root, the tests in
+#            the root cgroup: a machine without systemd.
+#   systemd  what a systemd machine (the Vagrant lab's Ubuntu) has: cgroup2
+#            mounted with nsdelegate,memory_recursiveprot, controllers
+#            enabled at the root and down to the login session, the tests in
+#            /user.slice/user-1000.slice/session-1.scope (sudo from an ssh
+#            login), and "/" a shared mount (systemd makes it one).
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+
+param() { # param NAME: the value of vmtest.NAME= on the kernel command line
+	for w in $(cat /proc/cmdline); do
+		case "$w" in vmtest."$1"=*) echo "${w#*=}"; return ;; esac
+	done
+}
+say() { printf '\n@@vmtest %s %s\n' "$TOKEN" "$*"; }
+fatal() { say fatal "$*"; halt; }
+halt() { sync; poweroff -f; echo o >/proc/sysrq-trigger; sleep 10; }
+
+if [ "${1:-}" != stage2 ]; then
+	# Stage 1, in the initramfs. pivot_root(2) cannot move it (rootfs is
+	# the one mount without a parent), so the lessons, which pivot_root
+	# into their containers, could not run here. Copy it into a tmpfs and
+	# switch_root there, as an initramfs does for a real root.
+	/bin/busybox --install -s
+	mkdir -p /proc && mount -t proc proc /proc
+	TOKEN=$(param token)
+	say booted
+	mkdir /newroot && mount -t tmpfs -o mode=0755 root /newroot || fatal "cannot mount the root tmpfs"
+	for f in /*; do
+		case "$f" in /newroot | /proc) ;; *) cp -a "$f" /newroot/ || fatal "cannot copy $f to the root tmpfs" ;; esac
+	done
+	mkdir /newroot/proc
+	umount /proc
+	exec switch_root /newroot /init stage2
+fi
+
+# Stage 2: PID 1 on a tmpfs root.
+mount -t proc proc /proc
+TOKEN=$(param token)
+MODE=$(param mode)
+TIMEOUT=$(param timeout)
+mount -t sysfs sysfs /sys || fatal "mount sysfs"
+mount -t devtmpfs devtmpfs /dev || fatal "mount devtmpfs"
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o ptmxmode=0666 devpts /dev/pts || fatal "mount devpts"
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp || fatal "mount /tmp"
+mount -t tmpfs -o mode=0755 tmpfs /run || fatal "mount /run"
+case "$MODE" in
+bare) mount -t cgroup2 cgroup2 /sys/fs/cgroup ;;
+systemd) mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ;;
+*) fatal "unknown mode '$MODE'" ;;
+esac || fatal "mount cgroup2 on /sys/fs/cgroup"
+hostname vmtest
+ip link set lo up || fatal "ip link set lo up"
+
+while read -r m; do
+	insmod "/$m" || fatal "insmod /$m"
+done </etc/vmtest/modules
+
+cg=/sys/fs/cgroup
+leaf=$cg
+if [ "$MODE" = systemd ]; then
+	mount --make-rshared / || fatal "mount --make-rshared /"
+	delegate() { # delegate DIR CONTROLLER...: those the kernel has, to DIR's children
+		d=$1
+		shift
+		for c in "$@"; do
+			if grep -qw "$c" "$d/cgroup.controllers"; then
+				echo "+$c" >"$d/cgroup.subtree_control" || fatal "enable $c in $d"
+			fi
+		done
+	}
+	delegate $cg cpuset cpu io memory hugetlb pids rdma misc
+	mkdir -p $cg/init.scope $cg/system.slice $cg/user.slice/user-1000.slice/session-1.scope
+	echo 1 >$cg/init.scope/cgroup.procs || fatal "move PID 1 to init.scope"
+	delegate $cg/user.slice cpu memory pids
+	delegate $cg/user.slice/user-1000.slice cpu memory pids
+	leaf=$cg/user.slice/user-1000.slice/session-1.scope
+fi
+
+echo 1 >/proc/sys/kernel/printk # kernel warnings would cut into test output
+say info kernel "$(uname -r)"
+say info cgroupfs "$(stat -f -c %t $cg)"
+say info v1mounts "$(grep -c ' cgroup ' /proc/mounts)"
+say info controllers "$(cat $cg/cgroup.controllers)"
+say info subtree_control "$(cat $cg/cgroup.subtree_control)"
+say info testcgroup "${leaf#"$cg"}"
+say info rootmount "$(awk '$5 == "/" { print $7 }' /proc/self/mountinfo)"
+say info cpus "$(nproc)"
+say info memory "$(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)"
+say ready
+
+set -o pipefail
+tab=$(printf '\t')
+while IFS=$tab read -r pkg bin skip; do
+	say start "$pkg"
+	(
+		echo 0 >"$leaf/cgroup.procs" || exit 125
+		cd "/unbox/src/$pkg" || exit 125
+		set -- -test.run '^TestPriv' -test.v=test2json -test.timeout="$TIMEOUT"
+		[ -n "$skip" ] && set -- "$@" -test.skip "$skip"
+		UNBOX_REQUIRE_PRIVILEGED=1 exec "/unbox/bin/$bin" "$@"
+	) </dev/null 2>&1 | cat
+	say exit "$pkg" "$?"
+done </etc/vmtest/plan
+
+dmesg -l emerg,alert,crit,err,warn | tail -n 40 | sed "s/^/@@vmtest $TOKEN dmesg /"
+say done
+halt
