@@ -1,0 +1,180 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/unboxlab/unbox/internal/kit"
+)
+
+// workdir is the lesson's directory on the host:
+//
+//	/tmp/unbox-rootfs-<pid>/
+//	├── rootfs/      the root filesystem: bin dev etc proc sys tmp usr ...
+//	└── host-only    a file outside it, that the steps try to reach from inside
+type workdir struct {
+	Base, Rootfs, Marker string
+	Info                 *kit.RootfsInfo
+}
+
+const (
+	markerName = "host-only"
+	markerText = "a file on the host, outside the root filesystem"
+)
+
+// newWorkdir makes base (which must not exist), a root filesystem in it
+// from source (see kit.Rootfs) and the marker beside it. The caller removes
+// base.
+func newWorkdir(ctx context.Context, base string, source kit.RootfsSource) (*workdir, error) {
+	if err := os.Mkdir(base, 0o755); err != nil {
+		return nil, err
+	}
+	// Mkdir's mode passes through the umask; the root filesystem's parent
+	// must be searchable by whoever the container runs as.
+	if err := os.Chmod(base, 0o755); err != nil {
+		return nil, err
+	}
+	w := &workdir{Base: base, Rootfs: filepath.Join(base, "rootfs"), Marker: filepath.Join(base, markerName)}
+	info, err := kit.Rootfs(ctx, w.Rootfs, kit.RootfsOptions{Source: source})
+	if err != nil {
+		return nil, err
+	}
+	w.Info = info
+	if err := os.WriteFile(w.Marker, []byte(markerText+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// workdir returns the lesson's directory, making it on first use and
+// removing it when the lesson ends.
+func (st *state) workdir(s *kit.Session) (*workdir, error) {
+	if st.work != nil {
+		return st.work, nil
+	}
+	base := filepath.Join(os.TempDir(), kit.UniqueName("rootfs"))
+	s.Cleanup(func() error { return os.RemoveAll(base) })
+	w, err := newWorkdir(s.Ctx, base, kit.RootfsSource(s.Flags.String("rootfs")))
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", base, err)
+	}
+	st.work = w
+	return w, nil
+}
+
+func (st *state) stepRootfs(s *kit.Session) error {
+	w, err := st.workdir(s)
+	if err != nil {
+		return err
+	}
+	s.Cmd("mkdir -p %s\n"+
+		"# fill it with a shell and tools, as `docker export $(docker create busybox) | tar -x -C rootfs` would", w.Rootfs)
+	top, err := ls(w.Rootfs)
+	if err != nil {
+		return err
+	}
+	empty := func(dir string) string {
+		names, err := ls(filepath.Join(w.Rootfs, dir))
+		if err != nil {
+			return errText(err)
+		}
+		return listing(names)
+	}
+	s.Cmd("ls %s", w.Rootfs)
+	s.Host("%s", listing(visible(top)))
+	s.Cmd("ls %s/bin | wc -l; cat %s/etc/passwd", w.Rootfs, w.Rootfs)
+	s.Host("%d programs in /bin, /bin/sh among them", len(w.Info.Programs))
+	s.Host("%s", cat(filepath.Join(w.Rootfs, "etc/passwd")))
+	s.Cmd("ls %s/proc %s/sys %s/dev", w.Rootfs, w.Rootfs, w.Rootfs)
+	s.Host("/proc: %s  /sys: %s  /dev: %s", empty("proc"), empty("sys"), empty("dev"))
+	s.Cmd("echo '%s' > %s", markerText, w.Marker)
+	s.Note("That is all an image is, unpacked: files. /proc, /sys and /dev are empty directories, mount points\n" +
+		"that the runtime fills when a container starts (step 5). The file host-only is outside rootfs/:\n" +
+		"a process whose / is rootfs/ should never be able to read it.")
+	return nil
+}
+
+// chrootView is what a shell run in the chroot printed.
+type chrootView struct {
+	Root, Users, Proc []string
+	Hostname          string
+	PID               int // $$, as the shell saw it
+	HostPID           int // the shell's PID, as the host saw it
+}
+
+// chrootScript asks the chroot's own shell and tools what they see, one
+// labelled line each.
+const chrootScript = `echo "ls /:" $(ls /)
+echo "users:" $(cut -d: -f1 /etc/passwd)
+echo "ls /proc:" $(ls /proc)
+echo "uname -n:" $(uname -n)
+echo "pid:" $$`
+
+// chrootShell runs the root filesystem's /bin/sh with its root changed to
+// rootfs: exec.Cmd's SysProcAttr.Chroot makes the child call chroot(2) and
+// chdir("/") between fork and exec, as chroot(8) does.
+func chrootShell(ctx context.Context, rootfs string) (chrootView, error) {
+	var v chrootView
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", chrootScript)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: rootfs}
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Run(); err != nil {
+		return v, fmt.Errorf("chroot %s /bin/sh: %w: %s", rootfs, err, strings.TrimSpace(errs.String()))
+	}
+	v.HostPID = cmd.Process.Pid
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		key, val, _ := strings.Cut(line, ":")
+		f := strings.Fields(val)
+		switch key {
+		case "ls /":
+			v.Root = f
+		case "users":
+			v.Users = f
+		case "ls /proc":
+			v.Proc = f
+		case "uname -n":
+			v.Hostname = strings.TrimSpace(val)
+		case "pid":
+			v.PID, _ = strconv.Atoi(strings.TrimSpace(val))
+		}
+	}
+	return v, nil
+}
+
+func (st *state) stepChroot(s *kit.Session) error {
+	w, err := st.workdir(s)
+	if err != nil {
+		return err
+	}
+	v, err := chrootShell(s.Ctx, w.Rootfs)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	s.Cmd("chroot %s /bin/sh -c 'ls /; cut -d: -f1 /etc/passwd; ls /proc; uname -n; echo $$'", w.Rootfs)
+	s.Inside("ls /: %s", listing(v.Root))
+	s.Inside("users: %s", listing(v.Users))
+	s.Inside("ls /proc: %s", listing(v.Proc))
+	s.Inside("uname -n: %s; echo $$: host pid %d", v.Hostname, v.PID)
+	same := "the PID it saw itself"
+	if v.PID != v.HostPID {
+		same = "not the PID it saw"
+	}
+	s.Host("uname -n: %s; the shell was host pid %d, %s", host, v.HostPID, same)
+	s.Note("Inside, / is the root filesystem: other files, other users, an empty /proc. It looks like another\n" +
+		"machine, but only path lookup changed: same hostname, same PIDs, same everything else.\n" +
+		"chroot(2) makes no namespace; lesson 01's namespaces do the rest.")
+	return nil
+}

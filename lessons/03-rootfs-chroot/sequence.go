@@ -1,0 +1,39 @@
+//go:build linux
+
+package main
+
+import "github.com/unboxlab/unbox/internal/kit"
+
+// sequencePicture is the container of lessons 01 to 03, drawn from the
+// outside in: which lesson added which part.
+const sequencePicture = `┌─ host ─────────────────────────────────────────────────────────────────┐
+│ 02 cgroup unbox-<name>: cpu.max  memory.max  pids.max                  │
+│ ┌─ 01 namespaces: mnt pid uts ipc net (user cgroup) ─────────────────┐ │
+│ │ 03 /          the rootfs: pivot_root, the old root unmounted       │ │
+│ │    /proc      its own PID namespace                                │ │
+│ │    /sys       read-only                                            │ │
+│ │    /dev       null zero full random urandom tty; pts, shm          │ │
+│ │                                                                    │ │
+│ │    PID 1      the program: execve("/bin/sh")                       │ │
+│ └────────────────────────────────────────────────────────────────────┘ │
+└────────────────────────────────────────────────────────────────────────┘`
+
+// sequence is what a runtime does to start a container, in order.
+var sequence = [][]string{
+	{"1", "clone(2) with CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET", "01"},
+	{"2", "write the child's PID to its own cgroup's cgroup.procs, with limits set", "02"},
+	{"3", "make mounts private, bind the rootfs onto itself, pivot_root, unmount the old root", "03"},
+	{"4", "mount /proc, /sys, /dev, /dev/pts, /dev/shm; make the safe device nodes", "03"},
+	{"5", "execve(2) the program, which becomes the container's PID 1", ""},
+}
+
+func stepSequence(s *kit.Session) error {
+	s.Cmd("# the start, in order")
+	s.Table([]string{"", "what the runtime does", "lesson"}, sequence)
+	s.Cmd("# the container it makes, from the outside in")
+	s.Show("%s", sequencePicture)
+	s.Note("The start sequence is complete for one process: its own view of the system (01), its own limits\n" +
+		"(02) and its own root filesystem (03). Still missing: images stored as shared layers (04), data that\n" +
+		"outlives the container (05), a network (06), and a way to join a running container (07).")
+	return nil
+}
