@@ -1,0 +1,424 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/kit/kittest"
+)
+
+func TestMain(m *testing.M) { kittest.Main(m, run) }
+
+const (
+	name   = "03-rootfs-chroot"
+	golden = "testdata/transcript.golden"
+)
+
+// transcriptRules normalise what differs between runs and hosts, on top of
+// kittest.DefaultRules (PIDs, inodes, unbox-<what>-<pid>).
+func transcriptRules() []kittest.Rule {
+	rules := []kittest.Rule{
+		// A root filesystem of host tools also has /lib and /lib64, for the
+		// shared libraries; a busybox one has no need of them.
+		kittest.Literal(" lib lib64 ", " "),
+		{Re: regexp.MustCompile(`(uname -n: )[^\s;]+`), Repl: "${1}<host-name>"},
+		{Re: regexp.MustCompile(`\d+ programs in /bin`), Repl: "<n> programs in /bin"},
+		{Re: regexp.MustCompile(`(the host's mount table: )\d+ mounts; / is [^,]+,`), Repl: "${1}<n> mounts; / is <propagation>,"},
+		{Re: regexp.MustCompile(`\d+ mounts in all`), Repl: "<n> mounts in all"},
+		// The container's / is a bind mount of a directory of the host's
+		// /tmp: its device, type and options are the host's.
+		{Re: regexp.MustCompile(`\S+ on / type \S+ \([^)]*\)`), Repl: "<device> on / type <fstype> (<options>)"},
+	}
+	if tmp := os.TempDir(); tmp != "/tmp" {
+		rules = append(rules, kittest.Literal(tmp+"/", "/tmp/"))
+	}
+	return rules
+}
+
+// liftText is what step 4 prints on a machine running from its initial
+// ramfs, and only there.
+func liftText() string {
+	var buf bytes.Buffer
+	narrateLift(&kit.Session{Narrator: kit.NewNarrator(&buf, false)})
+	return buf.String()
+}
+
+// TestPrivTranscript runs the whole lesson, with each kind of root
+// filesystem, and compares its output with the golden file that the
+// README's transcript is taken from: the transcript does not depend on
+// where the root filesystem's programs came from, nor on the host.
+func TestPrivTranscript(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	ramfs, err := kit.RootIsInitramfs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, source := range []string{"", "host"} {
+		t.Run("rootfs="+source, func(t *testing.T) {
+			args := []string{name}
+			if source != "" {
+				args = append(args, "--rootfs", source)
+			}
+			var out, errs bytes.Buffer
+			if err := run(context.Background(), args, nil, &out, &errs); err != nil {
+				t.Fatalf("run: %v\nstderr:\n%s", err, errs.String())
+			}
+			got := out.String()
+			if strings.Contains(got, "\x1b[") {
+				t.Error("output to a buffer has escape codes")
+			}
+			if lift := liftText(); strings.Contains(got, lift) != ramfs {
+				t.Errorf("root is the initial ramfs: %v; the lift shown: %v; want both or neither", ramfs, !ramfs)
+			} else {
+				got = strings.Replace(got, lift, "", 1)
+			}
+			got = kittest.Normalize(got, transcriptRules()...)
+			if source == "" || !kittest.Updating() {
+				kittest.Golden(t, golden, got)
+			}
+		})
+	}
+	if kittest.Updating() {
+		kittest.READMETranscript(t, "README.md", golden)
+	}
+}
+
+// TestREADMETranscript fails when the README's transcript and the golden
+// file differ.
+func TestREADMETranscript(t *testing.T) {
+	kittest.READMETranscript(t, "README.md", golden)
+}
+
+func lessonNeeds() []kit.Need {
+	needs := lesson().Needs
+	for _, st := range lesson().Steps {
+		needs = append(needs, st.Needs...)
+	}
+	return needs
+}
+
+func TestList(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{name, "--list"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range lesson().Steps {
+		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
+			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "--shell") {
+		t.Errorf("--list does not mention --shell:\n%s", out.String())
+	}
+}
+
+// TestRequires: --only N runs the steps N needs. Step 6 execs the program
+// again from inside the container, which needs step 5's /proc.
+func TestRequires(t *testing.T) {
+	steps := lesson().Steps
+	for i, want := range map[int][]int{2: {1}, 3: {1}, 4: {1}, 5: {1, 4}, 6: {1, 4, 5}, 7: {1, 4, 5}} {
+		if got := steps[i-1].Requires; !slices.Equal(got, want) {
+			t.Errorf("step %d requires %v; want %v", i, got, want)
+		}
+	}
+}
+
+// lessonRun runs the lesson as its own process and returns its outputs and
+// exit status.
+func lessonRun(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, status int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestPrivLessonExitsZero(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	cmd := kittest.LessonCommand(t, name)
+	out, errs, status := lessonRun(t, cmd)
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Error("output to a pipe has escape codes")
+	}
+	if !strings.Contains(out, "Step 8/8") {
+		t.Errorf("output lacks the last step:\n%s", out)
+	}
+	base := filepath.Join(os.TempDir(), "unbox-rootfs-"+strconv.Itoa(cmd.Process.Pid))
+	if _, err := os.Stat(base); !os.IsNotExist(err) {
+		t.Errorf("after the lesson, %s still exists (err %v)", base, err)
+	}
+}
+
+// TestPrivStepFourStops: --step 4 ends with the container still waiting for
+// step 5; it must be killed, and its directory removed.
+func TestPrivStepFourStops(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	out, errs, status := lessonRun(t, kittest.LessonCommand(t, name, "--step", "4"))
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if !strings.Contains(out, "Step 4/8") || strings.Contains(out, "Step 5/8") {
+		t.Errorf("--step 4 output should end with step 4:\n%s", out)
+	}
+}
+
+// TestPrivOnly: --only N runs the steps N builds on first, and skips the
+// rest; the container child must not depend on a skipped step.
+func TestPrivOnly(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	for _, c := range []struct {
+		only      string
+		want, not []string
+	}{
+		{"5", []string{"Step 1/8", "Step 4/8", "Step 5/8"}, []string{"Step 2/8", "Step 3/8", "Step 6/8"}},
+		{"6", []string{"Step 1/8", "Step 4/8", "Step 5/8", "Step 6/8", "No way out."}, []string{"Step 3/8", "Step 7/8"}},
+		{"7", []string{"Step 1/8", "Step 4/8", "Step 5/8", "Step 7/8", "The container has 6 mounts"}, []string{"Step 6/8"}},
+	} {
+		t.Run(c.only, func(t *testing.T) {
+			cmd := kittest.LessonCommand(t, name, "--only", c.only)
+			timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+			out, errs, status := lessonRun(t, cmd)
+			timer.Stop()
+			if status != 0 {
+				t.Fatalf("--only %s: exit status = %d; want 0\nstderr:\n%s", c.only, status, errs)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("--only %s output lacks %q:\n%s", c.only, want, out)
+				}
+			}
+			for _, not := range c.not {
+				if strings.Contains(out, not) {
+					t.Errorf("--only %s output has %q:\n%s", c.only, not, out)
+				}
+			}
+		})
+	}
+}
+
+func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
+	kittest.Privileged(t)
+	cmd := kittest.LessonCommand(t, name)
+	kittest.AsUser(t, cmd, 65534, 65534)
+	out, errs, status := lessonRun(t, cmd)
+	if status != 2 {
+		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	for _, want := range []string{"root", "running as uid 65534", "go run -exec sudo ./lessons/" + name} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
+		if strings.Contains(errs, bad) {
+			t.Errorf("stderr has %q, a stack trace:\n%s", bad, errs)
+		}
+	}
+	if strings.Contains(out, "Step 1/8") {
+		t.Errorf("a step ran before the needs were checked:\n%s", out)
+	}
+}
+
+// TestPrivShell drives --shell with commands on standard input, with each
+// kind of root filesystem: the shell is PID 1 in the pivoted root, and ls,
+// ps and mount show the container's view.
+func TestPrivShell(t *testing.T) {
+	kittest.Privileged(t, append(lessonNeeds(), lesson().ShellNeeds...)...)
+	for _, source := range []string{"", "host"} {
+		t.Run("rootfs="+source, func(t *testing.T) {
+			args := []string{"--only", "1", "--shell"}
+			if source != "" {
+				args = append(args, "--rootfs", source)
+			}
+			cmd := kittest.LessonCommand(t, name, args...)
+			cmd.Stdin = strings.NewReader("echo pid=$$; hostname; echo ls: $(ls -A /); ps -o pid,comm; mount; cd /..; pwd; exit\n")
+			out, errs, status := lessonRun(t, cmd)
+			if status != 0 {
+				t.Fatalf("exit status = %d; want 0\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+			}
+			_, shell, ok := strings.Cut(out, "Step 9/9")
+			if !ok {
+				t.Fatalf("no shell step in the output:\n%s", out)
+			}
+			for _, want := range []string{"\npid=1\n", "\n" + containerHostname + "\n", "proc on /proc type proc", "sysfs on /sys type sysfs (ro,", "devpts on /dev/pts"} {
+				if !strings.Contains(shell, want) {
+					t.Errorf("shell output lacks %q:\n%s", want, shell)
+				}
+			}
+			ls := regexp.MustCompile(`(?m)^ls: (.*)$`).FindStringSubmatch(shell)
+			if ls == nil || !strings.Contains(ls[1], "bin") || strings.Contains(ls[1], ".oldroot") {
+				t.Errorf("ls -A / in the shell = %q; want the rootfs, no .oldroot", ls)
+			}
+			var procs []string
+			for _, l := range regexp.MustCompile(`(?m)^\s*(\d+) (\S+)\s*$`).FindAllStringSubmatch(shell, -1) {
+				procs = append(procs, l[1]+" "+l[2])
+			}
+			if len(procs) != 2 || procs[0] != "1 sh" || !strings.HasSuffix(procs[1], " ps") {
+				t.Errorf("ps in the shell = %v; want PID 1 sh and ps, nothing of the host's", procs)
+			}
+			if strings.Contains(shell, "unbox-rootfs") {
+				t.Errorf("the shell's mount table shows the host's path:\n%s", shell)
+			}
+			if !regexp.MustCompile(`(?m)^/$`).MatchString(shell) {
+				t.Errorf("cd /..; pwd in the shell did not print /:\n%s", shell)
+			}
+		})
+	}
+}
+
+// TestPrivInterruptCleansUp sends SIGINT while the lesson waits after step
+// 4 and after step 5, with the container and all its mounts alive: it must
+// exit 130, and leave no mount, directory or process behind.
+func TestPrivInterruptCleansUp(t *testing.T) {
+	kittest.Privileged(t, lessonNeeds()...)
+	for _, c := range []struct {
+		after  int // the step just done
+		mounts int // the container's mounts then
+	}{{4, 1}, {5, 6}} {
+		t.Run("after step "+strconv.Itoa(c.after), func(t *testing.T) {
+			cmd := kittest.LessonCommand(t, name, "--pause")
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			go io.WriteString(stdin, strings.Repeat("\n", c.after-1))
+			startAndReadUntil(t, cmd, "[Enter] for step "+strconv.Itoa(c.after+1))
+
+			base := filepath.Join(os.TempDir(), "unbox-rootfs-"+strconv.Itoa(cmd.Process.Pid))
+			ctr := childNamed(t, cmd.Process.Pid, "container")
+			if inside, err := readMountinfo(strconv.Itoa(ctr)); err != nil || len(inside) != c.mounts {
+				t.Fatalf("before SIGINT, the container has %d mounts (%v); want %d", len(inside), err, c.mounts)
+			}
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			err = cmd.Wait()
+			if got := cmd.ProcessState.ExitCode(); got != 130 {
+				t.Errorf("exit status after SIGINT = %d (%v); want 130", got, err)
+			}
+			if _, err := os.Stat(base); !os.IsNotExist(err) {
+				t.Errorf("after SIGINT, %s still exists (err %v)", base, err)
+			}
+			host, err := readMountinfo("self")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u := under(host, base); len(u) > 0 {
+				t.Errorf("after SIGINT, the host has mounts under %s: %v", base, u)
+			}
+			if _, err := os.Stat("/proc/" + strconv.Itoa(ctr)); !os.IsNotExist(err) {
+				// The leak check waits a moment for it; say which it was.
+				t.Logf("container host pid %d not yet gone right after the lesson exited", ctr)
+			}
+		})
+	}
+}
+
+// childNamed finds the child of pid whose thread name (comm) is stage: a
+// re-exec'd child names itself after its stage.
+func childNamed(t *testing.T, pid int, stage string) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		f := strings.Fields(s[j+1:])
+		if s[i+1:j] == stage && len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(e.Name())
+			return n
+		}
+	}
+	t.Fatalf("no child %q of pid %d", stage, pid)
+	return 0
+}
+
+// startAndReadUntil starts cmd and reads its stdout until want appears; the
+// rest of the output keeps being drained.
+func startAndReadUntil(t *testing.T, cmd *exec.Cmd, want string) *syncBuffer {
+	t.Helper()
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	out := &syncBuffer{}
+	found := make(chan struct{})
+	go func() {
+		r := bufio.NewReader(pipe)
+		signalled := false
+		for {
+			b, err := r.ReadByte()
+			if err != nil {
+				return
+			}
+			out.WriteByte(b)
+			if !signalled && strings.Contains(out.String(), want) {
+				signalled = true
+				close(found)
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no %q in the output after 60s:\n%s", want, out.String())
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) WriteByte(c byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.WriteByte(c)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
