@@ -11,7 +11,8 @@ import (
 )
 
 // A machine that runs from its initial ramfs (an initramfs that never
-// switch_root's to a disk, like the unbox test VM) has a root that
+// switch_root's to a real root, as some minimal VMs and appliances do) has
+// a root that
 // pivot_root(2) cannot move: the kernel requires the current root to be a
 // mount with a parent, and the initial ramfs ("rootfs") is the root of the
 // mount tree, in every mount namespace copied from it. pivot_root then fails

@@ -45,8 +45,8 @@ func transcriptRules() []kittest.Rule {
 		// /tmp: its device, type and options are the host's.
 		{Re: regexp.MustCompile(`\S+ on / type \S+ \([^)]*\)`), Repl: "<device> on / type <fstype> (<options>)"},
 	}
-	if tmp := os.TempDir(); tmp != "/tmp" {
-		rules = append(rules, kittest.Literal(tmp+"/", "/tmp/"))
+	if parent, err := workParent(); err == nil && parent != "/tmp" {
+		rules = append(rules, kittest.Literal(parent+"/", "/tmp/"))
 	}
 	return rules
 }
@@ -166,7 +166,7 @@ func TestPrivLessonExitsZero(t *testing.T) {
 	if !strings.Contains(out, "Step 8/8") {
 		t.Errorf("output lacks the last step:\n%s", out)
 	}
-	base := filepath.Join(os.TempDir(), "unbox-rootfs-"+strconv.Itoa(cmd.Process.Pid))
+	base := lessonBase(t, cmd)
 	if _, err := os.Stat(base); !os.IsNotExist(err) {
 		t.Errorf("after the lesson, %s still exists (err %v)", base, err)
 	}
@@ -308,7 +308,10 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 			go io.WriteString(stdin, strings.Repeat("\n", c.after-1))
 			startAndReadUntil(t, cmd, "[Enter] for step "+strconv.Itoa(c.after+1))
 
-			base := filepath.Join(os.TempDir(), "unbox-rootfs-"+strconv.Itoa(cmd.Process.Pid))
+			base := lessonBase(t, cmd)
+			if _, err := os.Stat(base); err != nil {
+				t.Fatalf("before SIGINT, the lesson's directory should exist: %v", err)
+			}
 			ctr := childNamed(t, cmd.Process.Pid, "container")
 			if inside, err := readMountinfo(strconv.Itoa(ctr)); err != nil || len(inside) != c.mounts {
 				t.Fatalf("before SIGINT, the container has %d mounts (%v); want %d", len(inside), err, c.mounts)
@@ -336,6 +339,15 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lessonBase is the work directory of the lesson running as cmd.
+func lessonBase(t *testing.T, cmd *exec.Cmd) string {
+	parent, err := workParent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(parent, "unbox-rootfs-"+strconv.Itoa(cmd.Process.Pid))
 }
 
 // childNamed finds the child of pid whose thread name (comm) is stage: a

@@ -40,12 +40,23 @@ func pivot(newRoot string) error {
 		return fmt.Errorf("mkdir -p %s: %w", putOld, err)
 	}
 	if err := unix.PivotRoot(newRoot, putOld); err != nil {
-		return fmt.Errorf("pivot_root %s %s: %w (see pivot_root(2), ERRORS)", newRoot, putOld, err)
+		return fmt.Errorf("pivot_root %s %s: %w%s", newRoot, putOld, err, pivotHint(err))
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("cd /: %w", err)
 	}
 	return nil
+}
+
+// pivotHint says what the usual causes of a pivot_root(2) error are.
+func pivotHint(err error) string {
+	switch {
+	case errors.Is(err, unix.EINVAL):
+		return " (is the new root a mount point, and is every mount private? see pivot_root(2) and mount_namespaces(7))"
+	case errors.Is(err, unix.EBUSY):
+		return " (the new root is on the same mount as /: bind-mount it onto itself first)"
+	}
+	return ""
 }
 
 // dropOldRoot unmounts the old root and removes its directory, so that no
@@ -63,7 +74,8 @@ func dropOldRoot() error {
 }
 
 // liftIfInitramfs is needed only on a machine that runs from its initial
-// ramfs (the test VM is one): there / is the root of the mount tree, which
+// ramfs, never switching to a real root: there / is the root of the mount
+// tree, which
 // pivot_root(2) cannot move, so first stack a copy of the tree on / (see
 // kit.LiftRoot). It reports whether it did.
 func liftIfInitramfs(rootfs string) (bool, error) {

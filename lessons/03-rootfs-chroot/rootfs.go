@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
@@ -55,13 +57,33 @@ func newWorkdir(ctx context.Context, base string, source kit.RootfsSource) (*wor
 	return w, nil
 }
 
+// workParent is where the lesson's directory goes: the temp directory,
+// unless it is mounted noexec (a hardened /tmp), where no program of the
+// root filesystem could run; then /var/lib/unbox.
+func workParent() (string, error) {
+	tmp := os.TempDir()
+	var fs unix.Statfs_t
+	if err := unix.Statfs(tmp, &fs); err == nil && fs.Flags&unix.ST_NOEXEC == 0 {
+		return tmp, nil
+	}
+	const state = "/var/lib/unbox"
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return "", fmt.Errorf("%s is mounted noexec, and %w", tmp, err)
+	}
+	return state, nil
+}
+
 // workdir returns the lesson's directory, making it on first use and
 // removing it when the lesson ends.
 func (st *state) workdir(s *kit.Session) (*workdir, error) {
 	if st.work != nil {
 		return st.work, nil
 	}
-	base := filepath.Join(os.TempDir(), kit.UniqueName("rootfs"))
+	parent, err := workParent()
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Join(parent, kit.UniqueName("rootfs"))
 	s.Cleanup(func() error { return os.RemoveAll(base) })
 	w, err := newWorkdir(s.Ctx, base, kit.RootfsSource(s.Flags.String("rootfs")))
 	if err != nil {

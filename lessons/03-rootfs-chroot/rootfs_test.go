@@ -20,9 +20,20 @@ import (
 
 const notFound = "no such file or directory"
 
+// testWorkdir makes a work directory where the lesson would (see
+// workParent), removed when the test ends.
 func testWorkdir(t *testing.T, source kit.RootfsSource) *workdir {
 	t.Helper()
-	w, err := newWorkdir(context.Background(), filepath.Join(t.TempDir(), "unbox-rootfs"), source)
+	parent, err := workParent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(parent, "unbox-rootfs-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	w, err := newWorkdir(context.Background(), filepath.Join(dir, "work"), source)
 	if err != nil {
 		t.Fatal(err)
 	}
