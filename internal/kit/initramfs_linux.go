@@ -2,9 +2,11 @@ package kit
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -72,4 +74,20 @@ func LiftRoot(dir string) error {
 		return fmt.Errorf("chroot . (in %s): %w", dir, err)
 	}
 	return unix.Chdir("/")
+}
+
+// LiftIfInitramfs lifts the root with [LiftRoot], into newRoot's [OldRoot]
+// directory (which pivot_root uses next), when the root is the initial
+// ramfs, and reports whether it did. Everywhere else it does nothing. Call
+// it in a private mount namespace, before pivoting into newRoot.
+func LiftIfInitramfs(newRoot string) (bool, error) {
+	ramfs, err := RootIsInitramfs()
+	if err != nil || !ramfs {
+		return false, err
+	}
+	dir := filepath.Join(newRoot, OldRoot)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return false, fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	return true, LiftRoot(dir)
 }

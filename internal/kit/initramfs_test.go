@@ -50,6 +50,9 @@ func init() {
 		if err := kit.PivotRoot(cfg.Root); err != nil {
 			return err
 		}
+		if err := kit.DropOldRoot(); err != nil {
+			return err
+		}
 		_, err = os.Stat(cfg.HostFile)
 		r.HostFile = !errors.Is(err, os.ErrNotExist)
 		return c.Send(r)

@@ -94,6 +94,9 @@ func (m Mount) Apply(root string) error {
 		return fmt.Errorf("%s: %w", m, err)
 	}
 	if err := unix.Mount(m.Source, target, m.Type, m.Flags, m.Data); err != nil {
+		if m.Flags == 0 {
+			return fmt.Errorf("%s: %w", m, err)
+		}
 		return fmt.Errorf("%s (%s): %w", m, MountFlagNames(m.Flags), err)
 	}
 	if m.Flags&unix.MS_BIND != 0 && m.Flags&unix.MS_RDONLY != 0 {
@@ -238,26 +241,39 @@ const OldRoot = "/.oldroot"
 
 // PivotRoot makes newRoot, a mount point in a private mount namespace of
 // its own, the root of that namespace: pivot_root(newRoot, newRoot/.oldroot),
-// chdir to the new /, then unmount the old root (MNT_DETACH: lazily, since
-// it is still busy under us) and remove the empty directory, so that no path
-// leads back to the host's files. Unlike chroot(2), nothing is left to
-// escape to: the old root is not merely hidden, it is gone from this
-// namespace (pivot_root(2)).
+// then chdir to the new / (pivot_root(2) leaves the working directory
+// alone). The old root stays mounted at [OldRoot] until [DropOldRoot].
 func PivotRoot(newRoot string) error {
 	putOld := filepath.Join(newRoot, OldRoot)
 	if err := os.MkdirAll(putOld, 0o700); err != nil {
-		return fmt.Errorf("mkdir %s: %w", putOld, err)
+		return fmt.Errorf("mkdir -p %s: %w", putOld, err)
 	}
 	if err := unix.PivotRoot(newRoot, putOld); err != nil {
-		hint := ""
-		if errors.Is(err, unix.EINVAL) {
-			hint = " (is it a mount point, in a mount namespace whose / is private? see mount_namespaces(7))"
-		}
-		return fmt.Errorf("pivot_root %s %s: %w%s", newRoot, putOld, err, hint)
+		return fmt.Errorf("pivot_root %s %s: %w%s", newRoot, putOld, err, pivotHint(err))
 	}
 	if err := unix.Chdir("/"); err != nil {
-		return fmt.Errorf("chdir /: %w", err)
+		return fmt.Errorf("cd /: %w", err)
 	}
+	return nil
+}
+
+// pivotHint names the usual causes of a pivot_root(2) error.
+func pivotHint(err error) string {
+	switch {
+	case errors.Is(err, unix.EINVAL):
+		return " (is the new root a mount point, and is every mount private? see pivot_root(2) and mount_namespaces(7))"
+	case errors.Is(err, unix.EBUSY):
+		return " (the new root is on the same mount as /: bind-mount it onto itself first)"
+	}
+	return ""
+}
+
+// DropOldRoot unmounts the old root that [PivotRoot] left at [OldRoot] and
+// removes the empty directory, so that no path leads back to the host's
+// files. MNT_DETACH (umount -l): the old root is still busy (this very
+// process started from it), so it is detached now and freed when its last
+// user is gone. Unlike chroot(2), nothing is left to escape to.
+func DropOldRoot() error {
 	if err := unix.Unmount(OldRoot, unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("umount -l %s: %w", OldRoot, err)
 	}
@@ -270,10 +286,15 @@ func PivotRoot(newRoot string) error {
 // EnterRoot is the whole sequence a runtime runs to give a process its root
 // filesystem, for a child in new mount and PID namespaces: private
 // propagation, root bound onto itself, mounts (usually [ContainerMounts])
-// applied under it, device nodes and links made, then [PivotRoot]. Lesson
-// 03 walks through it step by step; later lessons call it.
+// applied under it, device nodes and links made, then [PivotRoot] and
+// [DropOldRoot] (on a machine running from its initial ramfs, after
+// [LiftIfInitramfs]). Lesson 03 walks through it step by step; later
+// lessons call it.
 func EnterRoot(root string, mounts []Mount, devices []Device) error {
 	if err := MakePrivate("/"); err != nil {
+		return err
+	}
+	if _, err := LiftIfInitramfs(root); err != nil {
 		return err
 	}
 	if err := BindSelf(root); err != nil {
@@ -285,5 +306,8 @@ func EnterRoot(root string, mounts []Mount, devices []Device) error {
 	if err := MakeDevices(root, devices); err != nil {
 		return err
 	}
-	return PivotRoot(root)
+	if err := PivotRoot(root); err != nil {
+		return err
+	}
+	return DropOldRoot()
 }

@@ -148,10 +148,10 @@ func pivotSteps(cfg containerConfig) (pivotReport, error) {
 	}
 	r.MountPoint = isMountPoint(ms, cfg.Rootfs)
 
-	if r.Lifted, err = liftIfInitramfs(cfg.Rootfs); err != nil {
+	if r.Lifted, err = kit.LiftIfInitramfs(cfg.Rootfs); err != nil {
 		return r, err
 	}
-	if err := pivot(cfg.Rootfs); err != nil {
+	if err := kit.PivotRoot(cfg.Rootfs); err != nil {
 		return r, err
 	}
 	if r.Pivoted.Root, err = ls("/"); err != nil {
@@ -169,7 +169,7 @@ func pivotSteps(cfg containerConfig) (pivotReport, error) {
 	}
 	r.Pivoted.OldRoot = len(under(ms, kit.OldRoot))
 
-	if err := dropOldRoot(); err != nil {
+	if err := kit.DropOldRoot(); err != nil {
 		return r, err
 	}
 	if r.Dropped.Root, err = ls("/"); err != nil {

@@ -3,11 +3,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
@@ -27,67 +22,6 @@ func rootMounts(rootfs string) []kit.Mount {
 		{Target: "/", Flags: unix.MS_REC | unix.MS_PRIVATE},
 		{Source: rootfs, Target: rootfs, Flags: unix.MS_BIND | unix.MS_REC},
 	}
-}
-
-// pivot is pivot_root(2) with the old root kept at /.oldroot, so that it
-// can be looked at: kit.PivotRoot without its last two calls (dropOldRoot).
-// pivot_root(new_root, put_old) makes new_root the root of the calling
-// process's mount namespace and mounts the old root at put_old, which must
-// be under new_root; the working directory is not changed, so cd / follows.
-func pivot(newRoot string) error {
-	putOld := filepath.Join(newRoot, kit.OldRoot)
-	if err := os.MkdirAll(putOld, 0o700); err != nil {
-		return fmt.Errorf("mkdir -p %s: %w", putOld, err)
-	}
-	if err := unix.PivotRoot(newRoot, putOld); err != nil {
-		return fmt.Errorf("pivot_root %s %s: %w%s", newRoot, putOld, err, pivotHint(err))
-	}
-	if err := unix.Chdir("/"); err != nil {
-		return fmt.Errorf("cd /: %w", err)
-	}
-	return nil
-}
-
-// pivotHint says what the usual causes of a pivot_root(2) error are.
-func pivotHint(err error) string {
-	switch {
-	case errors.Is(err, unix.EINVAL):
-		return " (is the new root a mount point, and is every mount private? see pivot_root(2) and mount_namespaces(7))"
-	case errors.Is(err, unix.EBUSY):
-		return " (the new root is on the same mount as /: bind-mount it onto itself first)"
-	}
-	return ""
-}
-
-// dropOldRoot unmounts the old root and removes its directory, so that no
-// path leads back to the host. MNT_DETACH (umount -l): the old root is busy
-// (this very process started from it), so detach it now and let the kernel
-// free it when the last user is gone.
-func dropOldRoot() error {
-	if err := unix.Unmount(kit.OldRoot, unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("umount -l %s: %w", kit.OldRoot, err)
-	}
-	if err := os.Remove(kit.OldRoot); err != nil {
-		return fmt.Errorf("rmdir %s: %w", kit.OldRoot, err)
-	}
-	return nil
-}
-
-// liftIfInitramfs is needed only on a machine that runs from its initial
-// ramfs, never switching to a real root: there / is the root of the mount
-// tree, which
-// pivot_root(2) cannot move, so first stack a copy of the tree on / (see
-// kit.LiftRoot). It reports whether it did.
-func liftIfInitramfs(rootfs string) (bool, error) {
-	ramfs, err := kit.RootIsInitramfs()
-	if err != nil || !ramfs {
-		return false, err
-	}
-	dir := filepath.Join(rootfs, kit.OldRoot)
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return false, fmt.Errorf("mkdir %s: %w", dir, err)
-	}
-	return true, kit.LiftRoot(dir)
 }
 
 // narrateLift is what step 4 prints when it had to lift the root. The
@@ -110,13 +44,13 @@ func enterRoot(rootfs string) error {
 	if err := ms[1].Apply(""); err != nil {
 		return err
 	}
-	if _, err := liftIfInitramfs(rootfs); err != nil {
+	if _, err := kit.LiftIfInitramfs(rootfs); err != nil {
 		return err
 	}
-	if err := pivot(rootfs); err != nil {
+	if err := kit.PivotRoot(rootfs); err != nil {
 		return err
 	}
-	if err := dropOldRoot(); err != nil {
+	if err := kit.DropOldRoot(); err != nil {
 		return err
 	}
 	if _, err := kit.MountAll("/", containerMounts()); err != nil {

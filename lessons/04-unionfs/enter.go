@@ -26,8 +26,9 @@ func init() { kit.RegisterInit("unionfs-enter", enterChild) }
 type enterConfig struct {
 	Root   string // the merged directory
 	Volume string // a host directory to bind at /data
-	// Lift lifts the root before pivoting even where it is not needed, so
-	// the tests cover the initial-ramfs path on any machine.
+	// Lift lifts the root before pivoting even where it is not needed
+	// (kit.EnterRoot lifts it only on an initial-ramfs machine), so the
+	// tests cover that path on any machine.
 	Lift bool
 }
 
@@ -57,8 +58,18 @@ func enterChild(c *kit.Conn) error {
 	if err := c.Recv(&cfg); err != nil {
 		return err
 	}
-	if err := liftIfInitramfs(cfg.Root, cfg.Lift); err != nil {
-		return err
+	if cfg.Lift {
+		// What kit.EnterRoot does by itself on an initial-ramfs machine,
+		// done here on any machine so the tests cover that path.
+		if err := kit.MakePrivate("/"); err != nil {
+			return err
+		}
+		if err := os.Mkdir(filepath.Join(cfg.Root, kit.OldRoot), 0o700); err != nil {
+			return err
+		}
+		if err := kit.LiftRoot(filepath.Join(cfg.Root, kit.OldRoot)); err != nil {
+			return err
+		}
 	}
 	if err := kit.EnterRoot(cfg.Root, containerMounts(cfg.Volume), kit.SafeDevices); err != nil {
 		return err
@@ -90,26 +101,6 @@ func enterChild(c *kit.Conn) error {
 		return err
 	}
 	return c.Recv(nil)
-}
-
-// liftIfInitramfs prepares a machine that runs from its initial ramfs, as
-// the VM test lane does: there / is the root mount of every mount
-// namespace, which pivot_root(2) cannot move, so a copy of the tree is
-// stacked on / first (kit.LiftRoot), into the directory that pivot_root
-// then uses for the old root.
-func liftIfInitramfs(root string, always bool) error {
-	ramfs, err := kit.RootIsInitramfs()
-	if err != nil || !(ramfs || always) {
-		return err
-	}
-	if err := kit.MakePrivate("/"); err != nil {
-		return err
-	}
-	putOld := filepath.Join(root, kit.OldRoot)
-	if err := os.Mkdir(putOld, 0o700); err != nil {
-		return err
-	}
-	return kit.LiftRoot(putOld)
 }
 
 // hostView is what the parent sees on the host while the child runs.
