@@ -27,6 +27,14 @@ func mainStatus(run RunFunc) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	// A lesson whose output pipe closes (`... | head`) must still clean up:
+	// with SIGPIPE handled, a write to the closed pipe fails with EPIPE
+	// instead of killing the process. Handled, not ignored: an ignored
+	// signal stays ignored across exec, in the shells that lessons start.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
+
 	var interrupted atomic.Bool
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
