@@ -141,6 +141,10 @@ func (n *Narrator) lines(label string, c *color.Color, text string) {
 	text = strings.TrimRight(text, "\n")
 	pad := strings.Repeat(" ", len([]rune(label)))
 	for i, l := range strings.Split(text, "\n") {
+		if l == "" && label == "" {
+			fmt.Fprintln(n.w) // no trailing spaces on a blank line
+			continue
+		}
 		fmt.Fprint(n.w, indent)
 		lab := label
 		if i > 0 {
