@@ -20,7 +20,9 @@
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 
 param() { # param NAME: the value of vmtest.NAME= on the kernel command line
-	for w in $(cat /proc/cmdline); do
+	read -r cmdline </proc/cmdline
+	# shellcheck disable=SC2086 # split into words on purpose
+	for w in $cmdline; do
 		case "$w" in vmtest."$1"=*) echo "${w#*=}"; return ;; esac
 	done
 }
@@ -29,24 +31,25 @@ fatal() { say fatal "$*"; halt; }
 halt() { sync; poweroff -f; echo o >/proc/sysrq-trigger; sleep 10; }
 
 if [ "${1:-}" != stage2 ]; then
-	# Stage 1, in the initramfs. pivot_root(2) cannot move it (rootfs is
-	# the one mount without a parent), so the lessons, which pivot_root
-	# into their containers, could not run here. Copy it into a tmpfs and
-	# switch_root there, as an initramfs does for a real root.
+	# Stage 1, in the initramfs. pivot_root(2) refuses to move it (rootfs
+	# is the one mount without a parent), and the lessons pivot_root into
+	# their containers. So make / an ordinary mount, as on a real machine:
+	# a bind mount of the initramfs moved over it, its parent rootfs, and
+	# start again in there. (switch_root would do it with a copy, and then
+	# empty the initramfs, which here is the same filesystem.)
 	/bin/busybox --install -s
 	mkdir -p /proc && mount -t proc proc /proc
 	TOKEN=$(param token)
 	say booted
-	mkdir /newroot && mount -t tmpfs -o mode=0755 root /newroot || fatal "cannot mount the root tmpfs"
-	for f in /*; do
-		case "$f" in /newroot | /proc) ;; *) cp -a "$f" /newroot/ || fatal "cannot copy $f to the root tmpfs" ;; esac
-	done
-	mkdir /newroot/proc
+	mkdir -p /newroot
+	mount --bind / /newroot || fatal "mount --bind / /newroot"
 	umount /proc
-	exec switch_root /newroot /init stage2
+	cd /newroot || fatal "cd /newroot"
+	mount --move . / || fatal "mount --move /newroot /"
+	exec chroot . /init stage2
 fi
 
-# Stage 2: PID 1 on a tmpfs root.
+# Stage 2: PID 1, on a root that is a mount like any other.
 mount -t proc proc /proc
 TOKEN=$(param token)
 MODE=$(param mode)
@@ -103,20 +106,24 @@ say info cpus "$(nproc)"
 say info memory "$(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)"
 say ready
 
-set -o pipefail
+# Each binary writes into a pipe, as under go test (not onto the console,
+# which is a terminal); its exit status comes back through a file.
 tab=$(printf '\t')
 while IFS=$tab read -r pkg bin skip; do
 	say start "$pkg"
-	(
-		echo 0 >"$leaf/cgroup.procs" || exit 125
-		cd "/unbox/src/$pkg" || exit 125
-		set -- -test.run '^TestPriv' -test.v=test2json -test.timeout="$TIMEOUT"
-		[ -n "$skip" ] && set -- "$@" -test.skip "$skip"
-		UNBOX_REQUIRE_PRIVILEGED=1 exec "/unbox/bin/$bin" "$@"
-	) </dev/null 2>&1 | cat
-	say exit "$pkg" "$?"
+	{
+		(
+			echo 0 >"$leaf/cgroup.procs" || exit 125 # 0: the writing process
+			cd "/unbox/src/$pkg" || exit 125
+			set -- -test.run '^TestPriv' -test.v=test2json -test.timeout="$TIMEOUT"
+			if [ -n "$skip" ]; then set -- "$@" -test.skip "$skip"; fi
+			UNBOX_REQUIRE_PRIVILEGED=1 exec "/unbox/bin/$bin" "$@"
+		) </dev/null 2>&1
+		echo "$?" >/run/vmtest.status
+	} | cat
+	say exit "$pkg" "$(cat /run/vmtest.status)"
 done </etc/vmtest/plan
 
 dmesg -l emerg,alert,crit,err,warn | tail -n 40 | sed "s/^/@@vmtest $TOKEN dmesg /"
-say done
+say "done"
 halt

@@ -271,7 +271,7 @@ func TestModuleName(t *testing.T) {
 	}
 }
 
-func TestPrivilegedTests(t *testing.T) {
+func TestDiscoveryReadsTestFiles(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "x_test.go")
 	src := `package x
 
@@ -511,7 +511,7 @@ func TestInitScriptParses(t *testing.T) {
 	if out, err := exec.Command(sh, "-n", "init.sh").CombinedOutput(); err != nil {
 		t.Errorf("sh -n init.sh: %v\n%s", err, out)
 	}
-	for _, marker := range []string{"say booted", "say ready", "say start", "say exit", "say done", "-test.run '^TestPriv'", "UNBOX_REQUIRE_PRIVILEGED=1"} {
+	for _, marker := range []string{"say booted", "say ready", "say start", "say exit", `say "done"`, "-test.run '^TestPriv'", "UNBOX_REQUIRE_PRIVILEGED=1"} {
 		if !bytes.Contains(initScript, []byte(marker)) {
 			t.Errorf("init.sh lacks %q, which the host side relies on", marker)
 		}
