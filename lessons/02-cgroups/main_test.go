@@ -1,0 +1,339 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/unboxlab/unbox/internal/kit/kittest"
+)
+
+func TestMain(m *testing.M) { kittest.Main(m, run) }
+
+// goldenFor is the transcript of the lesson for a cgroup mode: the files it
+// writes differ between v1 and v2. The README shows the v2 one, which is
+// what most learners have.
+func goldenFor(m Mode) string {
+	if m.V2() {
+		return "testdata/transcript-v2.golden"
+	}
+	return "testdata/transcript-v1.golden"
+}
+
+const readmeGolden = "testdata/transcript-v2.golden"
+
+// nonZero replaces a count that varies from run to run, keeping a 0, which
+// is the point where it appears ("max 0" before the limit is reached).
+func nonZero(prefix string) kittest.Rule {
+	return kittest.Rule{Re: regexp.MustCompile(`(` + prefix + `)[1-9]\d*\b`), Repl: "${1}<n>"}
+}
+
+// transcriptRules normalise what differs between runs and hosts, on top of
+// kittest.DefaultRules (PIDs, unbox-<what>-<pid> names).
+var transcriptRules = []kittest.Rule{
+	// /proc/self/cgroup in step 1: where the test runs differs by host.
+	{Re: regexp.MustCompile(`(?m)^(  \d+:[^:\n]*:)/.*$`), Repl: "${1}<path>"},
+	{Re: regexp.MustCompile(`and \d+ more files`), Repl: "and <n> more files"},
+	// Measurements: CPU time, shares, sizes, counters.
+	{Re: regexp.MustCompile(`\b\d+ ms\b`), Repl: "<n> ms"},
+	{Re: regexp.MustCompile(`\b\d+% of one CPU`), Repl: "<n>% of one CPU"},
+	{Re: regexp.MustCompile(`\b\d+\.\d (MiB|GiB)\b`), Repl: "<n> $1"},
+	{Re: regexp.MustCompile(`(nr_periods|nr_throttled) \+\d+`), Repl: "$1 +<n>"},
+	{Re: regexp.MustCompile(`Throttled in \d+ of \d+ periods`), Repl: "Throttled in <n> of <n> periods"},
+	nonZero(`[ :]max `),
+	nonZero(`memory\.failcnt `),
+	{Re: regexp.MustCompile(`with \d+ MiB kept`), Repl: "with <n> MiB kept"},
+	{Re: regexp.MustCompile(`its own tasks: \d+`), Repl: "its own tasks: <n>"},
+	{Re: regexp.MustCompile(`forked \d+ sleepers`), Repl: "forked <n> sleepers"},
+	{Re: regexp.MustCompile(`nproc \d+`), Repl: "nproc <n>"},
+	{Re: regexp.MustCompile(`worker thread, not \d+`), Repl: "worker thread, not <n>"},
+}
+
+// TestPrivTranscript runs the whole lesson and compares its output with the
+// golden file for this host's cgroup mode.
+func TestPrivTranscript(t *testing.T) {
+	kittest.Privileged(t, needs...)
+	h, err := openHost(cgroupRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := goldenFor(h.Mode)
+	if _, err := os.Stat(golden); err != nil && !kittest.Updating() {
+		t.Fatalf("no transcript for %s: %v (run this test with -update on such a host to create %s)", h.Mode, err, golden)
+	}
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"02-cgroups"}, nil, &out, &errs); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, errs.String())
+	}
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Error("output to a buffer has escape codes")
+	}
+	kittest.Golden(t, golden, kittest.Normalize(out.String(), transcriptRules...))
+	if kittest.Updating() && golden == readmeGolden {
+		kittest.READMETranscript(t, "README.md", readmeGolden)
+	}
+}
+
+// TestREADMETranscript fails when the README's transcript and the v2
+// golden file differ.
+func TestREADMETranscript(t *testing.T) {
+	kittest.READMETranscript(t, "README.md", readmeGolden)
+}
+
+// TestGoldensAreNormalised: a golden file with a PID or a measured number in
+// it would fail on the next run.
+func TestGoldensAreNormalised(t *testing.T) {
+	for _, g := range []string{goldenFor(Unified), goldenFor(Hybrid)} {
+		b, err := os.ReadFile(g)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // TestPrivTranscript fails for the mode that lacks one
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again := kittest.Normalize(string(b), transcriptRules...); again != string(b) {
+			t.Errorf("%s changes when normalised again: it holds a number that varies", g)
+		}
+		for _, want := range []string{"Step 7/7", "oom_kill 1", "EAGAIN", "pids.current 20 of pids.max 20", "(nothing)"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %q", g, want)
+			}
+		}
+	}
+}
+
+func TestNormaliseRules(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"  4:memory:/process_api/d7c8\n", "  4:memory:<path>\n"},
+		{"  0::/\n", "  0::<path>\n"},
+		{"memory.events: max 0, oom_kill 0", "memory.events: max 0, oom_kill 0"},
+		{"memory.events: max 57, oom_kill 1", "memory.events: max <n>, oom_kill 1"},
+		{"pids.events: max 51", "pids.events: max <n>"},
+		{"pids.current 20 of pids.max 20;", "pids.current 20 of pids.max 20;"},
+		{"memory.failcnt 2655   memory.oom_control", "memory.failcnt <n>   memory.oom_control"},
+		{"202 ms of CPU in 1001 ms: 20% of one CPU, where 20% is allowed", "<n> ms of CPU in <n> ms: <n>% of one CPU, where 20% is allowed"},
+		{"echo 33554432 > x/memory.max", "echo 33554432 > x/memory.max"},
+		{"memory.current 31.8 MiB", "memory.current <n> MiB"},
+	} {
+		if got := kittest.Normalize(c.in, transcriptRules...); got != c.want {
+			t.Errorf("Normalize(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"02-cgroups", "--list"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range lesson().Steps {
+		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
+			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
+		}
+	}
+}
+
+// lessonRun runs the lesson as its own process and returns its outputs and
+// exit status.
+func lessonRun(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, status int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestPrivLessonExitsZero(t *testing.T) {
+	kittest.Privileged(t, needs...)
+	out, errs, status := lessonRun(t, kittest.LessonCommand(t, "02-cgroups"))
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	for _, want := range []string{"Step 7/7", "(nothing)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPrivStepStopsAfterMemory(t *testing.T) {
+	kittest.Privileged(t, needs...)
+	cmd := kittest.LessonCommand(t, "02-cgroups", "--step", "4")
+	out, errs, status := lessonRun(t, cmd)
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if !strings.Contains(out, "Step 4/7") || strings.Contains(out, "Step 5/7") {
+		t.Errorf("--step 4 output should end with step 4:\n%s", out)
+	}
+	if left := findOurs(cgroupRoot, "unbox-cgroups-"+strconv.Itoa(cmd.Process.Pid)); len(left) > 0 {
+		t.Errorf("after --step 4: %v left", left)
+	}
+}
+
+// TestPrivInterruptDuringMemoryStep sends SIGINT while the memory step's
+// child sits at its limit (--hold keeps it there): the lesson must exit 130
+// and leave no cgroup behind, in any hierarchy.
+func TestPrivInterruptDuringMemoryStep(t *testing.T) {
+	kittest.Privileged(t, needs...)
+	cmd := kittest.LessonCommand(t, "02-cgroups", "--only", "4", "--hold")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out := startAndReadUntil(t, cmd, "[Enter] to go on")
+	name := "unbox-cgroups-" + strconv.Itoa(cmd.Process.Pid)
+	h, err := openHost(cgroupRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hog, err := h.Cgroup("/" + name + "/hog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := hog.Procs()
+	if err != nil || len(procs) != 1 {
+		t.Fatalf("before the interrupt, the hog cgroup should hold the child: procs %v, %v", procs, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if got := cmd.ProcessState.ExitCode(); got != 130 {
+		t.Errorf("exit status after SIGINT = %d (%v); want 130\n%s", got, err, out.String())
+	}
+	if strings.Contains(out.String(), "Step 5/7") || strings.Contains(out.String(), "killed by SIGKILL") {
+		t.Errorf("the memory step went on after the interrupt:\n%s", out.String())
+	}
+	if left := findOurs(cgroupRoot, name); len(left) > 0 {
+		t.Errorf("after SIGINT: %v left", left)
+	}
+	if err := syscall.Kill(procs[0], 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the child, host pid %d, outlived the interrupt (kill -0: %v)", procs[0], err)
+	}
+}
+
+// TestPrivHoldWaitsForEnter: with --hold, each demo step waits for a line.
+func TestPrivHoldWaitsForEnter(t *testing.T) {
+	kittest.Privileged(t, needs...)
+	cmd := kittest.LessonCommand(t, "02-cgroups", "--step", "5", "--hold")
+	cmd.Stdin = strings.NewReader("\n\n\n")
+	out, errs, status := lessonRun(t, cmd)
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
+	}
+	if n := strings.Count(out, "[Enter] to go on"); n != 3 {
+		t.Errorf("%d holds; want 3 (CPU, memory, PIDs):\n%s", n, out)
+	}
+}
+
+func TestPrivHoldAndPauseConflict(t *testing.T) {
+	kittest.Privileged(t, needs...)
+	cmd := kittest.LessonCommand(t, "02-cgroups", "--only", "5", "--hold", "--pause")
+	cmd.Stdin = strings.NewReader("")
+	_, errs, status := lessonRun(t, cmd)
+	if status != 1 || !strings.Contains(errs, "--hold and --pause") {
+		t.Errorf("--hold --pause: exit status %d, stderr %q; want 1 and the reason", status, errs)
+	}
+}
+
+func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
+	kittest.Privileged(t)
+	cmd := kittest.LessonCommand(t, "02-cgroups")
+	kittest.AsUser(t, cmd, 65534, 65534)
+	out, errs, status := lessonRun(t, cmd)
+	if status != 2 {
+		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	for _, want := range []string{"root", "running as uid 65534", "go run -exec sudo ./lessons/02-cgroups"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
+		if strings.Contains(errs, bad) {
+			t.Errorf("stderr has %q, a stack trace:\n%s", bad, errs)
+		}
+	}
+	if strings.Contains(out, "Step 1/7") {
+		t.Errorf("a step ran before the needs were checked:\n%s", out)
+	}
+}
+
+// startAndReadUntil starts cmd and reads its stdout until want appears; the
+// rest of the output keeps being drained into the returned buffer.
+func startAndReadUntil(t *testing.T, cmd *exec.Cmd, want string) *syncBuffer {
+	t.Helper()
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	out := &syncBuffer{}
+	found := make(chan struct{})
+	go func() {
+		r := bufio.NewReader(pipe)
+		signalled := false
+		for {
+			b, err := r.ReadByte()
+			if err != nil {
+				return
+			}
+			out.WriteByte(b)
+			if !signalled && strings.Contains(out.String(), want) {
+				signalled = true
+				close(found)
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-time.After(120 * time.Second):
+		t.Fatalf("no %q in the output after 120s:\n%s", want, out.String())
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) WriteByte(c byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.WriteByte(c)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
