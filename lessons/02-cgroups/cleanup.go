@@ -102,7 +102,7 @@ func (l *lessonState) stepCleanup(s *kit.Session) error {
 	s.Host("rmdir: %v (%s): a process is still inside", rmErr, errno(rmErr))
 
 	if _, err := os.Stat(ctr.File("cgroup.kill")); err == nil && h.Mode.V2() {
-		s.Cmd("echo 1 > %s    # SIGKILL to all inside (Linux 5.14+)", ctr.File("cgroup.kill"))
+		s.Cmd("echo 1 > %s    # Linux 5.14+", ctr.File("cgroup.kill"))
 	} else {
 		s.Cmd("kill -KILL $(cat %s)", ctr.File("cgroup.procs"))
 	}

@@ -156,8 +156,9 @@ func (l *lessonState) stepCPU(s *kit.Session) error {
 	if r.Limited.Throttled() == 0 {
 		s.Warn("no period was throttled: is CONFIG_CFS_BANDWIDTH off?")
 	}
-	s.Note("Throttled in %d of %d periods: each period the loop ran for its quota, 20000 µs, then waited\n"+
-		"for the next. The limit is CPU time, not a core: two threads would share the same 20000 µs.",
+	s.Note("Throttled in %d of %d periods: each period the loop ran for its quota, 20000 µs, then\n"+
+		"waited for the next. The limit is CPU time, not a core: two threads would share the same\n"+
+		"20000 µs.",
 		r.Limited.Throttled(), r.Limited.Periods())
 	return nil
 }

@@ -181,7 +181,8 @@ func (l *lessonState) stepCreate(s *kit.Session) error {
 		s.Inside("  %s", line)
 	}
 	s.Note("The child was in the cgroup before it ran a line of its own, and what it starts is born there:\n" +
-		"fork(2) puts a child in its parent's cgroup. The cgroup is the container's from its first instruction.")
+		"fork(2) puts a child in its parent's cgroup. The cgroup is the container's from its first\n" +
+		"instruction.")
 	return nil
 }
 

@@ -173,8 +173,9 @@ func (l *lessonState) stepPids(s *kit.Session) error {
 	at := func(r pidsReport) error {
 		b := r.Bomb
 		s.Inside("before forking, its own tasks: %d (a Go program's threads count too)", b.Threads)
-		s.Inside("forked %d sleepers; then fork failed: %s (%s), and %d times more", b.Started, b.Err, b.Errno, b.Refused-1)
-		s.Cmd("cat %s %s", cg.File("pids.current"), cg.File("pids.events"))
+		s.Inside("forked %d sleepers; then fork failed: %s (%s),", b.Started, b.Err, b.Errno)
+		s.Inside("and again each of the %d times it tried after that", b.Refused-1)
+		s.Cmd("cat %s", shellPaths([]string{cg.File("pids.current"), cg.File("pids.events")}))
 		s.Host("pids.current %d of pids.max %d; pids.events: max %d", r.AtLimit.Current, r.AtLimit.Limit, r.AtLimit.LimitHits)
 		return l.hold(s, "The fork bomb sits at its limit", cg.File("pids.current"), cg.File("pids.events"))
 	}

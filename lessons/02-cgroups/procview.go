@@ -204,7 +204,7 @@ func (l *lessonState) stepProcView(s *kit.Session) error {
 		s.Inside("%d %d: %.1f of a CPU, so %d worker thread, not %d", in.Limits.Quota, in.Limits.Period,
 			in.Limits.CPUs(), in.Limits.Workers(in.Machine.CPUs), in.Machine.CPUs)
 	} else {
-		s.Cmd("cat %s %s", in.Limits.CPUFile, filepath.Join(filepath.Dir(in.Limits.CPUFile), "cpu.cfs_period_us"))
+		s.Cmd("cat %s", shellPaths([]string{in.Limits.CPUFile, filepath.Join(filepath.Dir(in.Limits.CPUFile), "cpu.cfs_period_us")}))
 		s.Inside("%d / %d: %.1f of a CPU, so %d worker thread, not %d", in.Limits.Quota, in.Limits.Period,
 			in.Limits.CPUs(), in.Limits.Workers(in.Machine.CPUs), in.Machine.CPUs)
 	}
