@@ -274,6 +274,37 @@ func TestV2CreateEnablesControllers(t *testing.T) {
 	}
 }
 
+// TestV2DestroyRestoresRoot: the controllers Create enabled at the root are
+// disabled again when the last cgroup of ours below the root goes, and
+// those that were on before stay on.
+func TestV2DestroyRestoresRoot(t *testing.T) {
+	for _, c := range []struct{ before, want string }{
+		{"", "-cpu -memory -pids"},
+		{"cpu io memory", "-pids"},
+		{"cpu memory pids", "cpu memory pids"}, // nothing of ours to undo
+	} {
+		h, _ := fakeV2(t, "cpuset cpu io memory pids")
+		writeFiles(t, h.Root, map[string]string{"cgroup.subtree_control": c.before})
+		parent, err := h.Cgroup("/unbox-cgroups-42")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := h.Create("/unbox-cgroups-42/hog"); err != nil {
+			t.Fatal(err)
+		}
+		if c.before == "cpu memory pids" {
+			// A fake file keeps the last write, not the kernel's union.
+			writeFiles(t, h.Root, map[string]string{"cgroup.subtree_control": c.before})
+		}
+		if err := parent.Destroy(); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, h.Root+"/cgroup.subtree_control"); got != c.want {
+			t.Errorf("root was %q: after Destroy, the last write to its cgroup.subtree_control = %q; want %q", c.before, got, c.want)
+		}
+	}
+}
+
 func TestV2CreateWithoutController(t *testing.T) {
 	h, _ := fakeV2(t, "cpu memory") // pids bound to v1, or not built
 	_, _, err := h.Create("/unbox-cgroups-42/hog")

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,6 +66,9 @@ func (c *v2Cgroup) Create() ([]op, error) {
 			return ops, err
 		}
 		w := fileWrite{Path: filepath.Join(parent, "cgroup.subtree_control"), Value: enableControllers}
+		if parent == c.h.Root {
+			rememberRoot(parent)
+		}
 		if err := apply([]fileWrite{w}); err != nil {
 			if errors.Is(err, unix.EBUSY) {
 				err = fmt.Errorf("%w: %s has processes of its own, and cgroup v2 lets only the root cgroup hand controllers "+
@@ -185,5 +190,59 @@ func (c *v2Cgroup) Destroy() error {
 	if err := c.Kill(); err != nil {
 		return err
 	}
-	return c.h.kernel().removeTree(c.dir)
+	if err := c.h.kernel().removeTree(c.dir); err != nil {
+		return err
+	}
+	if filepath.Dir(c.dir) == c.h.Root {
+		return restoreRoot(c.h.Root)
+	}
+	return nil
+}
+
+// rootBefore remembers, per cgroup root, what its cgroup.subtree_control
+// held before this process first enabled controllers there, so that the
+// root is left as it was found: on a machine without systemd nobody else
+// enables them, and a lesson should not leave them on.
+var rootBefore = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
+func rememberRoot(root string) {
+	rootBefore.Lock()
+	defer rootBefore.Unlock()
+	if _, ok := rootBefore.m[root]; !ok {
+		was, _ := readString(filepath.Join(root, "cgroup.subtree_control"))
+		rootBefore.m[root] = was
+	}
+}
+
+// restoreRoot disables at the root the controllers we enabled there. While
+// another cgroup below the root still hands one on to its children, the
+// kernel refuses (EBUSY) and it stays on: that is someone else's, or ours
+// and removed later.
+func restoreRoot(root string) error {
+	rootBefore.Lock()
+	defer rootBefore.Unlock()
+	was, ok := rootBefore.m[root]
+	if !ok {
+		return nil
+	}
+	var off []string
+	for _, ctl := range controllers {
+		if !slices.Contains(strings.Fields(was), ctl) {
+			off = append(off, "-"+ctl)
+		}
+	}
+	if len(off) > 0 {
+		err := writeFile(filepath.Join(root, "cgroup.subtree_control"), strings.Join(off, " "))
+		if errors.Is(err, unix.EBUSY) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	delete(rootBefore.m, root)
+	return nil
 }

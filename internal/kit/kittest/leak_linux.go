@@ -20,6 +20,10 @@ type Snapshot struct {
 	Links     []string // network interfaces in the host's namespace
 	Cgroups   []string // cgroup directories
 	Processes []string // "<pid> <comm>"
+	// RootControllers is the cgroup v2 root's cgroup.subtree_control: a
+	// lesson that enables controllers there (as it must where nobody has)
+	// must disable them again.
+	RootControllers string
 }
 
 // ours decides what belongs to this project (or this test) so that the check
@@ -36,11 +40,24 @@ func TakeSnapshot(tempRoot string) Snapshot {
 	o.self, _ = os.Executable()
 	o.hostPID, _ = os.Readlink("/proc/self/ns/pid")
 	return Snapshot{
-		Mounts:    o.mounts(),
-		Links:     o.links(),
-		Cgroups:   o.cgroups(),
-		Processes: o.processes(),
+		Mounts:          o.mounts(),
+		Links:           o.links(),
+		Cgroups:         o.cgroups(),
+		Processes:       o.processes(),
+		RootControllers: rootControllers(),
 	}
+}
+
+// rootControllers reads cgroup.subtree_control at the root of the cgroup v2
+// hierarchy: /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on a
+// hybrid one.
+func rootControllers() string {
+	for _, root := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		if b, err := os.ReadFile(root + "/cgroup.subtree_control"); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return ""
 }
 
 // NoLeaks snapshots the host now and, when the test ends (after its own
@@ -79,6 +96,9 @@ func (s Snapshot) Leaked(after Snapshot) []string {
 	add("network link", s.Links, after.Links)
 	add("cgroup", s.Cgroups, after.Cgroups)
 	add("process", s.Processes, after.Processes)
+	if s.RootControllers != after.RootControllers {
+		out = append(out, fmt.Sprintf("cgroup v2 root: cgroup.subtree_control was %q, is %q", s.RootControllers, after.RootControllers))
+	}
 	return out
 }
 
