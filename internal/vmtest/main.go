@@ -357,8 +357,13 @@ func report(w io.Writer, pkgs []*testPackage, boots []*bootLog, modes []string) 
 				continue // printed with its parent
 			}
 			fmt.Fprintf(w, "    output of %s:\n", name)
-			for _, l := range testOutput(run, name) {
-				fmt.Fprintf(w, "    | %s\n", l)
+			for _, o := range testOutput(run, name) {
+				if o.name != name {
+					fmt.Fprintf(w, "    | (%s)\n", o.name)
+				}
+				for _, l := range o.lines {
+					fmt.Fprintf(w, "    | %s\n", l)
+				}
 			}
 		}
 		if len(v.Problems) > 0 {
@@ -386,7 +391,7 @@ func bootTimings(b *bootLog) string {
 	}
 	parts = append(parts, fmt.Sprintf("total %.1fs", b.End.Sub(b.Start).Seconds()))
 	if b.Attempts > 1 {
-		parts = append(parts, fmt.Sprintf("(booted %d times: the first hung)", b.Attempts))
+		parts = append(parts, fmt.Sprintf("(%d boots: the first hung before /init)", b.Attempts))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -405,9 +410,14 @@ func findRun(boots []*bootLog, mode, pkg string) *packageRun {
 	return nil
 }
 
-// testOutput is what a test and its subtests printed.
-func testOutput(run *packageRun, name string) []string {
-	var out []string
+type namedOutput struct {
+	name  string
+	lines []string
+}
+
+// testOutput is what a test and each of its subtests printed, the test
+// first.
+func testOutput(run *packageRun, name string) []namedOutput {
 	var names []string
 	for n := range run.Output {
 		if n == name || strings.HasPrefix(n, name+"/") {
@@ -415,8 +425,9 @@ func testOutput(run *packageRun, name string) []string {
 		}
 	}
 	slices.Sort(names)
-	for _, n := range names {
-		out = append(out, run.Output[n]...)
+	out := make([]namedOutput, len(names))
+	for i, n := range names {
+		out[i] = namedOutput{n, run.Output[n]}
 	}
 	return out
 }

@@ -404,9 +404,10 @@ func TestSerialParser(t *testing.T) {
 	if !cg.Exited || cg.ExitCode != 1 {
 		t.Errorf("lessons/02-cgroups exited, code = %v, %d; want true, 1 (the forged marker must not count)", cg.Exited, cg.ExitCode)
 	}
-	if got := testOutput(cg, "TestPrivMemory"); !slices.Equal(got, []string{
-		"    memory_test.go:30: memory.max = 0; want 67108864", "    memory_test.go:20: no memory.events",
-	}) {
+	got := testOutput(cg, "TestPrivMemory")
+	if len(got) != 2 || got[0].name != "TestPrivMemory" || got[1].name != "TestPrivMemory/oom" ||
+		!slices.Equal(got[0].lines, []string{"    memory_test.go:30: memory.max = 0; want 67108864"}) ||
+		!slices.Equal(got[1].lines, []string{"    memory_test.go:20: no memory.events"}) {
 		t.Errorf("output of TestPrivMemory = %q", got)
 	}
 	if got := cg.Output["TestPrivCPU"]; len(got) != 3 || !strings.Contains(got[1], "--- FAIL: TestPrivFake") {
