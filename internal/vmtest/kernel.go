@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -67,10 +69,12 @@ type kernel struct {
 }
 
 // prepareKernel returns the kernel in the cache, fetching and unpacking the
-// package when the cache does not have it. debPath, if set, is a
-// linux-image .deb to use instead of the archive's linux-image-amd64.
-func prepareKernel(ctx context.Context, cacheDir, debPath string, logf func(string, ...any)) (*kernel, error) {
-	if debPath == "" {
+// package when the cache does not have it. debPaths, if any, are .deb files
+// to use instead of the archive's linux-image-amd64: a kernel image package
+// and, where the distribution ships them apart (Ubuntu's linux-modules-*),
+// its modules.
+func prepareKernel(ctx context.Context, cacheDir string, debPaths []string, logf func(string, ...any)) (*kernel, error) {
+	if len(debPaths) == 0 {
 		pkg, version, err := resolveKernelPackage(ctx)
 		if err != nil {
 			return nil, err
@@ -101,17 +105,24 @@ func prepareKernel(ctx context.Context, cacheDir, debPath string, logf func(stri
 		if len(debs) != 1 {
 			return nil, fmt.Errorf("apt-get download %s left %d .deb files; want 1", pkg, len(debs))
 		}
-		return unpackKernel(ctx, debs[0], dir, logf)
+		return unpackKernel(ctx, debs, dir, logf)
 	}
-	abs, err := filepath.Abs(debPath)
-	if err != nil {
-		return nil, err
+	// The cache key: the files' names, sizes and modification times.
+	var abs []string
+	h := sha256.New()
+	for _, p := range debPaths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(h, "%s %d %d\n", a, fi.Size(), fi.ModTime().UnixNano())
+		abs = append(abs, a)
 	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(cacheDir, "kernel", fmt.Sprintf("%s_%d_%d", filepath.Base(abs), fi.Size(), fi.ModTime().Unix()))
+	dir := filepath.Join(cacheDir, "kernel", "local-"+hex.EncodeToString(h.Sum(nil))[:16])
 	if k, err := loadKernel(dir); err == nil {
 		return k, nil
 	}
@@ -123,7 +134,9 @@ func prepareKernel(ctx context.Context, cacheDir, debPath string, logf func(stri
 func resolveKernelPackage(ctx context.Context) (pkg, version string, err error) {
 	out, err := exec.CommandContext(ctx, "apt-cache", "show", "--no-all-versions", "linux-image-amd64").Output()
 	if err != nil {
-		return "", "", fmt.Errorf("apt-cache show linux-image-amd64: %w (this lane needs Debian or Ubuntu's apt, or -kernel-deb FILE)", err)
+		return "", "", fmt.Errorf("apt-cache show linux-image-amd64: %w (the lane boots Debian's kernel package, which apt has on "+
+			"Debian; elsewhere, name kernel packages with -kernel-deb, e.g. Ubuntu's linux-image-unsigned-<version>-generic "+
+			"and linux-modules-<version>-generic .debs, comma-separated)", err)
 	}
 	return parseKernelDepends(string(out))
 }
@@ -166,8 +179,8 @@ func loadKernel(dir string) (*kernel, error) {
 	return k, nil
 }
 
-// unpackKernel unpacks the .deb and keeps the kernel and modules in dir.
-func unpackKernel(ctx context.Context, deb, dir string, logf func(string, ...any)) (*kernel, error) {
+// unpackKernel unpacks the .debs and keeps the kernel and modules in dir.
+func unpackKernel(ctx context.Context, debs []string, dir string, logf func(string, ...any)) (*kernel, error) {
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
@@ -177,20 +190,25 @@ func unpackKernel(ctx context.Context, deb, dir string, logf func(string, ...any
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	logf("unpacking %s", filepath.Base(deb))
-	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, filepath.Join(scratch, "deb")).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("dpkg-deb -x %s: %w\n%s", deb, err, out)
+	var names []string
+	for _, deb := range debs {
+		names = append(names, filepath.Base(deb))
+		logf("unpacking %s", filepath.Base(deb))
+		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, filepath.Join(scratch, "deb")).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("dpkg-deb -x %s: %w\n%s", deb, err, out)
+		}
 	}
+	deb := strings.Join(names, ", ") // for messages
 	images, _ := filepath.Glob(filepath.Join(scratch, "deb/boot/vmlinuz-*"))
 	if len(images) != 1 {
-		return nil, fmt.Errorf("%s holds %d boot/vmlinuz-* files; want 1", deb, len(images))
+		return nil, fmt.Errorf("%s: %d boot/vmlinuz-* files; want 1", deb, len(images))
 	}
 	release := strings.TrimPrefix(filepath.Base(images[0]), "vmlinuz-")
 	out := filepath.Join(scratch, "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	desc := fmt.Sprintf("source %s\nrelease %s\n", filepath.Base(deb), release)
+	desc := fmt.Sprintf("source %s\nrelease %s\n", deb, release)
 
 	pvh := false
 	vmlinux := filepath.Join(out, "vmlinux")
@@ -210,6 +228,9 @@ func unpackKernel(ctx context.Context, deb, dir string, logf func(string, ...any
 	}
 
 	modRoot := filepath.Join(scratch, "deb/lib/modules", release)
+	if _, err := os.Stat(modRoot); err != nil {
+		modRoot = filepath.Join(scratch, "deb/usr/lib/modules", release) // merged /usr
+	}
 	builtin, _ := os.ReadFile(filepath.Join(modRoot, "modules.builtin"))
 	ix, err := indexModules(modRoot, string(builtin))
 	if err != nil {

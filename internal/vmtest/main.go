@@ -76,7 +76,7 @@ type options struct {
 	testTimeout time.Duration
 	bootTimeout time.Duration
 	timeout     time.Duration
-	kernelDeb   string
+	kernelDebs  []string
 	cacheDir    string
 	qemu        string
 	keep        bool
@@ -100,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.DurationVar(&o.testTimeout, "test-timeout", 4*time.Minute, "limit for each test binary, inside the VM (-test.timeout)")
 	fl.DurationVar(&o.bootTimeout, "boot-timeout", 60*time.Second, "limit for the kernel to start /init; past it, boot again once")
 	fl.DurationVar(&o.timeout, "timeout", 15*time.Minute, "limit for each whole boot")
-	fl.StringVar(&o.kernelDeb, "kernel-deb", "", "a linux-image .deb to boot instead of the archive's linux-image-amd64")
+	kernelDebs := fl.String("kernel-deb", "", "kernel packages (.deb, comma-separated: the image, and the modules where they come apart) to boot instead of apt's linux-image-amd64")
 	fl.StringVar(&o.cacheDir, "cache", "", "where the unpacked kernel is kept (default: the user's cache directory)/unbox/vmtest")
 	fl.StringVar(&o.qemu, "qemu", "qemu-system-x86_64", "the QEMU binary")
 	fl.BoolVar(&o.keep, "keep", false, "keep the work directory (initramfs, serial logs) even when all passes")
@@ -121,6 +121,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.parallel <= 0 {
 		o.parallel = max(1, min(len(o.modes), runtime.NumCPU()))
+	}
+	if *kernelDebs != "" {
+		o.kernelDebs = strings.Split(*kernelDebs, ",")
 	}
 	o.patterns = fl.Args()
 	if len(o.patterns) == 0 {
@@ -190,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() {
 		defer close(done)
 		kt := time.Now()
-		k, kernelErr = prepareKernel(ctx, o.cacheDir, o.kernelDeb, logf)
+		k, kernelErr = prepareKernel(ctx, o.cacheDir, o.kernelDebs, logf)
 		kernelTime = time.Since(kt)
 	}()
 	build(ctx, pkgs, work)
