@@ -2,7 +2,8 @@
 # The Vagrant lab's checks that CI can run (.ci/run calls this): no VM, and
 # no network but Debian's archive.
 #
-#   1. bash -n and shellcheck on the lab's scripts.
+#   1. bash -n and shellcheck on the lab's scripts (and on the VM test
+#      lane's /init, internal/vmtest/init.sh, a busybox sh script).
 #   2. vagrant validate --ignore-provider: the Vagrantfile parses and its
 #      settings are valid, whichever providers this machine has (none).
 #   3. vagrant/provision.sh in a fresh Debian 12 chroot made from Debian's
@@ -48,6 +49,7 @@ for s in "${scripts[@]}"; do
 	bash -n "$s"
 done
 shellcheck "${scripts[@]}"
+shellcheck --shell=sh internal/vmtest/init.sh
 
 # --- 2 -----------------------------------------------------------------------
 step "vagrant validate --ignore-provider"
