@@ -44,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- 1 -----------------------------------------------------------------------
-scripts=(vagrant/provision.sh vagrant/check.sh)
+scripts=(vagrant/provision.sh vagrant/check.sh .ci/run)
 step "bash -n and shellcheck: ${scripts[*]}"
 for s in "${scripts[@]}"; do
 	bash -n "$s"
