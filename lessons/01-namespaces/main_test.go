@@ -3,9 +3,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -57,18 +54,9 @@ func transcriptRules(t *testing.T) []kittest.Rule {
 // TestPrivTranscript runs the whole lesson and compares its output with the
 // golden file that the README's transcript is taken from.
 func TestPrivTranscript(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
-	var out, errs bytes.Buffer
-	if err := run(context.Background(), []string{"01-namespaces"}, nil, &out, &errs); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, errs.String())
-	}
-	if strings.Contains(out.String(), "\x1b[") {
-		t.Error("output to a buffer has escape codes")
-	}
-	kittest.Golden(t, golden, kittest.Normalize(out.String(), transcriptRules(t)...))
-	if kittest.Updating() {
-		kittest.READMETranscript(t, "README.md", golden)
-	}
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	out := kittest.RunTranscript(t, run, "01-namespaces")
+	kittest.CheckTranscript(t, golden, "README.md", kittest.Normalize(out, transcriptRules(t)...))
 }
 
 // TestREADMETranscript fails when the README's transcript and the golden
@@ -77,47 +65,11 @@ func TestREADMETranscript(t *testing.T) {
 	kittest.READMETranscript(t, "README.md", golden)
 }
 
-func lessonNeeds() []kit.Need {
-	var needs []kit.Need
-	for _, st := range lesson().Steps {
-		needs = append(needs, st.Needs...)
-	}
-	return needs
-}
-
-func TestList(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"01-namespaces", "--list"}, nil, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	for i, st := range lesson().Steps {
-		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
-			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
-		}
-	}
-	if strings.Contains(out.String(), "inside │") {
-		t.Errorf("--list ran steps:\n%s", out.String())
-	}
-}
-
-// lessonRun runs the lesson as its own process and returns its outputs and
-// exit status.
-func lessonRun(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, status int) {
-	t.Helper()
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			t.Fatalf("%s: %v", cmd, err)
-		}
-	}
-	return o.String(), e.String(), cmd.ProcessState.ExitCode()
-}
+func TestList(t *testing.T) { kittest.CheckList(t, lesson(), run) }
 
 func TestPrivLessonExitsZeroWithoutColorOnAPipe(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
-	out, errs, status := lessonRun(t, kittest.LessonCommand(t, "01-namespaces"))
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	out, errs, status := kittest.RunProcess(t, kittest.LessonCommand(t, "01-namespaces"))
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -130,8 +82,8 @@ func TestPrivLessonExitsZeroWithoutColorOnAPipe(t *testing.T) {
 }
 
 func TestPrivStepStopsAfterN(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
-	out, errs, status := lessonRun(t, kittest.LessonCommand(t, "01-namespaces", "--step", "3"))
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	out, errs, status := kittest.RunProcess(t, kittest.LessonCommand(t, "01-namespaces", "--step", "3"))
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -141,10 +93,10 @@ func TestPrivStepStopsAfterN(t *testing.T) {
 }
 
 func TestPrivPauseWaitsForEnter(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	cmd := kittest.LessonCommand(t, "01-namespaces", "--pause")
 	cmd.Stdin = strings.NewReader(strings.Repeat("\n", 7))
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -156,14 +108,14 @@ func TestPrivPauseWaitsForEnter(t *testing.T) {
 // TestPrivPauseHolds shows that --pause really waits: with no Enter, the
 // lesson stays at the first pause.
 func TestPrivPauseHolds(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	cmd := kittest.LessonCommand(t, "01-namespaces", "--pause")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	out := startAndReadUntil(t, cmd, "[Enter] for step 2")
+	out := kittest.StartUntil(t, cmd, "[Enter] for step 2")
 	time.Sleep(300 * time.Millisecond)
 	if strings.Contains(out.String(), "Step 2/8") {
 		t.Fatalf("step 2 ran without Enter:\n%s", out.String())
@@ -177,7 +129,7 @@ func TestPrivPauseHolds(t *testing.T) {
 // TestPrivInterruptCleansUp sends SIGINT while the lesson waits after the
 // mount step: it must exit 130 and remove the directory that step made.
 func TestPrivInterruptCleansUp(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	cmd := kittest.LessonCommand(t, "01-namespaces", "--pause")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -185,7 +137,7 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 	}
 	defer stdin.Close()
 	go io.WriteString(stdin, "\n\n\n")
-	startAndReadUntil(t, cmd, "[Enter] for step 5")
+	kittest.StartUntil(t, cmd, "[Enter] for step 5")
 	dir := filepath.Join(os.TempDir(), "unbox-mnt-"+strconv.Itoa(cmd.Process.Pid))
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("the mount step's directory should exist before the interrupt: %v", err)
@@ -202,53 +154,11 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 	}
 }
 
-// startAndReadUntil starts cmd and reads its stdout until want appears; the
-// rest of the output keeps being drained into the returned buffer.
-func startAndReadUntil(t *testing.T, cmd *exec.Cmd, want string) *syncBuffer {
-	t.Helper()
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	out := &syncBuffer{}
-	found := make(chan struct{})
-	go func() {
-		r := bufio.NewReader(pipe)
-		signalled := false
-		for {
-			b, err := r.ReadByte()
-			if err != nil {
-				return
-			}
-			out.WriteByte(b)
-			if !signalled && strings.Contains(out.String(), want) {
-				signalled = true
-				close(found)
-			}
-		}
-	}()
-	select {
-	case <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no %q in the output after 60s:\n%s", want, out.String())
-	}
-	return out
-}
-
 func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 	kittest.Privileged(t)
 	cmd := kittest.LessonCommand(t, "01-namespaces")
 	kittest.AsUser(t, cmd, 65534, 65534)
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 2 {
 		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
@@ -273,7 +183,7 @@ func TestPrivUserStepRunsUnprivileged(t *testing.T) {
 	kittest.Privileged(t)
 	cmd := kittest.LessonCommand(t, "01-namespaces", "--only", "7")
 	kittest.AsUser(t, cmd, 65534, 65534)
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status == 2 && strings.Contains(errs, "user namespaces") {
 		kittest.Require(t, kit.Need{Name: "unprivileged user namespaces", Check: func() error { return errorString(errs) },
 			Fix: "sudo sysctl -w kernel.unprivileged_userns_clone=1"})
@@ -298,7 +208,7 @@ func TestPrivShell(t *testing.T) {
 	kittest.Privileged(t, lesson().ShellNeeds...)
 	cmd := kittest.LessonCommand(t, "01-namespaces", "--only", "1", "--shell")
 	cmd.Stdin = strings.NewReader("hostname; echo pid=$$; exit\n")
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -307,31 +217,6 @@ func TestPrivShell(t *testing.T) {
 			t.Errorf("shell output lacks %q:\n%s", want, out)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) lock() {
-	if b.mu == nil {
-		b.mu = make(chan struct{}, 1)
-	}
-	b.mu <- struct{}{}
-}
-
-func (b *syncBuffer) WriteByte(c byte) error {
-	b.lock()
-	defer func() { <-b.mu }()
-	return b.buf.WriteByte(c)
-}
-
-func (b *syncBuffer) String() string {
-	b.lock()
-	defer func() { <-b.mu }()
-	return b.buf.String()
 }
 
 // TestColorFollowsTerminal: colour on a terminal, none with NO_COLOR.

@@ -3,20 +3,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
@@ -74,14 +67,8 @@ func TestPrivTranscript(t *testing.T) {
 	if _, err := os.Stat(golden); err != nil && !kittest.Updating() {
 		t.Fatalf("no transcript for %s: %v (run this test with -update on such a host to create %s)", h.Mode, err, golden)
 	}
-	var out, errs bytes.Buffer
-	if err := run(context.Background(), []string{"02-cgroups"}, nil, &out, &errs); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, errs.String())
-	}
-	if strings.Contains(out.String(), "\x1b[") {
-		t.Error("output to a buffer has escape codes")
-	}
-	kittest.Golden(t, golden, kittest.Normalize(out.String(), transcriptRules...))
+	out := kittest.RunTranscript(t, run, "02-cgroups")
+	kittest.Golden(t, golden, kittest.Normalize(out, transcriptRules...))
 	if kittest.Updating() && golden == readmeGolden {
 		kittest.READMETranscript(t, "README.md", readmeGolden)
 	}
@@ -134,35 +121,11 @@ func TestNormaliseRules(t *testing.T) {
 	}
 }
 
-func TestList(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"02-cgroups", "--list"}, nil, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	for i, st := range lesson().Steps {
-		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
-			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
-		}
-	}
-}
-
-// lessonRun runs the lesson as its own process and returns its outputs and
-// exit status.
-func lessonRun(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, status int) {
-	t.Helper()
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			t.Fatalf("%s: %v", cmd, err)
-		}
-	}
-	return o.String(), e.String(), cmd.ProcessState.ExitCode()
-}
+func TestList(t *testing.T) { kittest.CheckList(t, lesson(), run) }
 
 func TestPrivLessonExitsZero(t *testing.T) {
 	kittest.Privileged(t, needs...)
-	out, errs, status := lessonRun(t, kittest.LessonCommand(t, "02-cgroups"))
+	out, errs, status := kittest.RunProcess(t, kittest.LessonCommand(t, "02-cgroups"))
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -176,7 +139,7 @@ func TestPrivLessonExitsZero(t *testing.T) {
 func TestPrivStepStopsAfterMemory(t *testing.T) {
 	kittest.Privileged(t, needs...)
 	cmd := kittest.LessonCommand(t, "02-cgroups", "--step", "4")
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -199,7 +162,7 @@ func TestPrivInterruptDuringMemoryStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	out := startAndReadUntil(t, cmd, "[Enter] to go on")
+	out := kittest.StartUntil(t, cmd, "[Enter] to go on")
 	name := "unbox-cgroups-" + strconv.Itoa(cmd.Process.Pid)
 	h, err := openHost(cgroupRoot)
 	if err != nil {
@@ -236,7 +199,7 @@ func TestPrivHoldWaitsForEnter(t *testing.T) {
 	kittest.Privileged(t, needs...)
 	cmd := kittest.LessonCommand(t, "02-cgroups", "--step", "5", "--hold")
 	cmd.Stdin = strings.NewReader("\n\n\n")
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -249,7 +212,7 @@ func TestPrivHoldAndPauseConflict(t *testing.T) {
 	kittest.Privileged(t, needs...)
 	cmd := kittest.LessonCommand(t, "02-cgroups", "--only", "5", "--hold", "--pause")
 	cmd.Stdin = strings.NewReader("")
-	_, errs, status := lessonRun(t, cmd)
+	_, errs, status := kittest.RunProcess(t, cmd)
 	if status != 1 || !strings.Contains(errs, "--hold and --pause") {
 		t.Errorf("--hold --pause: exit status %d, stderr %q; want 1 and the reason", status, errs)
 	}
@@ -259,7 +222,7 @@ func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 	kittest.Privileged(t)
 	cmd := kittest.LessonCommand(t, "02-cgroups")
 	kittest.AsUser(t, cmd, 65534, 65534)
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 2 {
 		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
@@ -276,64 +239,4 @@ func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 	if strings.Contains(out, "Step 1/7") {
 		t.Errorf("a step ran before the needs were checked:\n%s", out)
 	}
-}
-
-// startAndReadUntil starts cmd and reads its stdout until want appears; the
-// rest of the output keeps being drained into the returned buffer.
-func startAndReadUntil(t *testing.T, cmd *exec.Cmd, want string) *syncBuffer {
-	t.Helper()
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	out := &syncBuffer{}
-	found := make(chan struct{})
-	go func() {
-		r := bufio.NewReader(pipe)
-		signalled := false
-		for {
-			b, err := r.ReadByte()
-			if err != nil {
-				return
-			}
-			out.WriteByte(b)
-			if !signalled && strings.Contains(out.String(), want) {
-				signalled = true
-				close(found)
-			}
-		}
-	}()
-	select {
-	case <-found:
-	case <-time.After(120 * time.Second):
-		t.Fatalf("no %q in the output after 120s:\n%s", want, out.String())
-	}
-	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) WriteByte(c byte) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.WriteByte(c)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -3,9 +3,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -14,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,7 +61,7 @@ func liftText() string {
 // README's transcript is taken from: the transcript does not depend on
 // where the root filesystem's programs came from, nor on the host.
 func TestPrivTranscript(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	ramfs, err := kit.RootIsInitramfs()
 	if err != nil {
 		t.Fatal(err)
@@ -75,14 +72,7 @@ func TestPrivTranscript(t *testing.T) {
 			if source != "" {
 				args = append(args, "--rootfs", source)
 			}
-			var out, errs bytes.Buffer
-			if err := run(context.Background(), args, nil, &out, &errs); err != nil {
-				t.Fatalf("run: %v\nstderr:\n%s", err, errs.String())
-			}
-			got := out.String()
-			if strings.Contains(got, "\x1b[") {
-				t.Error("output to a buffer has escape codes")
-			}
+			got := kittest.RunTranscript(t, run, args...)
 			if lift := liftText(); strings.Contains(got, lift) != ramfs {
 				t.Errorf("root is the initial ramfs: %v; the lift shown: %v; want both or neither", ramfs, !ramfs)
 			} else {
@@ -105,28 +95,7 @@ func TestREADMETranscript(t *testing.T) {
 	kittest.READMETranscript(t, "README.md", golden)
 }
 
-func lessonNeeds() []kit.Need {
-	needs := lesson().Needs
-	for _, st := range lesson().Steps {
-		needs = append(needs, st.Needs...)
-	}
-	return needs
-}
-
-func TestList(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{name, "--list"}, nil, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	for i, st := range lesson().Steps {
-		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
-			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
-		}
-	}
-	if !strings.Contains(out.String(), "--shell") {
-		t.Errorf("--list does not mention --shell:\n%s", out.String())
-	}
-}
+func TestList(t *testing.T) { kittest.CheckList(t, lesson(), run) }
 
 // TestRequires: --only N runs the steps N needs. Step 6 execs the program
 // again from inside the container, which needs step 5's /proc.
@@ -139,24 +108,10 @@ func TestRequires(t *testing.T) {
 	}
 }
 
-// lessonRun runs the lesson as its own process and returns its outputs and
-// exit status.
-func lessonRun(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, status int) {
-	t.Helper()
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			t.Fatalf("%s: %v", cmd, err)
-		}
-	}
-	return o.String(), e.String(), cmd.ProcessState.ExitCode()
-}
-
 func TestPrivLessonExitsZero(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	cmd := kittest.LessonCommand(t, name)
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -175,8 +130,8 @@ func TestPrivLessonExitsZero(t *testing.T) {
 // TestPrivStepFourStops: --step 4 ends with the container still waiting for
 // step 5; it must be killed, and its directory removed.
 func TestPrivStepFourStops(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
-	out, errs, status := lessonRun(t, kittest.LessonCommand(t, name, "--step", "4"))
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	out, errs, status := kittest.RunProcess(t, kittest.LessonCommand(t, name, "--step", "4"))
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -188,7 +143,7 @@ func TestPrivStepFourStops(t *testing.T) {
 // TestPrivOnly: --only N runs the steps N builds on first, and skips the
 // rest; the container child must not depend on a skipped step.
 func TestPrivOnly(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	for _, c := range []struct {
 		only      string
 		want, not []string
@@ -200,7 +155,7 @@ func TestPrivOnly(t *testing.T) {
 		t.Run(c.only, func(t *testing.T) {
 			cmd := kittest.LessonCommand(t, name, "--only", c.only)
 			timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
-			out, errs, status := lessonRun(t, cmd)
+			out, errs, status := kittest.RunProcess(t, cmd)
 			timer.Stop()
 			if status != 0 {
 				t.Fatalf("--only %s: exit status = %d; want 0\nstderr:\n%s", c.only, status, errs)
@@ -223,7 +178,7 @@ func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 	kittest.Privileged(t)
 	cmd := kittest.LessonCommand(t, name)
 	kittest.AsUser(t, cmd, 65534, 65534)
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 2 {
 		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
@@ -246,7 +201,7 @@ func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 // kind of root filesystem: the shell is PID 1 in the pivoted root, and ls,
 // ps and mount show the container's view.
 func TestPrivShell(t *testing.T) {
-	kittest.Privileged(t, append(lessonNeeds(), lesson().ShellNeeds...)...)
+	kittest.Privileged(t, append(kittest.LessonNeeds(lesson()), lesson().ShellNeeds...)...)
 	for _, source := range []string{"", "host"} {
 		t.Run("rootfs="+source, func(t *testing.T) {
 			args := []string{"--only", "1", "--shell"}
@@ -255,7 +210,7 @@ func TestPrivShell(t *testing.T) {
 			}
 			cmd := kittest.LessonCommand(t, name, args...)
 			cmd.Stdin = strings.NewReader("echo pid=$$; hostname; echo ls: $(ls -A /); ps -o pid,comm; mount; cd /..; pwd; exit\n")
-			out, errs, status := lessonRun(t, cmd)
+			out, errs, status := kittest.RunProcess(t, cmd)
 			if status != 0 {
 				t.Fatalf("exit status = %d; want 0\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 			}
@@ -293,7 +248,7 @@ func TestPrivShell(t *testing.T) {
 // 4 and after step 5, with the container and all its mounts alive: it must
 // exit 130, and leave no mount, directory or process behind.
 func TestPrivInterruptCleansUp(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	for _, c := range []struct {
 		after  int // the step just done
 		mounts int // the container's mounts then
@@ -306,7 +261,7 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 			}
 			defer stdin.Close()
 			go io.WriteString(stdin, strings.Repeat("\n", c.after-1))
-			startAndReadUntil(t, cmd, "[Enter] for step "+strconv.Itoa(c.after+1))
+			kittest.StartUntil(t, cmd, "[Enter] for step "+strconv.Itoa(c.after+1))
 
 			base := lessonBase(t, cmd)
 			if _, err := os.Stat(base); err != nil {
@@ -373,64 +328,4 @@ func childNamed(t *testing.T, pid int, stage string) int {
 	}
 	t.Fatalf("no child %q of pid %d", stage, pid)
 	return 0
-}
-
-// startAndReadUntil starts cmd and reads its stdout until want appears; the
-// rest of the output keeps being drained.
-func startAndReadUntil(t *testing.T, cmd *exec.Cmd, want string) *syncBuffer {
-	t.Helper()
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	out := &syncBuffer{}
-	found := make(chan struct{})
-	go func() {
-		r := bufio.NewReader(pipe)
-		signalled := false
-		for {
-			b, err := r.ReadByte()
-			if err != nil {
-				return
-			}
-			out.WriteByte(b)
-			if !signalled && strings.Contains(out.String(), want) {
-				signalled = true
-				close(found)
-			}
-		}
-	}()
-	select {
-	case <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("no %q in the output after 60s:\n%s", want, out.String())
-	}
-	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) WriteByte(c byte) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.WriteByte(c)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -3,22 +3,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
 
@@ -41,29 +34,12 @@ func transcriptRules() []kittest.Rule {
 	return rules
 }
 
-func lessonNeeds() []kit.Need {
-	var needs []kit.Need
-	for _, st := range lesson().Steps {
-		needs = append(needs, st.Needs...)
-	}
-	return needs
-}
-
 // TestPrivTranscript runs the whole lesson and compares its output with the
 // golden file that the README's transcript is taken from.
 func TestPrivTranscript(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
-	var out, errs bytes.Buffer
-	if err := run(context.Background(), []string{"04-unionfs"}, nil, &out, &errs); err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, errs.String())
-	}
-	if strings.Contains(out.String(), "\x1b[") {
-		t.Error("output to a buffer has escape codes")
-	}
-	kittest.Golden(t, golden, kittest.Normalize(out.String(), transcriptRules()...))
-	if kittest.Updating() {
-		kittest.READMETranscript(t, "README.md", golden)
-	}
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	out := kittest.RunTranscript(t, run, "04-unionfs")
+	kittest.CheckTranscript(t, golden, "README.md", kittest.Normalize(out, transcriptRules()...))
 }
 
 // TestREADMETranscript fails when the README's transcript and the golden
@@ -72,36 +48,14 @@ func TestREADMETranscript(t *testing.T) {
 	kittest.READMETranscript(t, "README.md", golden)
 }
 
-func TestList(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"04-unionfs", "--list"}, nil, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	for i, st := range lesson().Steps {
-		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
-			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
-		}
-	}
-}
-
-func lessonRun(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, status int) {
-	t.Helper()
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			t.Fatalf("%s: %v", cmd, err)
-		}
-	}
-	return o.String(), e.String(), cmd.ProcessState.ExitCode()
-}
+func TestList(t *testing.T) { kittest.CheckList(t, lesson(), run) }
 
 // TestPrivLessonExitsZero runs the lesson as its own process, as
 // `go run -exec sudo ./lessons/04-unionfs` does, and checks it left nothing.
 func TestPrivLessonExitsZero(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	cmd := kittest.LessonCommand(t, "04-unionfs")
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
@@ -120,7 +74,7 @@ func TestPrivLessonExitsZero(t *testing.T) {
 // TestPrivInterruptCleansUp sends SIGINT while the lesson waits with both
 // containers mounted: it must exit 130, unmount both, and remove every layer.
 func TestPrivInterruptCleansUp(t *testing.T) {
-	kittest.Privileged(t, lessonNeeds()...)
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	cmd := kittest.LessonCommand(t, "04-unionfs", "--pause")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -128,7 +82,7 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 	}
 	defer stdin.Close()
 	go io.WriteString(stdin, strings.Repeat("\n", 5))
-	startAndReadUntil(t, cmd, "[Enter] for step 7")
+	kittest.StartUntil(t, cmd, "[Enter] for step 7")
 	root := filepath.Join(os.TempDir(), "unbox-lesson04-"+strconv.Itoa(cmd.Process.Pid))
 	for _, name := range []string{"a", "b"} {
 		merged := filepath.Join(root, "containers", name, "merged")
@@ -151,53 +105,6 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 	}
 }
 
-// startAndReadUntil starts cmd and reads its stdout until want appears; the
-// rest keeps being drained in the background.
-func startAndReadUntil(t *testing.T, cmd *exec.Cmd, want string) {
-	t.Helper()
-	pipe, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	var mu sync.Mutex
-	var out bytes.Buffer
-	found := make(chan struct{})
-	go func() {
-		r := bufio.NewReader(pipe)
-		signalled := false
-		for {
-			b, err := r.ReadByte()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			out.WriteByte(b)
-			hit := !signalled && strings.Contains(out.String(), want)
-			mu.Unlock()
-			if hit {
-				signalled = true
-				close(found)
-			}
-		}
-	}()
-	select {
-	case <-found:
-	case <-time.After(60 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("no %q in the output after 60s:\n%s", want, out.String())
-	}
-}
-
 // TestPrivUnprivilegedUserGetsTheNeedsTable: as nobody, the lesson stops
 // before step 1 with the table of needs and exit status 2, and the history
 // step still runs on its own.
@@ -205,7 +112,7 @@ func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 	kittest.Privileged(t)
 	cmd := kittest.LessonCommand(t, "04-unionfs")
 	kittest.AsUser(t, cmd, 65534, 65534)
-	out, errs, status := lessonRun(t, cmd)
+	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 2 {
 		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
@@ -220,7 +127,7 @@ func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 
 	cmd = kittest.LessonCommand(t, "04-unionfs", "--only", "8")
 	kittest.AsUser(t, cmd, 65534, 65534)
-	out, errs, status = lessonRun(t, cmd)
+	out, errs, status = kittest.RunProcess(t, cmd)
 	if status != 0 || !strings.Contains(out, "overlayfs") {
 		t.Errorf("--only 8 as nobody: exit status %d; want 0 and the history\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}

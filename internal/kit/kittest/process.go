@@ -1,0 +1,152 @@
+package kittest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/unboxlab/unbox/internal/kit"
+)
+
+// LessonNeeds is every need of l and of its steps: what a test that runs the
+// whole lesson needs.
+func LessonNeeds(l *kit.Lesson) []kit.Need {
+	needs := append([]kit.Need{}, l.Needs...)
+	for _, st := range l.Steps {
+		needs = append(needs, st.Needs...)
+	}
+	return needs
+}
+
+// CheckList runs `<lesson> --list` in this process and fails the test unless
+// every step is listed with its number and title, and none ran.
+func CheckList(t testing.TB, l *kit.Lesson, run kit.RunFunc) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{l.Name, "--list"}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range l.Steps {
+		if !regexp.MustCompile(`(?m)^\s+` + strconv.Itoa(i+1) + `\s+` + regexp.QuoteMeta(st.Title)).MatchString(out.String()) {
+			t.Errorf("--list does not show step %d %q:\n%s", i+1, st.Title, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "Step 1/") {
+		t.Errorf("--list ran steps:\n%s", out.String())
+	}
+}
+
+// RunTranscript runs the lesson in this process with args (args[0] is its
+// name) and returns what it printed. It fails the test if the lesson fails
+// or colours output that is not a terminal.
+func RunTranscript(t testing.TB, run kit.RunFunc, args ...string) string {
+	t.Helper()
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), args, nil, &out, &errs); err != nil {
+		t.Fatalf("run %v: %v\nstderr:\n%s", args, err, errs.String())
+	}
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Error("output to a buffer has escape codes")
+	}
+	return out.String()
+}
+
+// CheckTranscript compares got, already normalised, with the golden file;
+// with -update it rewrites the golden file and the README's transcript
+// block, so the two move together.
+func CheckTranscript(t testing.TB, golden, readme, got string) {
+	t.Helper()
+	Golden(t, golden, got)
+	if Updating() {
+		READMETranscript(t, readme, golden)
+	}
+}
+
+// RunProcess runs cmd to its end and returns its standard output, standard
+// error and exit status. Only a failure to run at all fails the test.
+func RunProcess(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, status int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+// Output is a process's standard output as it arrives.
+type Output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *Output) writeByte(c byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.WriteByte(c)
+}
+
+// String is everything written so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// StartUntil starts cmd and returns once its standard output contains want,
+// for a test that acts at a known point of a lesson (a pause, a held
+// child). The output goes on being collected into the returned Output; the
+// process is killed when the test ends if it is still running. The test
+// fails if want has not appeared within two minutes (the VM lane's
+// emulated CPU is slow).
+func StartUntil(t testing.TB, cmd *exec.Cmd, want string) *Output {
+	t.Helper()
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	out := &Output{}
+	found := make(chan struct{})
+	go func() {
+		r := bufio.NewReader(pipe)
+		signalled := false
+		for {
+			b, err := r.ReadByte()
+			if err != nil {
+				return
+			}
+			out.writeByte(b)
+			if !signalled && strings.Contains(out.String(), want) {
+				signalled = true
+				close(found)
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no %q in the output after 2 minutes:\n%s", want, out.String())
+	}
+	return out
+}
