@@ -176,25 +176,7 @@ func TestPrivOnly(t *testing.T) {
 
 func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 	kittest.Privileged(t)
-	cmd := kittest.LessonCommand(t, name)
-	kittest.AsUser(t, cmd, 65534, 65534)
-	out, errs, status := kittest.RunProcess(t, cmd)
-	if status != 2 {
-		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
-	}
-	for _, want := range []string{"root", "running as uid 65534", "go run -exec sudo ./lessons/" + name} {
-		if !strings.Contains(errs, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, errs)
-		}
-	}
-	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
-		if strings.Contains(errs, bad) {
-			t.Errorf("stderr has %q, a stack trace:\n%s", bad, errs)
-		}
-	}
-	if strings.Contains(out, "Step 1/8") {
-		t.Errorf("a step ran before the needs were checked:\n%s", out)
-	}
+	kittest.CheckNeedsTable(t, lesson())
 }
 
 // TestPrivShell drives --shell with commands on standard input, with each

@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/unboxlab/unbox/internal/kit"
 )
 
 // LessonCommand returns a command that runs this test binary as the lesson
@@ -64,4 +67,32 @@ func copyExecutable(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// CheckNeedsTable runs the whole lesson as the unprivileged user nobody and
+// fails the test unless it stops before its first step, with exit status 2,
+// a needs table that says root is missing and how to run it as root, plus
+// each of want, and no stack trace. The caller must be root (to switch user).
+func CheckNeedsTable(t testing.TB, l *kit.Lesson, want ...string) {
+	t.Helper()
+	cmd := LessonCommand(t, l.Name)
+	AsUser(t, cmd, 65534, 65534)
+	out, errs, status := RunProcess(t, cmd)
+	if status != 2 {
+		t.Fatalf("exit status as nobody = %d; want 2\nstdout:\n%s\nstderr:\n%s", status, out, errs)
+	}
+	want = append([]string{"root", "running as uid 65534", "go run -exec sudo ./lessons/" + l.Name}, want...)
+	for _, w := range want {
+		if !strings.Contains(errs, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errs)
+		}
+	}
+	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
+		if strings.Contains(errs, bad) {
+			t.Errorf("stderr has %q, a stack trace:\n%s", bad, errs)
+		}
+	}
+	if strings.Contains(out, "Step 1/") {
+		t.Errorf("a step ran before the needs were checked:\n%s", out)
+	}
 }
