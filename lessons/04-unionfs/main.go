@@ -130,6 +130,8 @@ func lesson() *kit.Lesson {
 				Run:      l.stepCleanUp,
 			},
 		},
+		Shell:      shell,
+		ShellNeeds: shellNeeds,
 		Outro: "Layers are directories, the union is one mount, and a container's changes are one more\n" +
 			"directory. Lesson 05 is about volumes, the directories that bypass the union; lesson 07 commits\n" +
 			"an upper dir as a layer tar, spelling its markers .wh.<name>.",

@@ -118,3 +118,20 @@ func TestPrivUnprivilegedUserGetsTheNeedsTable(t *testing.T) {
 		t.Errorf("--only 8 as nobody: exit status %d; want 0 and the history\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 	}
 }
+
+// TestPrivShell drives --shell with commands on standard input: the shell
+// runs inside the union, and what it changed is listed from the upper dir.
+func TestPrivShell(t *testing.T) {
+	kittest.Privileged(t, shellNeeds...)
+	cmd := kittest.LessonCommand(t, "04-unionfs", "--only", "8", "--shell")
+	cmd.Stdin = strings.NewReader("hostname; echo pid=$$; cat /etc/app.conf; echo hi > /etc/motd; rm /etc/group; mkdir /new; exit 3\n")
+	out, errs, status := kittest.RunProcess(t, cmd)
+	if status != 0 {
+		t.Fatalf("exit status = %d; want 0 (the shell's own status is not the lesson's)\nstderr:\n%s", status, errs)
+	}
+	for _, want := range []string{"\nunbox-shell\n", "pid=1\n", "debug=false\n", "etc/motd\n", "etc/.wh.group\n", "new/\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
