@@ -321,8 +321,18 @@ func TestPrivUserNSProbe(t *testing.T) {
 	}
 }
 
+// TestPrivOverlayProbe checks both ways NeedOverlay can answer yes: the
+// /proc/filesystems line, and the trial mount that stands in for it where
+// overlay is a module not loaded yet. The leak check proves the trial mount
+// is gone afterwards.
 func TestPrivOverlayProbe(t *testing.T) {
 	kittest.Privileged(t, kit.NeedOverlay)
+	if err := kit.NeedOverlay.Check(); err != nil {
+		t.Errorf("NeedOverlay.Check() = %v; want nil", err)
+	}
+	if err := kit.TrialOverlayMount(); err != nil {
+		t.Errorf("trial overlay mount: %v", err)
+	}
 }
 
 // chrootRun runs a shell command inside root with chroot(2).

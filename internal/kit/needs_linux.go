@@ -115,6 +115,12 @@ func probeOverlay() error {
 	if os.Geteuid() != 0 {
 		return errors.New("not in /proc/filesystems (may be a module that loads on first mount, which needs root)")
 	}
+	return trialOverlayMount()
+}
+
+// trialOverlayMount mounts an overlay of empty directories and unmounts it
+// again; the mount also makes the kernel load the module if it can.
+func trialOverlayMount() error {
 	dir, err := os.MkdirTemp("", "unbox-overlay-probe-")
 	if err != nil {
 		return err
