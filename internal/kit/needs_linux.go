@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/unboxlab/unbox/internal/overlay"
 )
 
 // NeedNamespace is a kernel that supports the namespace kind ("uts", "pid",
@@ -118,26 +119,9 @@ func probeOverlay() error {
 	return trialOverlayMount()
 }
 
-// trialOverlayMount mounts an overlay of empty directories and unmounts it
-// again; the mount also makes the kernel load the module if it can.
-func trialOverlayMount() error {
-	dir, err := os.MkdirTemp("", "unbox-overlay-probe-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	for _, d := range []string{"lower", "upper", "work", "merged"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	merged := filepath.Join(dir, "merged")
-	opts := fmt.Sprintf("lowerdir=%s/lower,upperdir=%s/upper,workdir=%s/work", dir, dir, dir)
-	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
-		return fmt.Errorf("mount -t overlay: %w", err)
-	}
-	return unix.Unmount(merged, unix.MNT_DETACH)
-}
+// trialOverlayMount is the overlay package's probe in the temp dir: one
+// real mount, which also makes the kernel load the module if it can.
+func trialOverlayMount() error { return overlay.Probe(os.TempDir()) }
 
 // NeedStaticBusybox is a statically linked busybox on the host, which the
 // root filesystem fixture prefers. Only tests of that path need it; the

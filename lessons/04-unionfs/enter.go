@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/overlay"
 )
 
 // Entering the union as a container is lesson 03's sequence, from the kit:
@@ -36,8 +37,8 @@ type enterConfig struct {
 type enterReport struct {
 	PID         int
 	Hostname    string
-	RootType    string // the filesystem type of /
-	RootLayers  string // lowerdir=...,upperdir=...,workdir=... of /
+	RootType    string         // the filesystem type of /
+	RootLayers  overlay.Layers // the layers of /, as mountinfo shows them inside
 	AppConf     string
 	WWW         string
 	Motd        string
@@ -84,12 +85,14 @@ func enterChild(c *kit.Conn) error {
 	}
 	r := enterReport{PID: os.Getpid()}
 	r.Hostname, _ = os.Hostname()
-	var options string
-	var ok bool
-	if r.RootType, options, ok, err = mountedAt("/"); err != nil || !ok {
-		return fmt.Errorf("/ is not in /proc/self/mountinfo (%v)", err)
+	root, err := mountedAt("/")
+	if err != nil {
+		return err
 	}
-	r.RootLayers = layerOptions(options)
+	r.RootType = root.Type
+	if r.RootLayers, err = overlay.FromMount(root); err != nil {
+		return err
+	}
 	r.AppConf, r.WWW, r.Motd = look("/etc/app.conf"), look("/srv/www"), look("/etc/motd")
 	r.WroteRoot, r.WroteVolume = "/root/from-inside", volumeTarget+"/on-volume"
 	for _, p := range []string{r.WroteRoot, r.WroteVolume} {
@@ -166,7 +169,11 @@ func (l *lab) stepEnter(s *kit.Session) error {
 		return err
 	}
 	s.Inside("PID %d, hostname %s", r.PID, r.Hostname)
-	s.Inside("/ is %s: %s", r.RootType, r.RootLayers)
+	layers, err := r.RootLayers.Options(l.PageSize)
+	if err != nil {
+		return err
+	}
+	s.Inside("/ is %s: %s", r.RootType, layers)
 	s.Inside("cat /etc/app.conf: %s", r.AppConf)
 	s.Inside("ls /srv/www: %s; ls /etc/motd: %s", r.WWW, r.Motd)
 	s.Cmd("echo hello from inside > %s; echo hello from inside > %s", r.WroteRoot, r.WroteVolume)

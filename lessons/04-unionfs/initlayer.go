@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/overlay"
 )
 
 // The init layer sits between the image and a container's writable layer.
@@ -52,8 +53,9 @@ type container struct {
 	Work     string
 	Merged   string
 
-	overlay kit.Mount
-	unmount func() error // set while mounted
+	layers  overlay.Layers // what lab.mount stacked
+	overlay kit.Mount      // and the mount it made of them
+	unmount func() error   // set while mounted
 }
 
 // newContainer makes containers/<name>/ with a generated init layer and the

@@ -3,78 +3,87 @@
 package main
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/unboxlab/unbox/internal/overlay"
+	"github.com/unboxlab/unbox/internal/overlay/whiteout"
 )
 
-// The xattrs overlayfs keeps its markers in (Documentation/filesystems/
-// overlayfs.rst, "whiteouts and opaque directories"). Only the "trusted."
-// namespace is used here: it needs CAP_SYS_ADMIN to write, which is why an
-// unprivileged user cannot forge a marker in a layer.
+// entryType is what one path in a layer or upper dir is, for tables.
+type entryType int
+
 const (
-	xattrOpaque   = "trusted.overlay.opaque"
-	xattrWhiteout = "trusted.overlay.whiteout"
+	typeFile entryType = iota
+	typeDir
+	typeSymlink
+	typeOther
 )
 
 // entry is one path in a layer or upper dir, as a walk of it finds it.
 type entry struct {
 	Path   string // relative, slash-separated, no trailing slash
 	Type   entryType
-	Opaque bool  // a directory with trusted.overlay.opaque="y"
-	Size   int64 // of a regular file
+	Marker overlay.Marker // as overlay.ReadMarker reads it
+	Size   int64          // of a regular file
+	// TarNames are the entry's names in a layer tar, as whiteout.ToTar
+	// writes them when the layer is committed (lesson 07).
+	TarNames []string
 }
 
 // readLayer lists every entry under dir (not dir itself), parents before
-// children, and says which are whiteouts and which directories are opaque.
+// children, with what each is to overlayfs and how a layer tar names it.
 func readLayer(dir string) ([]entry, error) {
 	var out []entry
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+		if err != nil || p == dir {
 			return err
 		}
-		if p == dir {
-			return nil
+		fi, err := d.Info()
+		if err != nil {
+			return err
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
 		}
-		e := entry{Path: filepath.ToSlash(rel)}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return fmt.Errorf("stat %s: %w", p, err)
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
+		e := entry{Path: filepath.ToSlash(rel), Type: typeOther}
+		switch {
+		case fi.Mode().IsRegular():
+			e.Type, e.Size = typeFile, fi.Size()
+		case fi.IsDir():
 			e.Type = typeDir
-			e.Opaque = xattr(p, xattrOpaque) == "y"
-		case unix.S_IFREG:
-			e.Type = typeFile
-			e.Size = st.Size
-			// Recent kernels also take an empty regular file with this
-			// xattr as a whiteout (overlayfs.rst); overlayfs itself still
-			// makes character devices in an upper dir.
-			if st.Size == 0 && xattr(p, xattrWhiteout) != "" {
-				e.Type = typeWhiteout
-			}
-		case unix.S_IFLNK:
+		case fi.Mode()&fs.ModeSymlink != 0:
 			e.Type = typeSymlink
-		case unix.S_IFCHR:
-			e.Type = typeOther
-			if st.Rdev == 0 {
-				e.Type = typeWhiteout
+		}
+		if e.Marker, err = overlay.ReadMarker(p); err != nil {
+			return err
+		}
+		var link string
+		if e.Type == typeSymlink {
+			if link, err = os.Readlink(p); err != nil {
+				return err
 			}
-		default:
-			e.Type = typeOther
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = e.name()
+		hdrs, err := whiteout.ToTar(hdr, e.Marker)
+		if err != nil {
+			return err
+		}
+		for _, h := range hdrs {
+			e.TarNames = append(e.TarNames, h.Name)
 		}
 		out = append(out, e)
 		return nil
@@ -82,9 +91,9 @@ func readLayer(dir string) ([]entry, error) {
 	return out, err
 }
 
-// xattr reads one extended attribute of p itself (not of a symlink's
-// target), or "" when it is not set.
-func xattr(p, name string) string {
+// getfattr reads one extended attribute of p itself (not of a symlink's
+// target), or "" when it is not set: what `getfattr -n name p` shows.
+func getfattr(p, name string) string {
 	buf := make([]byte, 256)
 	n, err := unix.Lgetxattr(p, name, buf)
 	if err != nil {
@@ -103,52 +112,28 @@ func (e entry) name() string {
 
 // describe says what the entry is on disk.
 func (e entry) describe() string {
-	switch e.Type {
-	case typeFile:
-		return fmt.Sprintf("file, %s", humanBytes(e.Size))
-	case typeDir:
-		if e.Opaque {
-			return "directory, " + xattrOpaque + "=y"
-		}
-		return "directory"
-	case typeSymlink:
-		return "symlink"
-	case typeWhiteout:
+	switch {
+	case e.Marker == overlay.Whiteout && e.Type == typeFile:
+		return "empty file, " + overlay.WhiteoutXattr
+	case e.Marker == overlay.Whiteout:
 		return "character device 0/0"
+	case e.Marker == overlay.Opaque:
+		return "directory, " + overlay.OpaqueXattr + "=y"
+	case e.Type == typeFile:
+		return fmt.Sprintf("file, %s", humanBytes(e.Size))
+	case e.Type == typeDir:
+		return "directory"
+	case e.Type == typeSymlink:
+		return "symlink"
 	}
 	return "special file"
-}
-
-// Whiteout names in a layer tar (OCI image-spec, layer.md "Whiteouts"; the
-// names AuFS used on disk).
-const (
-	whiteoutPrefix = ".wh."
-	opaqueMarker   = ".wh..wh..opq"
-)
-
-// tarEntries are the names under which e goes into a layer tar when the
-// upper dir is exported (docker commit, lesson 07): a whiteout becomes an
-// empty file ".wh.<name>" beside where the name was, and an opaque
-// directory is the directory followed by a ".wh..wh..opq" inside it, so
-// that the extractor empties it before unpacking what the layer holds.
-func tarEntries(e entry) []string {
-	switch {
-	case e.Type == typeWhiteout:
-		dir, base := path.Split(e.Path)
-		return []string{dir + whiteoutPrefix + base}
-	case e.Type == typeDir && e.Opaque:
-		return []string{e.Path + "/", e.Path + "/" + opaqueMarker}
-	case e.Type == typeDir:
-		return []string{e.Path + "/"}
-	}
-	return []string{e.Path}
 }
 
 // tarNames is the whole layer in tar form, in the order of entries.
 func tarNames(entries []entry) []string {
 	var out []string
 	for _, e := range entries {
-		out = append(out, tarEntries(e)...)
+		out = append(out, e.TarNames...)
 	}
 	return out
 }
@@ -201,51 +186,4 @@ func sha256File(p string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
-}
-
-// treeDigest hashes every entry under dir (path, type, mode, content,
-// symlink target, device number, xattrs that overlayfs reads), so a test
-// can prove a layer did not change by a single byte.
-func treeDigest(dir string) (string, error) {
-	h := sha256.New()
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		paths = append(paths, p)
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return "", err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fmt.Fprintf(h, "%s %o %d %d %d %q %q\n", rel, st.Mode, st.Uid, st.Gid, st.Rdev,
-			xattr(p, xattrOpaque), xattr(p, xattrWhiteout))
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			f, err := os.Open(p)
-			if err != nil {
-				return "", err
-			}
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return "", err
-			}
-		case unix.S_IFLNK:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return "", err
-			}
-			fmt.Fprintln(h, target)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

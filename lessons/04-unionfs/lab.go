@@ -30,7 +30,7 @@ type lab struct {
 	// Containers are in the order they were made; teardown unmounts them
 	// in reverse.
 	Containers []*container
-	// PageSize bounds the overlay options string (see Overlay.Options).
+	// PageSize bounds the overlay options string (see overlay.Layers.Options).
 	PageSize int
 }
 

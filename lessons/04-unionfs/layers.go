@@ -6,12 +6,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/overlay"
 )
 
 // An image layer is a directory holding what one build step changed: files
@@ -32,23 +32,12 @@ import (
 // the kernel producing exactly the same format by itself, which is the
 // point. (docker build does the second: each RUN's upper dir becomes a layer.)
 
-// entryType is what one path in a layer or upper dir is.
-type entryType int
-
-const (
-	typeFile entryType = iota
-	typeDir
-	typeSymlink
-	typeWhiteout
-	typeOther
-)
-
-// change is one entry to write into a layer directory.
+// change is one entry to write into a layer directory: a file, or a marker
+// in disk form.
 type change struct {
-	Path    string // relative, slash-separated: "etc/motd"
-	Type    entryType
-	Content string // for files
-	Opaque  bool   // for directories: trusted.overlay.opaque="y"
+	Path    string         // relative, slash-separated: "etc/motd"
+	Content string         // a file's, when Marker is NoMarker
+	Marker  overlay.Marker // Whiteout, or Opaque for a directory
 }
 
 // imageLayer is one built layer of the image.
@@ -81,8 +70,8 @@ func appLayer(basePasswd []byte) []change {
 // mkdir /var/cache/app", as an extracted layer has it on disk.
 func cleanupLayer() []change {
 	return []change{
-		{Path: "etc/motd", Type: typeWhiteout},
-		{Path: "var/cache/app", Type: typeDir, Opaque: true},
+		{Path: "etc/motd", Marker: overlay.Whiteout},
+		{Path: "var/cache/app", Marker: overlay.Opaque},
 	}
 }
 
@@ -96,38 +85,54 @@ RUN echo 'app:x:1000:1000:app:/srv/www:/bin/sh' >> /etc/passwd \
  && make-cache > /var/cache/app/build.tmp
 RUN rm /etc/motd && rm -rf /var/cache/app && mkdir /var/cache/app`
 
-// writeChanges writes changes into dir, creating parent directories.
+// writeChanges writes changes into dir, creating parent directories. The
+// markers are written by overlay.WriteMarker: mknod(2) of a 0/0 device for
+// a whiteout, setxattr(2) of trusted.overlay.opaque for an opaque
+// directory, exactly as an image store writes them when it unpacks a layer.
 func writeChanges(dir string, changes []change) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	for _, c := range changes {
-		p := filepath.Join(dir, filepath.FromSlash(c.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if c.Marker != overlay.NoMarker {
+			if err := overlay.WriteMarker(root, c.Path, c.Marker); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := root.MkdirAll(path.Dir(c.Path), 0o755); err != nil {
 			return err
 		}
-		switch c.Type {
-		case typeFile:
-			if err := os.WriteFile(p, []byte(c.Content), 0o644); err != nil {
-				return err
-			}
-		case typeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				return err
-			}
-			if c.Opaque {
-				if err := unix.Setxattr(p, xattrOpaque, []byte("y"), 0); err != nil {
-					return fmt.Errorf("setfattr -n %s -v y %s: %w (the filesystem must support trusted.* xattrs)", xattrOpaque, p, err)
-				}
-			}
-		case typeWhiteout:
-			// mknod(2) with mode S_IFCHR and device 0/0: what overlayfs
-			// itself creates for a deleted name (vfs_whiteout).
-			if err := unix.Mknod(p, unix.S_IFCHR, int(unix.Mkdev(0, 0))); err != nil {
-				return fmt.Errorf("mknod %s c 0 0: %w", p, err)
-			}
-		default:
-			return fmt.Errorf("%s: cannot write entry type %d", c.Path, c.Type)
+		if err := root.WriteFile(c.Path, []byte(c.Content), 0o644); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// markerCommands are the shell commands for what writeChanges does with the
+// markers among changes in dir: overlay.WriteMarker makes the parent
+// directories (and an opaque directory itself), then each marker as
+// Marker.Command spells it.
+func markerCommands(dir string, changes []change) []string {
+	var dirs, cmds []string
+	for _, c := range changes {
+		switch c.Marker {
+		case overlay.Whiteout:
+			dirs = append(dirs, path.Join(dir, path.Dir(c.Path)))
+		case overlay.Opaque:
+			dirs = append(dirs, path.Join(dir, c.Path))
+		default:
+			continue
+		}
+		cmds = append(cmds, c.Marker.Command(path.Join(dir, c.Path)))
+	}
+	return append([]string{"mkdir -p " + strings.Join(dirs, " ")}, cmds...)
 }
 
 // buildImage makes the three image layers under <root>/layers: the base (a
@@ -175,11 +180,11 @@ func (l *lab) stepLayers(s *kit.Session) error {
 	s.Cmd("cat Dockerfile    # the build these three layers stand for")
 	s.Show("%s", dockerfile)
 
-	s.Cmd("cp -a <a minimal root filesystem> layers/1-base    # static busybox, or the host's own tools\n" +
-		"mkdir -p layers/2-app/etc ...    # what the RUN wrote; /etc/passwd is a whole new copy\n" +
-		"mkdir -p layers/3-cleanup/etc layers/3-cleanup/var/cache/app\n" +
-		"mknod layers/3-cleanup/etc/motd c 0 0\n" +
-		"setfattr -n trusted.overlay.opaque -v y layers/3-cleanup/var/cache/app")
+	cmds := append([]string{
+		"cp -a <a minimal root filesystem> layers/1-base    # static busybox, or the host's own tools",
+		"mkdir -p layers/2-app/etc ...    # what the RUN wrote; /etc/passwd is a whole new copy",
+	}, markerCommands(l.rel(l.Layers[2].Dir), cleanupLayer())...)
+	s.Cmd("%s", strings.Join(cmds, "\n"))
 
 	var rows [][]string
 	files, bytes, err := usage(l.Layers[0].Dir)
@@ -193,10 +198,10 @@ func (l *lab) stepLayers(s *kit.Session) error {
 			return err
 		}
 		for _, e := range entries {
-			if e.Type == typeDir && !e.Opaque {
+			if e.Type == typeDir && e.Marker != overlay.Opaque {
 				continue // implied by the paths below it
 			}
-			rows = append(rows, []string{layer.Name, e.name(), e.describe(), strings.Join(tarEntries(e), "  ")})
+			rows = append(rows, []string{layer.Name, e.name(), e.describe(), strings.Join(e.TarNames, "  ")})
 		}
 	}
 	s.Cmd("(cd layers && find 2-app 3-cleanup ! -type d; getfattr -n trusted.overlay.opaque 3-cleanup/var/cache/app)")

@@ -86,8 +86,8 @@ func TestPrivInterruptCleansUp(t *testing.T) {
 	root := filepath.Join(os.TempDir(), "unbox-lesson04-"+strconv.Itoa(cmd.Process.Pid))
 	for _, name := range []string{"a", "b"} {
 		merged := filepath.Join(root, "containers", name, "merged")
-		if fstype, _, ok, err := mountedAt(merged); err != nil || !ok || fstype != "overlay" {
-			t.Fatalf("before the interrupt, %s should be an overlay mount: %q, %v, %v", merged, fstype, ok, err)
+		if m, err := mountedAt(merged); err != nil || m.Type != "overlay" {
+			t.Fatalf("before the interrupt, %s should be an overlay mount: %q, %v", merged, m.Type, err)
 		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {

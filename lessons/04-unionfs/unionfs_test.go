@@ -4,10 +4,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -15,6 +20,7 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
+	"github.com/unboxlab/unbox/internal/overlay"
 )
 
 // newTestLab builds the image in a test's temp dir and mounts container a
@@ -137,7 +143,7 @@ func TestPrivReplacedDirectoryIsOpaque(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.OpaqueXattr != "y" {
-		t.Errorf("getfattr -n %s upper/srv/www/assets = %q; want \"y\"", xattrOpaque, r.OpaqueXattr)
+		t.Errorf("getfattr -n %s upper/srv/www/assets = %q; want \"y\"", overlay.OpaqueXattr, r.OpaqueXattr)
 	}
 	if r.MergedOpaque != "site.css" {
 		t.Errorf("ls merged/srv/www/assets = %q; want only site.css (2-app's logo.svg hidden)", r.MergedOpaque)
@@ -193,9 +199,9 @@ func TestPrivLayerOrder(t *testing.T) {
 	}
 
 	refs := l.stack(a)
-	dirs := make([]string, len(refs))
-	for i, r := range refs {
-		dirs[i] = r.Dir
+	dirs := a.layers.Stack()
+	if len(refs) != 5 || refs[0].Dir != a.Upper || refs[1].Dir != a.Init || refs[4].Dir != l.Layers[0].Dir {
+		t.Fatalf("stack(a) = %+v; want upper, init, 3-cleanup, 2-app, 1-base", refs)
 	}
 	seen := map[string]bool{}
 	for _, layer := range dirs {
@@ -208,7 +214,7 @@ func TestPrivLayerOrder(t *testing.T) {
 				return nil
 			}
 			seen[rel] = true
-			o, err := resolve(dirs, rel)
+			o, err := overlay.Resolve(dirs, filepath.ToSlash(rel))
 			if err != nil {
 				t.Errorf("resolve(%s): %v", rel, err)
 				return nil
@@ -216,9 +222,9 @@ func TestPrivLayerOrder(t *testing.T) {
 			fi, statErr := os.Lstat(filepath.Join(a.Merged, rel))
 			switch {
 			case len(o.From) == 0 && statErr == nil:
-				t.Errorf("resolve(%s) = %s; but the union has it", rel, o.explain(refs))
+				t.Errorf("resolve(%s) = %s; but the union has it", rel, explain(o, refs))
 			case len(o.From) > 0 && statErr != nil:
-				t.Errorf("resolve(%s) = %s; but the union has no such name: %v", rel, o.explain(refs), statErr)
+				t.Errorf("resolve(%s) = %s; but the union has no such name: %v", rel, explain(o, refs), statErr)
 			case len(o.From) == 1 && fi.Mode().IsRegular():
 				if got, want := read(t, filepath.Join(a.Merged, rel)), read(t, filepath.Join(dirs[o.From[0]], rel)); got != want {
 					t.Errorf("merged %s = %q; resolve says %s, which has %q", rel, got, refs[o.From[0]].Name, want)
@@ -293,8 +299,8 @@ func TestPrivEnterContainer(t *testing.T) {
 			if r.PID != 1 || r.Hostname != "unbox-a" || r.RootType != "overlay" {
 				t.Errorf("inside: PID %d, hostname %q, / is %q; want 1, unbox-a, overlay", r.PID, r.Hostname, r.RootType)
 			}
-			if want := "upperdir=" + escapeOverlayPath(a.Upper); !strings.Contains(r.RootLayers, want) {
-				t.Errorf("inside: / options %q; want %q", r.RootLayers, want)
+			if got, want := r.RootLayers, a.layers; !slices.Equal(got.Stack(), want.Stack()) || got.Work != want.Work {
+				t.Errorf("inside: / has layers %+v; want the ones mounted, %+v", got, want)
 			}
 			if r.Motd != "no such file or directory" {
 				t.Errorf("inside: /etc/motd = %q; want it deleted by layer 3", r.Motd)
@@ -345,115 +351,49 @@ func TestPrivTeardownLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestPrivOptionsAsTheKernelReadsThem checks the option builder against the
-// kernel: layer paths with the separators in them mount, in the right
-// order, and a string of exactly pageSize-1 bytes is the longest that works.
-func TestPrivOptionsAsTheKernelReadsThem(t *testing.T) {
-	kittest.Privileged(t, kit.NeedOverlay, NeedUpperFS)
-	dir := filepath.Join(t.TempDir(), `odd:dir,with\separators`)
-	mk := func(elem ...string) string {
-		p := filepath.Join(append([]string{dir}, elem...)...)
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
+// treeDigest hashes every entry under dir (path, type, mode, content,
+// symlink target, device number, the xattrs overlayfs reads), so a test can
+// prove a layer did not change by a single byte.
+func treeDigest(dir string) (string, error) {
+	h := sha256.New()
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-		return p
-	}
-	top, bottom := mk("top:1"), mk("bottom,2")
-	if err := os.WriteFile(filepath.Join(top, "f"), []byte("top"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bottom, "f"), []byte("bottom"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	o := Overlay{Lower: []string{top, bottom}, Upper: mk("up:per"), Work: mk("wo,rk")}
-	merged := mk("merged")
-	m, err := o.Mount(merged, os.Getpagesize())
+		paths = append(paths, p)
+		return nil
+	})
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	unmount, err := kit.MountAll("/", []kit.Mount{m})
-	if err != nil {
-		t.Fatalf("%v (escaped options %q)", err, m.Data)
-	}
-	got := read(t, filepath.Join(merged, "f"))
-	if err := unmount(); err != nil {
-		t.Fatal(err)
-	}
-	if got != "top" {
-		t.Errorf("merged f = %q; want %q from the first lowerdir", got, "top")
-	}
-
-	// The page limit: pad the work dir's path so the options are exactly
-	// pageSize-1 bytes long. (Path components are at most 255 bytes.)
-	page := os.Getpagesize()
-	short := Overlay{Lower: []string{mk("l")}, Upper: mk("u"), Work: mk("w")}
-	opts, err := short.Options(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	work := short.Work
-	for pad := page - 1 - len(opts); pad > 0; {
-		n := min(pad-1, 200)
-		if n < 1 {
-			// One byte left: lengthen the last component instead.
-			work += "x"
-			break
+	sort.Strings(paths)
+	for _, p := range paths {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return "", err
 		}
-		work = filepath.Join(work, strings.Repeat("w", n))
-		pad -= n + 1
-	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	longest := short
-	longest.Work = work
-	m, err = longest.Mount(mk("m"), page)
-	if err != nil {
-		t.Fatalf("options of %d bytes: %v", page-1, err)
-	}
-	if len(m.Data) != page-1 {
-		t.Fatalf("padding made %d bytes of options; want %d", len(m.Data), page-1)
-	}
-	unmount, err = kit.MountAll("/", []kit.Mount{m})
-	if err != nil {
-		t.Fatalf("the kernel refused %d bytes of options: %v", page-1, err)
-	}
-	if err := unmount(); err != nil {
-		t.Fatal(err)
-	}
-	// One byte more, and the kernel would read a truncated work dir; the
-	// builder refuses it.
-	longer := longest
-	longer.Work += "w"
-	if _, err := longer.Options(page); err == nil {
-		t.Errorf("Options accepted %d bytes for a %d-byte page", page, page)
-	}
-}
-
-// TestPrivNeedUpperFSRefusesOverlay: an overlayfs cannot be the upper dir
-// of another, which is what /tmp is when the lesson runs inside a
-// container; the need check says so before any step.
-func TestPrivNeedUpperFSRefusesOverlay(t *testing.T) {
-	kittest.Privileged(t, kit.NeedOverlay)
-	if err := probeUpperFS(os.TempDir()); err != nil {
-		t.Fatalf("probeUpperFS(%s) = %v; want the temp dir accepted", os.TempDir(), err)
-	}
-	dir := t.TempDir()
-	for _, d := range []string{"l", "u", "w", "m"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(h, "%s %o %d %d %d %q %q\n", rel, st.Mode, st.Uid, st.Gid, st.Rdev,
+			getfattr(p, overlay.OpaqueXattr), getfattr(p, overlay.WhiteoutXattr))
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			f, err := os.Open(p)
+			if err != nil {
+				return "", err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return "", err
+			}
+		case unix.S_IFLNK:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintln(h, target)
 		}
 	}
-	m, err := Overlay{Lower: []string{filepath.Join(dir, "l")}, Upper: filepath.Join(dir, "u"), Work: filepath.Join(dir, "w")}.Mount(filepath.Join(dir, "m"), os.Getpagesize())
-	if err != nil {
-		t.Fatal(err)
-	}
-	unmount, err := kit.MountAll("/", []kit.Mount{m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unmount()
-	if err := probeUpperFS(filepath.Join(dir, "m")); err == nil || !strings.Contains(err.Error(), "upperdir on") {
-		t.Errorf("probeUpperFS on an overlay mount = %v; want it refused", err)
-	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

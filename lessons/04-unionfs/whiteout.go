@@ -11,11 +11,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/overlay"
 )
 
 // A lower layer cannot be changed, so a deletion is recorded in the upper
 // dir as a marker that hides the name (overlayfs.rst, "whiteouts and opaque
-// directories"):
+// directories"; internal/overlay/marker.go has both forms of each):
 //
 //   - rm of a name that exists below: a whiteout, a character device with
 //     device number 0/0 (fs/overlayfs/dir.c: ovl_whiteout, which mknods it
@@ -33,6 +34,9 @@ type whiteoutReport struct {
 	MergedDir    string // ls of the parent directory, through the union
 	MergedOpaque string // ls of the new directory, through the union
 	Upper        []entry
+	// WhiteoutMarker and OpaqueMarker are what overlay.ReadMarker reads
+	// at Whiteout and at Opaque.
+	WhiteoutMarker, OpaqueMarker overlay.Marker
 }
 
 // deleteAndReplace removes file and replaces dir (rm -rf; mkdir; one new
@@ -60,10 +64,16 @@ func deleteAndReplace(c *container, file, dir, newFile, content string) (whiteou
 	}
 	r.WhiteoutMode, r.Major, r.Minor = st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev)
 	r.Opaque = filepath.Join(c.Upper, dir)
-	r.OpaqueXattr = xattr(r.Opaque, xattrOpaque)
+	r.OpaqueXattr = getfattr(r.Opaque, overlay.OpaqueXattr)
+	var err error
+	if r.WhiteoutMarker, err = overlay.ReadMarker(r.Whiteout); err != nil {
+		return r, err
+	}
+	if r.OpaqueMarker, err = overlay.ReadMarker(r.Opaque); err != nil {
+		return r, err
+	}
 	r.MergedDir = look(filepath.Dir(merged(file)))
 	r.MergedOpaque = look(merged(dir))
-	var err error
 	r.Upper, err = readLayer(c.Upper)
 	return r, err
 }
@@ -98,16 +108,21 @@ func (l *lab) stepWhiteouts(s *kit.Session) error {
 
 	s.Cmd("rm -rf %s/srv/www/assets && mkdir %s/srv/www/assets\n"+
 		"echo 'body { margin: 0 }' > %s/srv/www/assets/site.css", m, m, m)
-	s.Cmd("getfattr -n %s %s", xattrOpaque, l.rel(r.Opaque))
-	s.Host("%s=%q", xattrOpaque, r.OpaqueXattr)
+	s.Cmd("getfattr -n %s %s", overlay.OpaqueXattr, l.rel(r.Opaque))
+	s.Host("%s=%q", overlay.OpaqueXattr, r.OpaqueXattr)
 	s.Host("ls merged/srv/www/assets: %s    (2-app's logo.svg is hidden)", r.MergedOpaque)
 
 	s.Note("Nothing was deleted from any layer. The kernel wrote markers into the upper dir, in the same form\n" +
 		"as layer 3's: a 0/0 device for a deleted name, an opaque directory for a replaced one.")
 
+	if r.WhiteoutMarker != overlay.Whiteout || r.OpaqueMarker != overlay.Opaque {
+		return fmt.Errorf("overlay.ReadMarker reads the upper dir as %v at %s and %v at %s; want a whiteout and an opaque directory",
+			r.WhiteoutMarker, l.rel(r.Whiteout), r.OpaqueMarker, l.rel(r.Opaque))
+	}
+
 	var rows [][]string
 	for _, e := range r.Upper {
-		names := tarEntries(e)
+		names := e.TarNames
 		rows = append(rows, []string{e.name(), e.describe(), names[0]})
 		for _, n := range names[1:] {
 			rows = append(rows, []string{"", "", n})
