@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
@@ -25,46 +26,29 @@ type hierarchy struct {
 	Prefix string
 }
 
-// findHierarchy picks the hierarchy to show: the cgroup2 one when there is
-// one (pure v2 hosts, and hybrid hosts at /sys/fs/cgroup/unified), else the
-// first v1 hierarchy. Lesson 02 is all about the difference.
+// findHierarchy picks the hierarchy to show: the cgroup2 tree when there is
+// one (pure v2 hosts, and hybrid ones at /sys/fs/cgroup/unified), else the
+// v1 pids hierarchy. internal/cgroups tells the layouts apart (a statfs(2)
+// of /sys/fs/cgroup); lesson 02 is all about the difference.
 func findHierarchy() (hierarchy, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 	if err != nil {
 		return hierarchy{}, err
 	}
-	var v1 *hierarchy
-	for _, line := range strings.Split(string(b), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		f, p := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(f) < 5 || len(p) < 3 {
-			continue
-		}
-		switch p[0] {
-		case "cgroup2":
-			return hierarchy{Mount: f[4], Prefix: "0::"}, nil
-		case "cgroup":
-			if v1 == nil {
-				v1 = &hierarchy{Mount: f[4], Prefix: v1Prefix(p[2])}
-			}
-		}
+	if dir, ok := h.UnifiedDir(); ok {
+		return hierarchy{Mount: dir, Prefix: "0::"}, nil
 	}
-	if v1 == nil || v1.Prefix == "" {
-		return hierarchy{}, errors.New("no cgroup hierarchy is mounted under /sys/fs/cgroup")
+	dir, err := h.Dir("pids", "/")
+	if err != nil {
+		return hierarchy{}, err
 	}
-	return *v1, nil
-}
-
-// v1Prefix turns a v1 mount's options ("rw,pids" or "rw,name=systemd") into
-// the middle of its /proc/self/cgroup line, whose hierarchy number we then
-// match by suffix.
-func v1Prefix(opts string) string {
-	for _, o := range strings.Split(opts, ",") {
-		if o != "rw" && o != "ro" && !strings.HasPrefix(o, "relatime") {
-			return ":" + o + ":"
-		}
+	// Its line in /proc/<pid>/cgroup names the hierarchy's controllers, as
+	// its directory does ("pids"; "cpu,cpuacct" when mounted together).
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return hierarchy{}, err
 	}
-	return ""
+	return hierarchy{Mount: dir, Prefix: ":" + filepath.Base(real) + ":"}, nil
 }
 
 // cgroupLine returns the line of /proc/<pid>/cgroup for h.

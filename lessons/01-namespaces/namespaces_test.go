@@ -211,19 +211,6 @@ func TestPrivCgroupNS(t *testing.T) {
 	}
 }
 
-func TestV1Prefix(t *testing.T) {
-	for _, c := range []struct{ opts, want string }{
-		{"rw,pids", ":pids:"},
-		{"rw,name=systemd", ":name=systemd:"},
-		{"rw,relatime,cpu", ":cpu:"},
-		{"rw", ""},
-	} {
-		if got := v1Prefix(c.opts); got != c.want {
-			t.Errorf("v1Prefix(%q) = %q; want %q", c.opts, got, c.want)
-		}
-	}
-}
-
 func TestReadProcSelf(t *testing.T) {
 	p, err := readProc(os.Getpid())
 	if err != nil {

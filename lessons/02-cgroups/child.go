@@ -4,39 +4,66 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
+// child is a re-exec'd stage started in a cgroup, and how it got there.
+type child struct {
+	*kit.Child
+	Placement cgroups.Placement
+}
+
 // startIn starts "<this program> init <stage>" (lesson 01's re-exec
-// pattern) and puts it into cg before it runs: every stage here begins by
-// waiting for cfg, which is sent only once the child's PID is in
-// cgroup.procs. What the child does from then on, and every process or
+// pattern) in cg with cgroups.Start, then sends it cfg. On cgroup v2 the
+// child is cloned into the cgroup (clone3 with CLONE_INTO_CGROUP: the
+// SysProcAttr fields below). Where that cannot be, on v1, it starts in the
+// lesson's own cgroup and is moved in while it waits: every stage here
+// begins by waiting for cfg, which is sent only once Start has returned.
+// Either way, everything the stage's own code does, and every process or
 // thread it starts, is charged to cg.
-//
-// (On cgroup v2, clone3(2) with CLONE_INTO_CGROUP starts a process directly
-// in a cgroup, Linux 5.7+; the wait works on v1 too.)
-func startIn(ctx context.Context, cg Cgroup, stage string, cfg any) (*kit.Child, error) {
-	c, err := kit.NewChild(stage)
+func startIn(ctx context.Context, cg cgroups.Manager, stage string, cfg any) (*child, error) {
+	c := &child{}
+	p, err := cgroups.Start(cg, func(cgroupFD int) (int, error) {
+		var err error
+		if c.Child, err = kit.NewChild(stage); err != nil {
+			return 0, err
+		}
+		if cgroupFD >= 0 {
+			c.Cmd.SysProcAttr.UseCgroupFD = true
+			c.Cmd.SysProcAttr.CgroupFD = cgroupFD
+		}
+		if err := c.Start(ctx); err != nil {
+			return 0, err
+		}
+		return c.Pid(), nil
+	})
 	if err != nil {
-		return nil, err
+		if c.Child != nil {
+			c.Close()
+		}
+		return nil, fmt.Errorf("start the %s child in %s: %w", stage, cg.Path(), err)
 	}
-	if err := c.Start(ctx); err != nil {
-		return nil, err
-	}
-	if err := cg.Apply(c.Pid()); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("move the %s child into %s: %w", stage, cg.Path(), err)
-	}
+	c.Placement = p
 	if err := c.Send(cfg); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// placed says how a child got into its cgroup, for a shell comment.
+func placed(p cgroups.Placement) string {
+	if p == cgroups.ClonedInto {
+		return "started in the cgroup (CLONE_INTO_CGROUP)"
+	}
+	return "moved in before it starts"
 }
 
 // exitSignal is the signal that ended a child, or 0.
@@ -59,4 +86,13 @@ func signalName(sig syscall.Signal) string {
 		return n
 	}
 	return fmt.Sprintf("signal %d", int(sig))
+}
+
+// errno names a syscall error as the man pages do: EBUSY, EAGAIN.
+func errno(err error) string {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return unix.ErrnoName(e)
+	}
+	return ""
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -50,23 +48,6 @@ func findOurs(root, prefix string) []string {
 	return out
 }
 
-// children lists the cgroups right below cg, by name.
-func children(cg Cgroup) []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, d := range cg.Dirs() {
-		entries, _ := os.ReadDir(d)
-		for _, e := range entries {
-			if e.IsDir() && !seen[e.Name()] {
-				seen[e.Name()] = true
-				names = append(names, e.Name())
-			}
-		}
-	}
-	sort.Strings(names)
-	return names
-}
-
 func (l *lessonState) stepCleanup(s *kit.Session) error {
 	h, err := l.host()
 	if err != nil {
@@ -76,7 +57,7 @@ func (l *lessonState) stepCleanup(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	prefix := strings.TrimPrefix(parentName(), "/")
+	prefix := parentName()
 	s.Cmd("find %s -name '%s'", h.Root, prefix)
 	s.Show("%s", strings.Join(findOurs(h.Root, prefix), "\n"))
 
@@ -88,6 +69,7 @@ func (l *lessonState) stepCleanup(s *kit.Session) error {
 	if err := c.Recv(nil); err != nil {
 		return err
 	}
+	l.take() // starting the child: step 2 showed how
 	s.Cmd("# a child is in %s again\nrmdir %s", ctr.Path(), shellPaths(ctr.Dirs()))
 	var rmErr error
 	for _, d := range ctr.Dirs() {
@@ -101,28 +83,24 @@ func (l *lessonState) stepCleanup(s *kit.Session) error {
 	}
 	s.Host("rmdir: %v (%s): a process is still inside", rmErr, errno(rmErr))
 
-	if _, err := os.Stat(ctr.File("cgroup.kill")); err == nil && h.Mode.V2() {
-		s.Cmd("echo 1 > %s    # Linux 5.14+", ctr.File("cgroup.kill"))
-	} else {
-		s.Cmd("kill -KILL $(cat %s)", ctr.File("cgroup.procs"))
-	}
-	if err := ctr.Kill(); err != nil {
+	err = ctr.Kill()
+	l.show(s)
+	if err != nil {
 		return err
 	}
 	_ = c.Wait()
-	s.Host("the child: killed by %s; cgroup.procs is empty", signalName(exitSignal(c)))
-
-	var cmds []string
-	for _, name := range children(l.parent) {
-		cg, err := h.Cgroup(parentName() + "/" + name)
-		if err != nil {
-			return err
-		}
-		cmds = append(cmds, "rmdir "+shellPaths(cg.Dirs()))
+	procs, err := ctr.Procs()
+	if err != nil {
+		return err
 	}
-	cmds = append(cmds, "rmdir "+shellPaths(l.parent.Dirs()))
-	s.Cmd("%s", strings.Join(cmds, "\n"))
-	if err := l.parent.Destroy(); err != nil {
+	if len(procs) > 0 {
+		return fmt.Errorf("after the kill, %s still lists %v", ctr.File("cgroup.procs"), procs)
+	}
+	s.Host("the child: killed by %s; cgroup.procs is empty", signalName(exitSignal(c.Child)))
+
+	err = l.parent.Destroy()
+	l.show(s)
+	if err != nil {
 		return err
 	}
 	s.Cmd("find %s -name '%s'", h.Root, prefix)

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
 func init() { kit.RegisterInit("busy", busyChild) }
 
-// cpuLimit is the seed's `docker run --cpu-period=100000 --cpu-quota=20000`.
-var cpuLimit = Resources{CPUPeriod: 100000, CPUQuota: 20000}
+// cpuLimit is `docker run --cpu-period=100000 --cpu-quota=20000`.
+var cpuLimit = cgroups.Resources{CPUPeriod: 100000, CPUQuota: 20000}
+
+// cpus is a bandwidth limit as a number of CPUs: 0.2 for 20000/100000.
+func cpus(r cgroups.Resources) float64 { return float64(r.CPUQuota) / float64(r.CPUPeriod) }
 
 // busyChild spins on one thread until the parent says stop.
 func busyChild(c *kit.Conn) error {
@@ -21,6 +25,7 @@ func busyChild(c *kit.Conn) error {
 		return err
 	}
 	go func() {
+		//lint:ignore SA5002 spinning is the point: the cgroup's quota is what stops it
 		for {
 		}
 	}()
@@ -33,7 +38,7 @@ func busyChild(c *kit.Conn) error {
 // cpuWindow is the cgroup's CPU counters at both ends of a stretch of time.
 type cpuWindow struct {
 	Wall          time.Duration
-	Before, After CPUStats
+	Before, After cgroups.CPUStats
 }
 
 // Used is the CPU time the cgroup used in the window.
@@ -51,6 +56,7 @@ func (w cpuWindow) ThrottledTime() time.Duration {
 }
 
 type cpuReport struct {
+	Placement     cgroups.Placement
 	Free, Limited cpuWindow
 	// Parts are Limited cut into consecutive windows.
 	Parts []cpuWindow
@@ -60,14 +66,15 @@ type cpuReport struct {
 // then sets limit and measures it for limited, in parts windows. at, if not
 // nil, is called after each of the two (0 without the limit, 1 with it)
 // while the loop runs.
-func cpuDemo(ctx context.Context, cg Cgroup, limit Resources, free, limited time.Duration, parts int,
-	at func(window int, w cpuWindow) error) (cpuReport, error) {
+func cpuDemo(ctx context.Context, cg cgroups.Manager, limit cgroups.Resources, free, limited time.Duration, parts int,
+	at func(window int, r cpuReport) error) (cpuReport, error) {
 	var r cpuReport
 	c, err := startIn(ctx, cg, "busy", nil)
 	if err != nil {
 		return r, err
 	}
 	defer c.Close()
+	r.Placement = c.Placement
 	if err := c.Recv(nil); err != nil {
 		return r, err
 	}
@@ -75,7 +82,7 @@ func cpuDemo(ctx context.Context, cg Cgroup, limit Resources, free, limited time
 		return r, err
 	}
 	if at != nil {
-		if err := at(0, r.Free); err != nil {
+		if err := at(0, r); err != nil {
 			return r, err
 		}
 	}
@@ -94,7 +101,7 @@ func cpuDemo(ctx context.Context, cg Cgroup, limit Resources, free, limited time
 		r.Limited.Wall += w.Wall
 	}
 	if at != nil {
-		if err := at(1, r.Limited); err != nil {
+		if err := at(1, r); err != nil {
 			return r, err
 		}
 	}
@@ -104,7 +111,7 @@ func cpuDemo(ctx context.Context, cg Cgroup, limit Resources, free, limited time
 	return r, c.Wait()
 }
 
-func measureCPU(ctx context.Context, cg Cgroup, d time.Duration) (cpuWindow, error) {
+func measureCPU(ctx context.Context, cg cgroups.Manager, d time.Duration) (cpuWindow, error) {
 	var w cpuWindow
 	before, err := cg.Stats()
 	if err != nil {
@@ -135,15 +142,19 @@ func (l *lessonState) stepCPU(s *kit.Session) error {
 	if !h.Mode.V2() {
 		usage, throttled = "cpuacct.usage", "throttled_time"
 	}
-	s.Cmd("# a busy loop, for (;;) {}, moved in before it starts")
-	at := func(window int, w cpuWindow) error {
+	allowed := percent(cpus(cpuLimit))
+	at := func(window int, r cpuReport) error {
 		if window == 0 {
+			l.take() // starting the child: step 2 showed how
+			s.Cmd("# a busy loop, for (;;) {}, %s", placed(r.Placement))
+			w := r.Free
 			s.Host("no limit: %s of CPU in %s (%s): %s of one CPU", ms(w.Used()), ms(w.Wall), usage, percent(w.Share()))
-			s.Cmd("%s", writeLines(cg.Writes(cpuLimit)))
 			return nil
 		}
-		s.Host("with the quota: %s of CPU in %s: %s of one CPU, where 20%% is allowed",
-			ms(w.Used()), ms(w.Wall), percent(w.Share()))
+		l.show(s)
+		w := r.Limited
+		s.Host("with the quota: %s of CPU in %s: %s of one CPU, where %s is allowed",
+			ms(w.Used()), ms(w.Wall), percent(w.Share()), allowed)
 		s.Cmd("cat %s", cg.File("cpu.stat"))
 		s.Host("over that second: nr_periods +%d, nr_throttled +%d, %s +%s",
 			w.Periods(), w.Throttled(), throttled, ms(w.ThrottledTime()))
@@ -153,13 +164,16 @@ func (l *lessonState) stepCPU(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	if r.Limited.Throttled() == 0 {
-		s.Warn("no period was throttled: is CONFIG_CFS_BANDWIDTH off?")
+	w := r.Limited
+	if w.Throttled() == 0 {
+		return fmt.Errorf("the busy loop ran %s in %s under a quota of %d µs per %d µs, and no period was throttled: "+
+			"the CPU bandwidth limit did not act (a kernel without CONFIG_CFS_BANDWIDTH?)", ms(w.Used()), ms(w.Wall),
+			cpuLimit.CPUQuota, cpuLimit.CPUPeriod)
 	}
-	s.Note("Throttled in %d of %d periods: each period the loop ran for its quota, 20000 µs, then\n"+
-		"waited for the next. The limit is CPU time, not a core: two threads would share the same\n"+
-		"20000 µs.",
-		r.Limited.Throttled(), r.Limited.Periods())
+	s.Note("Throttled in %d of %d periods: in each, the loop ran for its quota of %d µs (on average it\n"+
+		"used %d µs a period), then waited for the next. The limit is CPU time, not a core: two threads\n"+
+		"would share the same %d µs.",
+		w.Throttled(), w.Periods(), cpuLimit.CPUQuota, w.Used().Microseconds()/int64(max(w.Periods(), 1)), cpuLimit.CPUQuota)
 	return nil
 }
 

@@ -8,7 +8,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 func init() {
@@ -74,18 +76,18 @@ func ctrBornChild(c *kit.Conn) error {
 // cgroupLines returns the lines of /proc/<pid>/cgroup that name path: one
 // in v2, one per hierarchy in v1.
 func cgroupLines(pid, path string) ([]string, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	lines, err := procfs.ReadCgroup(pid)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if strings.HasSuffix(line, ":"+path) {
-			out = append(out, line)
+	for _, l := range lines {
+		if l.Path == path {
+			out = append(out, fmt.Sprintf("%d:%s:%s", l.ID, strings.Join(l.Controllers, ","), l.Path))
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("/proc/%s/cgroup has no line for %s:\n%s", pid, path, b)
+		return nil, fmt.Errorf("/proc/%s/cgroup has no line for %s: %v", pid, path, lines)
 	}
 	return out, nil
 }
@@ -95,18 +97,19 @@ type placement struct {
 	Inside  ctrReport
 	HostPID int
 	Procs   []int // the cgroup's cgroup.procs
+	How     cgroups.Placement
 }
 
 // placementDemo starts a child in cg and reads cgroup.procs while it is
 // there.
-func placementDemo(ctx context.Context, cg Cgroup) (placement, error) {
+func placementDemo(ctx context.Context, cg cgroups.Manager) (placement, error) {
 	var p placement
 	c, err := startIn(ctx, cg, "ctr", cg.Path())
 	if err != nil {
 		return p, err
 	}
 	defer c.Close()
-	p.HostPID = c.Pid()
+	p.HostPID, p.How = c.Pid(), c.Placement
 	if err := c.Recv(&p.Inside); err != nil {
 		return p, err
 	}
@@ -120,7 +123,7 @@ func placementDemo(ctx context.Context, cg Cgroup) (placement, error) {
 }
 
 // limitFiles are the files of a new cgroup that the steps below use.
-func limitFiles(m Mode) []string {
+func limitFiles(m cgroups.Mode) []string {
 	if m.V2() {
 		return []string{"cgroup.procs", "cpu.max", "cpu.stat", "memory.max", "memory.events", "pids.max"}
 	}
@@ -169,8 +172,11 @@ func (l *lessonState) stepCreate(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	s.Cmd("# start the child: it waits for a word from us before it does anything\n%s",
-		writeCmd("<child>", inEach(cg, "cgroup.procs")))
+	if p.How == cgroups.ClonedInto {
+		l.show(s, "# start the child in the cgroup itself, with a descriptor of its directory (Linux 5.7+):")
+	} else {
+		l.show(s, "# start the child: it waits for a word from us before it runs any code of its own")
+	}
 	s.Host("cat %s: %s", cg.File("cgroup.procs"), pidList(p.Procs, p.HostPID))
 	s.Inside("cat /proc/self/cgroup")
 	for _, line := range p.Inside.Lines {
@@ -180,9 +186,20 @@ func (l *lessonState) stepCreate(s *kit.Session) error {
 	for _, line := range p.Inside.Born {
 		s.Inside("  %s", line)
 	}
-	s.Note("The child was in the cgroup before it ran a line of its own, and what it starts is born there:\n" +
-		"fork(2) puts a child in its parent's cgroup. The cgroup is the container's from its first\n" +
-		"instruction.")
+	if p.How == cgroups.ClonedInto {
+		s.Note("The child was born in the cgroup: clone3(2) put it there before its first instruction, so\n" +
+			"all it ran and all the memory it allocated is charged to the cgroup. What it starts is born\n" +
+			"there too: fork(2) puts a child in its parent's cgroup.")
+		return nil
+	}
+	s.Note("The child was moved in before it ran a line of its own (it was waiting on its socket), and\n" +
+		"what it starts is born in the cgroup: fork(2) puts a child in its parent's cgroup. But its Go\n" +
+		"runtime had started, and the memory that start-up touched before the move stays charged to\n" +
+		"this lesson's own memory cgroup (step 1's memory line): a page stays charged to the cgroup that\n" +
+		"first touched it until it is freed. (v1's memory.move_charge_at_immigrate moved charges with a\n" +
+		"task; it is off by default, and refused since Linux 6.13.) CPU time and the task count follow\n" +
+		"the child from the move on. cgroup v2 closes the gap: clone3(2) with CLONE_INTO_CGROUP starts\n" +
+		"a child in its cgroup.")
 	return nil
 }
 

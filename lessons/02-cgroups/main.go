@@ -4,18 +4,21 @@
 // limits what it uses. Each step puts a re-exec'd child into a cgroup of its
 // own and shows the limit working from the kernel's own counters: CPU
 // throttling, the OOM killer, a fork bomb stopped at pids.max. The same
-// steps run on cgroup v1 and cgroup v2, through one small interface
-// (cgroup.go) with an implementation for each (cgroup_v1.go, cgroup_v2.go).
+// steps run on cgroup v1 and cgroup v2: the mechanism is internal/cgroups,
+// one Manager with a v1 and a v2 implementation, and every command this
+// lesson prints is a change that package made (its trace, state.go).
 //
 // Run it with `go run -exec sudo ./lessons/02-cgroups` (see README.md).
 package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
@@ -30,11 +33,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 var needCgroups = kit.Need{
 	Name: "cgroups (cpu, memory, pids)",
 	Check: func() error {
-		h, err := openHost(cgroupRoot)
+		h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 		if err != nil {
 			return err
 		}
-		return h.check()
+		return h.Check(controllers...)
 	},
 	Fix: "a kernel with CONFIG_CGROUPS, CONFIG_MEMCG, CONFIG_CGROUP_PIDS and CONFIG_CFS_BANDWIDTH and cgroups mounted at /sys/fs/cgroup (any current distribution); use the Vagrant VM",
 }
@@ -65,20 +68,21 @@ func lesson() *kit.Lesson {
 			},
 			{
 				Title: "A cgroup for the container, and a child in it before it starts",
-				Explain: "Creating a cgroup is mkdir; the kernel fills the directory with files. A process is moved in\n" +
-					"by writing its PID to cgroup.procs, and what it starts is born inside. A runtime moves the\n" +
-					"container's first process in before it runs anything, so nothing it does escapes the limits.",
+				Explain: "Creating a cgroup is mkdir; the kernel fills the directory with files. A process joins by\n" +
+					"having its PID written to cgroup.procs, and what it starts is born inside. A runtime puts the\n" +
+					"container's first process in before it runs code of its own, so nothing it does escapes.",
 				Run: l.stepCreate,
 			},
 			{
-				Title: "CPU: --cpu-period=100000 --cpu-quota=20000",
+				Title: fmt.Sprintf("CPU: --cpu-period=%d --cpu-quota=%d", cpuLimit.CPUPeriod, cpuLimit.CPUQuota),
 				Explain: "The CPU bandwidth limit gives the cgroup QUOTA µs of CPU time per PERIOD µs, all its threads\n" +
 					"together; once the quota is spent they wait for the next period (they are throttled).\n" +
-					"20000 of 100000 is a fifth of one CPU: docker run --cpus=0.2.",
+					fmt.Sprintf("%d of %d is %g of one CPU: docker run --cpus=%g.", cpuLimit.CPUQuota, cpuLimit.CPUPeriod,
+						cpus(cpuLimit), cpus(cpuLimit)),
 				Run: l.stepCPU,
 			},
 			{
-				Title: "Memory: a 32 MiB limit, and the OOM killer",
+				Title: fmt.Sprintf("Memory: a %d MiB limit, and the OOM killer", memoryLimit.Memory/mib),
 				Explain: "The memory limit caps what is charged to the cgroup. At the limit the kernel first reclaims\n" +
 					"memory it can take back; only when there is none does the OOM killer kill a process in the\n" +
 					"cgroup, with SIGKILL. Hitting the limit and being killed are two different events.",

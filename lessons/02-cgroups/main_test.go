@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
+	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
 
@@ -19,7 +22,7 @@ func TestMain(m *testing.M) { kittest.Main(m, run) }
 // goldenFor is the transcript of the lesson for a cgroup mode: the files it
 // writes differ between v1 and v2. The README shows the v2 one, which is
 // what most learners have.
-func goldenFor(m Mode) string {
+func goldenFor(m cgroups.Mode) string {
 	if m.V2() {
 		return "testdata/transcript-v2.golden"
 	}
@@ -40,9 +43,12 @@ var transcriptRules = []kittest.Rule{
 	// /proc/self/cgroup in step 1: where the test runs differs by host.
 	{Re: regexp.MustCompile(`(?m)^(  \d+:[^:\n]*:)/.*$`), Repl: "${1}<path>"},
 	{Re: regexp.MustCompile(`and \d+ more files`), Repl: "and <n> more files"},
+	// The child's PID, written to cgroup.procs.
+	{Re: regexp.MustCompile(`echo \d+ (\| tee|>) (\S*cgroup\.procs)`), Repl: "echo <pid> $1 $2"},
 	// Measurements: CPU time, shares, sizes, counters.
 	{Re: regexp.MustCompile(`\b\d+ ms\b`), Repl: "<n> ms"},
 	{Re: regexp.MustCompile(`\b\d+% of one CPU`), Repl: "<n>% of one CPU"},
+	{Re: regexp.MustCompile(`used \d+ µs a period`), Repl: "used <n> µs a period"},
 	{Re: regexp.MustCompile(`\b\d+\.\d (MiB|GiB)\b`), Repl: "<n> $1"},
 	{Re: regexp.MustCompile(`(nr_periods|nr_throttled) \+\d+`), Repl: "$1 +<n>"},
 	{Re: regexp.MustCompile(`Throttled in \d+ of \d+ periods`), Repl: "Throttled in <n> of <n> periods"},
@@ -53,13 +59,95 @@ var transcriptRules = []kittest.Rule{
 	{Re: regexp.MustCompile(`forked \d+ sleepers`), Repl: "forked <n> sleepers"},
 	{Re: regexp.MustCompile(`nproc \d+`), Repl: "nproc <n>"},
 	{Re: regexp.MustCompile(`worker thread, not \d+`), Repl: "worker thread, not <n>"},
+	// A v2 root where nobody had enabled the controllers (a machine without
+	// systemd) gets back what it had once the lesson's last cgroup is
+	// gone; where systemd enabled them, there is nothing to give back.
+	{Re: regexp.MustCompile(`(?m)^  \$ echo '-[a-z -]*' > /sys/fs/cgroup/cgroup\.subtree_control\n`), Repl: ""},
+}
+
+// v1Layout is a rule for v1 transcripts only: it rewrites what differs
+// between v1 hosts into the form of the host the v1 golden was recorded on
+// (hybrid, cpu and cpuacct separate), so that one golden serves them all.
+// What differs is the layout, not the lesson:
+//   - which hierarchies there are, their IDs and order in /proc/<pid>/cgroup:
+//     each block of those lines keeps only the lesson's hierarchies (and the
+//     0:: line), in one order, with the IDs as <id>;
+//   - cpu and cpuacct mounted together ("cpu,cpuacct", as systemd does):
+//     one directory for both, so one path fewer in brace lists and in find;
+//   - legacy (no cgroup2 tree at unified/): its probe and note.
+var v1Layout = kittest.Rule{Re: regexp.MustCompile(`(?s)^.*$`), Fn: normaliseV1Layout}
+
+var (
+	procCgroupLine = regexp.MustCompile(`^(  (?:inside │ +)?)(\d+):([^:]*):(.*)$`)
+	comountedFind  = regexp.MustCompile(`(?m)^  /sys/fs/cgroup/cpu,cpuacct/(\S+)$`)
+	lessonHiers    = []string{"pids", "memory", "cpuacct", "cpu", ""}
+)
+
+func normaliseV1Layout(text string) string {
+	text = strings.ReplaceAll(text, "{cpu,memory,pids}", "{cpu,cpuacct,memory,pids}")
+	text = comountedFind.ReplaceAllString(text, "  /sys/fs/cgroup/cpu/$1\n  /sys/fs/cgroup/cpuacct/$1")
+	legacyProbe := "  stat: cannot read file system information for '/sys/fs/cgroup/unified': No such file or directory"
+	legacy := strings.Contains(text, legacyProbe)
+	if legacy {
+		text = strings.Replace(text, legacyProbe, "  cgroup2fs", 1)
+		text = strings.Replace(text, renderNote(modeNotes[cgroups.Legacy]), renderNote(modeNotes[cgroups.Hybrid]), 1)
+	}
+	lines := strings.Split(text, "\n")
+	var out []string
+	for i := 0; i < len(lines); {
+		m := procCgroupLine.FindStringSubmatch(lines[i])
+		if m == nil {
+			out = append(out, lines[i])
+			i++
+			continue
+		}
+		prefix := m[1]
+		paths := map[string]string{} // controller ("" for 0::) -> path
+		for ; i < len(lines); i++ {
+			m := procCgroupLine.FindStringSubmatch(lines[i])
+			if m == nil || m[1] != prefix {
+				break
+			}
+			for _, c := range strings.Split(m[3], ",") {
+				paths[c] = m[4]
+			}
+		}
+		if legacy && prefix == "  " {
+			paths[""] = "<path>" // a hybrid host's cgroup2 line
+		}
+		for _, c := range lessonHiers {
+			p, ok := paths[c]
+			switch {
+			case !ok:
+			case c == "":
+				out = append(out, prefix+"0::"+p)
+			default:
+				out = append(out, prefix+"<id>:"+c+":"+p)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// renderNote is a Note as the narrator prints it.
+func renderNote(text string) string {
+	var b bytes.Buffer
+	kit.NewNarrator(&b, false).Note("%s", text)
+	return strings.TrimPrefix(strings.TrimSuffix(b.String(), "\n"), "\n")
+}
+
+func rulesFor(m cgroups.Mode) []kittest.Rule {
+	if m.V2() {
+		return transcriptRules
+	}
+	return append(append([]kittest.Rule{}, transcriptRules...), v1Layout)
 }
 
 // TestPrivTranscript runs the whole lesson and compares its output with the
 // golden file for this host's cgroup mode.
 func TestPrivTranscript(t *testing.T) {
 	kittest.Privileged(t, needs...)
-	h, err := openHost(cgroupRoot)
+	h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +156,7 @@ func TestPrivTranscript(t *testing.T) {
 		t.Fatalf("no transcript for %s: %v (run this test with -update on such a host to create %s)", h.Mode, err, golden)
 	}
 	out := kittest.RunTranscript(t, run, "02-cgroups")
-	kittest.Golden(t, golden, kittest.Normalize(out, transcriptRules...))
+	kittest.Golden(t, golden, kittest.Normalize(out, rulesFor(h.Mode)...))
 	if kittest.Updating() && golden == readmeGolden {
 		kittest.READMETranscript(t, "README.md", readmeGolden)
 	}
@@ -83,7 +171,8 @@ func TestREADMETranscript(t *testing.T) {
 // TestGoldensAreNormalised: a golden file with a PID or a measured number in
 // it would fail on the next run.
 func TestGoldensAreNormalised(t *testing.T) {
-	for _, g := range []string{goldenFor(Unified), goldenFor(Hybrid)} {
+	for _, mode := range []cgroups.Mode{cgroups.Unified, cgroups.Hybrid} {
+		g := goldenFor(mode)
 		b, err := os.ReadFile(g)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // TestPrivTranscript fails for the mode that lacks one
@@ -91,7 +180,7 @@ func TestGoldensAreNormalised(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if again := kittest.Normalize(string(b), transcriptRules...); again != string(b) {
+		if again := kittest.Normalize(string(b), rulesFor(mode)...); again != string(b) {
 			t.Errorf("%s changes when normalised again: it holds a number that varies", g)
 		}
 		for _, want := range []string{"Step 7/7", "oom_kill 1", "EAGAIN", "pids.current 20 of pids.max 20", "(nothing)"} {
@@ -114,10 +203,49 @@ func TestNormaliseRules(t *testing.T) {
 		{"202 ms of CPU in 1001 ms: 20% of one CPU, where 20% is allowed", "<n> ms of CPU in <n> ms: <n>% of one CPU, where 20% is allowed"},
 		{"echo 33554432 > x/memory.max", "echo 33554432 > x/memory.max"},
 		{"memory.current 31.8 MiB", "memory.current <n> MiB"},
+		{"$ echo 4242 | tee /r/{cpu,pids}/x/cgroup.procs", "$ echo <pid> | tee /r/{cpu,pids}/x/cgroup.procs"},
+		{"$ echo 4242 > /r/x/cgroup.procs", "$ echo <pid> > /r/x/cgroup.procs"},
+		{"$ echo 20 > /r/x/pids.max", "$ echo 20 > /r/x/pids.max"},
+		{"used 20113 µs a period", "used <n> µs a period"},
+		{"  $ rmdir /sys/fs/cgroup/unbox-cgroups-<pid>\n  $ echo '-cpu -memory -pids' > /sys/fs/cgroup/cgroup.subtree_control\n",
+			"  $ rmdir /sys/fs/cgroup/unbox-cgroups-<pid>\n"},
 	} {
 		if got := kittest.Normalize(c.in, transcriptRules...); got != c.want {
 			t.Errorf("Normalize(%q) = %q; want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestNormaliseV1Layout: a legacy host with cpu and cpuacct mounted
+// together and other hierarchies than this one's gives the same v1
+// transcript, once normalised, as the hybrid host with separate ones that
+// the golden was recorded on.
+func TestNormaliseV1Layout(t *testing.T) {
+	hybrid := "  $ stat -f -c %T /sys/fs/cgroup/unified\n  cgroup2fs\n\n" + renderNote(modeNotes[cgroups.Hybrid]) + "\n" +
+		"  $ cat /proc/self/cgroup\n" +
+		"  9:name=systemd:/\n  8:pids:/\n  7:blkio:/\n  4:memory:/process_api/d7c8\n  2:cpuacct:/\n  1:cpu:/\n  0::/\n\n" +
+		"  $ mkdir /sys/fs/cgroup/{cpu,cpuacct,memory,pids}/unbox-cgroups-42\n" +
+		"  inside │   8:pids:/unbox-cgroups-42/ctr\n  inside │   4:memory:/unbox-cgroups-42/ctr\n" +
+		"  inside │   2:cpuacct:/unbox-cgroups-42/ctr\n  inside │   1:cpu:/unbox-cgroups-42/ctr\n" +
+		"  $ find /sys/fs/cgroup -name 'unbox-cgroups-42'\n" +
+		"  /sys/fs/cgroup/cpu/unbox-cgroups-42\n  /sys/fs/cgroup/cpuacct/unbox-cgroups-42\n  /sys/fs/cgroup/memory/unbox-cgroups-42\n"
+	legacyComounted := "  $ stat -f -c %T /sys/fs/cgroup/unified\n" +
+		"  stat: cannot read file system information for '/sys/fs/cgroup/unified': No such file or directory\n\n" +
+		renderNote(modeNotes[cgroups.Legacy]) + "\n" +
+		"  $ cat /proc/self/cgroup\n" +
+		"  6:pids:/\n  5:memory:/\n  4:freezer:/\n  3:cpu,cpuacct:/\n  2:cpuset:/\n  1:name=systemd:/init.scope\n\n" +
+		"  $ mkdir /sys/fs/cgroup/{cpu,memory,pids}/unbox-cgroups-42\n" +
+		"  inside │   6:pids:/unbox-cgroups-42/ctr\n  inside │   5:memory:/unbox-cgroups-42/ctr\n" +
+		"  inside │   3:cpu,cpuacct:/unbox-cgroups-42/ctr\n" +
+		"  $ find /sys/fs/cgroup -name 'unbox-cgroups-42'\n" +
+		"  /sys/fs/cgroup/cpu,cpuacct/unbox-cgroups-42\n  /sys/fs/cgroup/memory/unbox-cgroups-42\n"
+	rules := rulesFor(cgroups.Hybrid)
+	want, got := kittest.Normalize(hybrid, rules...), kittest.Normalize(legacyComounted, rules...)
+	if got != want {
+		t.Errorf("normalised legacy, co-mounted transcript =\n%s\nwant the hybrid one:\n%s", got, want)
+	}
+	if !strings.Contains(want, "  <id>:cpuacct:<path>\n  <id>:cpu:<path>\n  0::<path>\n") {
+		t.Errorf("normalised hybrid transcript lacks the canonical /proc/self/cgroup lines:\n%s", want)
 	}
 }
 
@@ -146,7 +274,7 @@ func TestPrivStepStopsAfterMemory(t *testing.T) {
 	if !strings.Contains(out, "Step 4/7") || strings.Contains(out, "Step 5/7") {
 		t.Errorf("--step 4 output should end with step 4:\n%s", out)
 	}
-	if left := findOurs(cgroupRoot, "unbox-cgroups-"+strconv.Itoa(cmd.Process.Pid)); len(left) > 0 {
+	if left := findOurs(cgroups.DefaultRoot, "unbox-cgroups-"+strconv.Itoa(cmd.Process.Pid)); len(left) > 0 {
 		t.Errorf("after --step 4: %v left", left)
 	}
 }
@@ -164,11 +292,11 @@ func TestPrivInterruptDuringMemoryStep(t *testing.T) {
 	defer stdin.Close()
 	out := kittest.StartUntil(t, cmd, "[Enter] to go on")
 	name := "unbox-cgroups-" + strconv.Itoa(cmd.Process.Pid)
-	h, err := openHost(cgroupRoot)
+	h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hog, err := h.Cgroup("/" + name + "/hog")
+	hog, err := h.New(cgroups.Config{Parent: "/" + name, Name: "hog", Controllers: controllers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +314,7 @@ func TestPrivInterruptDuringMemoryStep(t *testing.T) {
 	if strings.Contains(out.String(), "Step 5/7") || strings.Contains(out.String(), "killed by SIGKILL") {
 		t.Errorf("the memory step went on after the interrupt:\n%s", out.String())
 	}
-	if left := findOurs(cgroupRoot, name); len(left) > 0 {
+	if left := findOurs(cgroups.DefaultRoot, name); len(left) > 0 {
 		t.Errorf("after SIGINT: %v left", left)
 	}
 	if err := syscall.Kill(procs[0], 0); !errors.Is(err, syscall.ESRCH) {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
@@ -16,8 +17,21 @@ func init() { kit.RegisterInit("hog", hogChild) }
 
 const mib = 1 << 20
 
-// memoryLimit is `docker run --memory=32m`, with no swap on top.
-var memoryLimit = Resources{Memory: 32 * mib}
+// memoryLimit is `docker run --memory=32m --memory-swap=32m`: memory and
+// swap together 32 MiB, so no swap on top.
+var memoryLimit = cgroups.Resources{Memory: 32 * mib, MemorySwap: 32 * mib}
+
+// limitFor is r as this lesson sets it in mode m. On v1 it leaves swap
+// alone: memory.memsw.limit_in_bytes at the memory limit would make every
+// charge fail on the memory+swap counter first, counted in
+// memory.memsw.failcnt, and memory.failcnt, which this lesson shows, would
+// stay 0. The hosts this lesson runs on have no swap.
+func limitFor(r cgroups.Resources, m cgroups.Mode) cgroups.Resources {
+	if !m.V2() {
+		r.MemorySwap = 0
+	}
+	return r
+}
 
 // hogConfig says how much the child allocates in each phase, in MiB.
 type hogConfig struct {
@@ -97,7 +111,7 @@ func touch(n int) ([]byte, error) {
 // the child ended.
 type memoryReport struct {
 	Config                     hogConfig
-	AfterFreed, AfterWork, End MemoryStats
+	AfterFreed, AfterWork, End cgroups.MemoryStats
 	// Allocated is the MiB the child had when it was killed, as it
 	// reported them.
 	Allocated int
@@ -110,14 +124,14 @@ var hogPhases = hogConfig{Freed: 16, Work: 24, Most: 4 * 32}
 // memoryDemo runs hogChild in cg, which has the limit already. at, if not
 // nil, is called with the counters after phases 1 and 2, while the child is
 // alive and waiting.
-func memoryDemo(ctx context.Context, cg Cgroup, cfg hogConfig, at func(phase int, m MemoryStats) error) (memoryReport, error) {
+func memoryDemo(ctx context.Context, cg cgroups.Manager, cfg hogConfig, at func(phase int, m cgroups.MemoryStats) error) (memoryReport, error) {
 	r := memoryReport{Config: cfg}
 	c, err := startIn(ctx, cg, "hog", cfg)
 	if err != nil {
 		return r, err
 	}
 	defer c.Close()
-	stats := func(into *MemoryStats) error {
+	stats := func(into *cgroups.MemoryStats) error {
 		st, err := cg.Stats()
 		*into = st.Memory
 		return err
@@ -159,7 +173,7 @@ func memoryDemo(ctx context.Context, cg Cgroup, cfg hogConfig, at func(phase int
 		r.Allocated = n
 	}
 	r.Err = c.Wait()
-	r.Signal = exitSignal(c)
+	r.Signal = exitSignal(c.Child)
 	if ctx.Err() != nil {
 		return r, ctx.Err()
 	}
@@ -181,8 +195,10 @@ func (l *lessonState) stepMemory(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	s.Cmd("%s", writeLines(cg.Writes(memoryLimit)))
-	if err := cg.Set(memoryLimit); err != nil {
+	limit := limitFor(memoryLimit, h.Mode)
+	err = cg.Set(limit)
+	l.show(s)
+	if err != nil {
 		return err
 	}
 	if h.Mode.V2() {
@@ -191,11 +207,12 @@ func (l *lessonState) stepMemory(s *kit.Session) error {
 	cfg := hogPhases
 	s.Cmd("# the child fills %d MiB, then hands it back with madvise(MADV_FREE): the pages stay charged\n"+
 		"# to the cgroup until the kernel needs them", cfg.Freed)
-	at := func(phase int, m MemoryStats) error {
+	at := func(phase int, m cgroups.MemoryStats) error {
+		l.take() // starting the child: step 2 showed how
 		s.Host("%s", memoryLine(h, m))
 		if phase == 1 {
 			s.Cmd("# it fills %d MiB more and keeps them: %d MiB in all, past the %d MiB limit",
-				cfg.Work, cfg.Freed+cfg.Work, memoryLimit.Memory/mib)
+				cfg.Work, cfg.Freed+cfg.Work, limit.Memory/mib)
 			return nil
 		}
 		if m.LimitHits == 0 || m.OOMKills != 0 {
@@ -216,27 +233,30 @@ func (l *lessonState) stepMemory(s *kit.Session) error {
 	s.Host("%s", memoryLine(h, r.End))
 	s.Host("the child: killed by %s with %d MiB kept; %s %s", signalName(r.Signal), r.Allocated,
 		peakFile(h), mibString(r.End.Peak))
-	s.Note("Out of memory in the cgroup, not on the machine: the OOM killer killed the child with SIGKILL\n" +
-		"(oom_kill 1), which no program can catch; its peak is the limit. In Docker this is exit\n" +
-		"status 137 (128 + 9) and \"OOMKilled\": true.")
+	if r.End.OOMKills == 0 {
+		return fmt.Errorf("the child was killed by %s, but the cgroup counts no OOM kill (%s)", signalName(r.Signal), eventsFile(h))
+	}
+	s.Note("Out of memory in the cgroup, not on the machine: the OOM killer killed the child with %s\n"+
+		"(oom_kill %d), which no program can catch; its peak is the limit. In Docker this is exit\n"+
+		"status %d (128 + %d) and \"OOMKilled\": true.", signalName(r.Signal), r.End.OOMKills, 128+int(r.Signal), int(r.Signal))
 	return nil
 }
 
-func usageFile(h Host) string {
+func usageFile(h *cgroups.Host) string {
 	if h.Mode.V2() {
 		return "memory.current"
 	}
 	return "memory.usage_in_bytes"
 }
 
-func eventsFile(h Host) string {
+func eventsFile(h *cgroups.Host) string {
 	if h.Mode.V2() {
 		return "memory.events"
 	}
 	return "memory.oom_control"
 }
 
-func peakFile(h Host) string {
+func peakFile(h *cgroups.Host) string {
 	if h.Mode.V2() {
 		return "memory.peak"
 	}
@@ -244,7 +264,7 @@ func peakFile(h Host) string {
 }
 
 // memoryLine prints the counters as the mode's files name them.
-func memoryLine(h Host, m MemoryStats) string {
+func memoryLine(h *cgroups.Host, m cgroups.MemoryStats) string {
 	if h.Mode.V2() {
 		return fmt.Sprintf("memory.current %s   memory.events: max %d, oom_kill %d", mibString(m.Usage), m.LimitHits, m.OOMKills)
 	}

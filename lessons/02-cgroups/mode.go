@@ -3,41 +3,20 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
-// fsTypeNames are statfs(2) f_type values as stat -f -c %T prints them.
-var fsTypeNames = map[int64]string{
-	unix.CGROUP2_SUPER_MAGIC: "cgroup2fs",
-	unix.CGROUP_SUPER_MAGIC:  "cgroupfs",
-	unix.TMPFS_MAGIC:         "tmpfs",
-}
-
-func fsTypeName(path string) string {
-	t, err := statfsType(path)
-	if err != nil {
-		return fmt.Sprintf("stat: cannot read file system information for '%s': %v", path, err)
-	}
-	if n, ok := fsTypeNames[t]; ok {
-		return n
-	}
-	return fmt.Sprintf("UNKNOWN (%#x)", t)
-}
-
 // modeNotes say what each mode means for the steps that follow.
-var modeNotes = map[Mode]string{
-	Unified: "cgroup v2 (unified): one tree, every controller in it. The steps below use the v2 files\n" +
+var modeNotes = map[cgroups.Mode]string{
+	cgroups.Unified: "cgroup v2 (unified): one tree, every controller in it. The steps below use the v2 files\n" +
 		"(the right-hand column):",
-	Hybrid: "cgroup v1 (hybrid): a tmpfs of v1 hierarchies, one per controller, and a cgroup2 tree at\n" +
+	cgroups.Hybrid: "cgroup v1 (hybrid): a tmpfs of v1 hierarchies, one per controller, and a cgroup2 tree at\n" +
 		"unified/ that holds no controller. The steps below use the v1 files (the middle column):",
-	Legacy: "cgroup v1 (legacy): a tmpfs of v1 hierarchies, one per controller. The steps below use the\n" +
+	cgroups.Legacy: "cgroup v1 (legacy): a tmpfs of v1 hierarchies, one per controller. The steps below use the\n" +
 		"v1 files (the middle column):",
 }
 
@@ -46,12 +25,10 @@ func (l *lessonState) stepMode(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	s.Cmd("stat -f -c %%T %s", h.Root)
-	s.Show("%s", fsTypeName(h.Root))
-	if !h.Mode.V2() {
-		unified := filepath.Join(h.Root, "unified")
-		s.Cmd("stat -f -c %%T %s", unified)
-		s.Show("%s", fsTypeName(unified))
+	// What the package's mode detection saw, as stat(1) prints it.
+	for _, p := range h.Probes {
+		s.Cmd("stat -f -c %%T %s", p.Path)
+		s.Show("%s", p.TypeName())
 	}
 	s.Note("%s", modeNotes[h.Mode])
 	s.Table([]string{"what", "cgroup v1 file (hierarchy)", "cgroup v2 file"}, [][]string{

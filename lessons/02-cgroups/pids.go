@@ -13,13 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
 func init() { kit.RegisterInit("bomb", bombChild) }
 
 // pidsLimit is `docker run --pids-limit=20`.
-var pidsLimit = Resources{Pids: 20}
+var pidsLimit = cgroups.Resources{PidsLimit: 20}
 
 // sleeper is what the fork bomb starts: a shell waiting for a line that
 // never comes, one task each (a Go program would need several threads, and
@@ -28,8 +29,9 @@ var pidsLimit = Resources{Pids: 20}
 var sleeper = []string{"/bin/sh", "-c", "read line"}
 
 // bombConfig: after the first refused fork, the bomb tries Retries more
-// times, to show the limit is a wall and not a hiccup.
-type bombConfig struct{ Retries int }
+// times, to show the limit is a wall and not a hiccup. If no fork is
+// refused by Most sleepers, it stops and says so: the limit did not act.
+type bombConfig struct{ Retries, Most int }
 
 // bombReport is what the fork bomb saw.
 type bombReport struct {
@@ -76,7 +78,7 @@ func bombChild(c *kit.Conn) error {
 		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
 	var pids []int
-	for r.Refused <= cfg.Retries {
+	for r.Refused <= cfg.Retries && r.Started < cfg.Most {
 		pid, err := syscall.ForkExec(sleeper[0], sleeper, attr)
 		if err != nil {
 			if !errors.Is(err, syscall.EAGAIN) {
@@ -123,13 +125,13 @@ func spareThreads(n int) {
 
 type pidsReport struct {
 	Bomb      bombReport
-	AtLimit   PidsStats // while the bomb and its sleepers are alive
-	AfterExit PidsStats // once the bomb has gone
+	AtLimit   cgroups.PidsStats // while the bomb and its sleepers are alive
+	AfterExit cgroups.PidsStats // once the bomb has gone
 }
 
 // pidsDemo runs the fork bomb in cg, which has pids.max already. at, if
 // not nil, is called while the bomb sits at the limit.
-func pidsDemo(ctx context.Context, cg Cgroup, cfg bombConfig, at func(r pidsReport) error) (pidsReport, error) {
+func pidsDemo(ctx context.Context, cg cgroups.Manager, cfg bombConfig, at func(r pidsReport) error) (pidsReport, error) {
 	var r pidsReport
 	c, err := startIn(ctx, cg, "bomb", cfg)
 	if err != nil {
@@ -165,13 +167,19 @@ func (l *lessonState) stepPids(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	s.Cmd("%s", writeLines(cg.Writes(pidsLimit)))
-	if err := cg.Set(pidsLimit); err != nil {
+	err = cg.Set(pidsLimit)
+	l.show(s)
+	if err != nil {
 		return err
 	}
 	s.Cmd("# the child: while :; do sh -c 'read line' & done")
 	at := func(r pidsReport) error {
+		l.take() // starting the child: step 2 showed how
 		b := r.Bomb
+		if b.Refused == 0 {
+			return fmt.Errorf("the fork bomb started %d sleepers in a cgroup with pids.max %d, and no fork failed: "+
+				"the limit did not act", b.Started, pidsLimit.PidsLimit)
+		}
 		s.Inside("before forking, its own tasks: %d (a Go program's threads count too)", b.Threads)
 		s.Inside("forked %d sleepers; then fork failed: %s (%s),", b.Started, b.Err, b.Errno)
 		s.Inside("and again each of the %d times it tried after that", b.Refused-1)
@@ -179,7 +187,7 @@ func (l *lessonState) stepPids(s *kit.Session) error {
 		s.Host("pids.current %d of pids.max %d; pids.events: max %d", r.AtLimit.Current, r.AtLimit.Limit, r.AtLimit.LimitHits)
 		return l.hold(s, "The fork bomb sits at its limit", cg.File("pids.current"), cg.File("pids.events"))
 	}
-	r, err := pidsDemo(s.Ctx, cg, bombConfig{Retries: 50}, at)
+	r, err := pidsDemo(s.Ctx, cg, bombConfig{Retries: 50, Most: 10 * int(pidsLimit.PidsLimit)}, at)
 	if err != nil {
 		return err
 	}

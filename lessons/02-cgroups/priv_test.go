@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
@@ -21,14 +22,14 @@ import (
 // cgroup or process of ours is left.
 
 // testCgroup creates <parent>/name for a test, removed when it ends.
-func testCgroup(t *testing.T, name string) (Host, Cgroup) {
+func testCgroup(t *testing.T, name string) (*cgroups.Host, cgroups.Manager) {
 	t.Helper()
-	h, err := openHost(cgroupRoot)
+	h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	parent := "/" + kit.UniqueName("cgtest")
-	p, err := h.Cgroup(parent)
+	parent := kit.UniqueName("cgtest")
+	p, err := h.New(cgroups.Config{Parent: "/", Name: parent, Controllers: controllers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +38,11 @@ func testCgroup(t *testing.T, name string) (Host, Cgroup) {
 			t.Errorf("Destroy: %v", err)
 		}
 	})
-	cg, _, err := h.Create(parent + "/" + name)
+	cg, err := h.New(cgroups.Config{Parent: "/" + parent, Name: name, Controllers: controllers})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Create(); err != nil {
 		t.Fatal(err)
 	}
 	return h, cg
@@ -78,12 +82,14 @@ func TestPrivPlacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := 1
-	if !h.Mode.V2() {
-		want = len(v1Hierarchies)
-	}
+	// One line per hierarchy the cgroup is in: one on v2; on v1, cpu,
+	// cpuacct, memory and pids, or three where cpu and cpuacct are one.
+	want := len(cg.Dirs())
 	if len(p.Inside.Lines) != want || len(p.Inside.Born) != want {
 		t.Errorf("/proc/self/cgroup lines for %s: child %q, its child %q; want %d each", cg.Path(), p.Inside.Lines, p.Inside.Born, want)
+	}
+	if wantHow := map[bool]cgroups.Placement{true: cgroups.ClonedInto, false: cgroups.Moved}[h.Mode.V2()]; p.How != wantHow {
+		t.Errorf("the child was %v; want %v", p.How, wantHow)
 	}
 	if !slices.Equal(p.Procs, []int{p.HostPID}) {
 		t.Errorf("cgroup.procs = %v; want the child alone, host pid %d", p.Procs, p.HostPID)
@@ -137,7 +143,11 @@ func TestPrivCPUThrottled(t *testing.T) {
 func TestPrivMemoryOOMKill(t *testing.T) {
 	kittest.Privileged(t, needs...)
 	_, cg := testCgroup(t, "hog")
-	if err := cg.Set(memoryLimit); err != nil {
+	h, err := cgroups.OpenHost(cgroups.DefaultRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Set(limitFor(memoryLimit, h.Mode)); err != nil {
 		t.Fatal(err)
 	}
 	r, err := memoryDemo(context.Background(), cg, hogPhases, nil)
@@ -176,12 +186,12 @@ func TestPrivPidsBomb(t *testing.T) {
 	if err := cg.Set(pidsLimit); err != nil {
 		t.Fatal(err)
 	}
-	cfg := bombConfig{Retries: 20}
+	cfg := bombConfig{Retries: 20, Most: 200}
 	r, err := pidsDemo(context.Background(), cg, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, max := r.Bomb, uint64(pidsLimit.Pids)
+	b, max := r.Bomb, uint64(pidsLimit.PidsLimit)
 	if b.Errno != "EAGAIN" || b.Refused != cfg.Retries+1 {
 		t.Errorf("bomb: %d forks refused with %s (%s); want %d with EAGAIN", b.Refused, b.Errno, b.Err, cfg.Retries+1)
 	}
@@ -203,8 +213,8 @@ func TestPrivPidsBomb(t *testing.T) {
 // cgroup files show the limits.
 func TestPrivProcView(t *testing.T) {
 	kittest.Privileged(t, needs...)
-	_, cg := testCgroup(t, "view")
-	if err := cg.Set(viewLimits); err != nil {
+	h, cg := testCgroup(t, "view")
+	if err := cg.Set(limitFor(viewLimits, h.Mode)); err != nil {
 		t.Fatal(err)
 	}
 	r, err := procViewDemo(context.Background(), cg)
@@ -216,30 +226,33 @@ func TestPrivProcView(t *testing.T) {
 		t.Errorf("inside: MemTotal %d, %d CPUs; want the host's %d, %d (no LXCFS here)", in.Machine.MemTotal, in.Machine.CPUs, r.Host.MemTotal, r.Host.CPUs)
 	}
 	l := in.Limits
-	if l.Memory != uint64(viewLimits.Memory) || l.Quota != viewLimits.CPUQuota || l.Period != viewLimits.CPUPeriod {
+	if l.Memory != viewLimits.Memory || l.CPUQuota != viewLimits.CPUQuota || l.CPUPeriod != viewLimits.CPUPeriod {
 		t.Errorf("limits read inside = %+v; want memory %d, quota %d, period %d", l, viewLimits.Memory, viewLimits.CPUQuota, viewLimits.CPUPeriod)
 	}
 	if l.Workers(in.Machine.CPUs) != 1 {
 		t.Errorf("Workers(%d) = %d; want 1 for 0.2 CPUs", in.Machine.CPUs, l.Workers(in.Machine.CPUs))
 	}
-	if !strings.HasPrefix(l.MemoryFile, cg.Dirs()[0][:len(cgroupRoot)]) || !strings.Contains(l.MemoryFile, cg.Path()) {
+	if !strings.HasPrefix(l.MemoryFile, cgroups.DefaultRoot) || !strings.Contains(l.MemoryFile, cg.Path()) {
 		t.Errorf("the child read %s; want a file of its own cgroup %s", l.MemoryFile, cg.Path())
 	}
 }
 
-// TestPrivDestroyKillsWhatIsInside: a cgroup with a live process is removed,
-// the process killed first; rmdir alone is refused.
+// TestPrivDestroyKillsWhatIsInside: a cgroup with a live child is removed,
+// the child killed first; rmdir alone is refused.
 func TestPrivDestroyKillsWhatIsInside(t *testing.T) {
 	kittest.Privileged(t, needs...)
-	h, err := openHost(cgroupRoot)
+	h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cg, _, err := h.Create("/" + kit.UniqueName("cgtest"))
+	cg, err := h.New(cgroups.Config{Parent: "/", Name: kit.UniqueName("cgtest"), Controllers: controllers})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cg.Destroy() })
+	if err := cg.Create(); err != nil {
+		t.Fatal(err)
+	}
 	c, err := startIn(context.Background(), cg, "wait", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +268,7 @@ func TestPrivDestroyKillsWhatIsInside(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Wait()
-	if sig := exitSignal(c); sig != syscall.SIGKILL {
+	if sig := exitSignal(c.Child); sig != syscall.SIGKILL {
 		t.Errorf("the child ended by %v; want SIGKILL", sig)
 	}
 	for _, d := range cg.Dirs() {

@@ -7,17 +7,20 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 func init() { kit.RegisterInit("view", viewChild) }
 
 // viewLimits are both limits at once: a small container.
-var viewLimits = Resources{CPUPeriod: 100000, CPUQuota: 20000, Memory: 32 * mib}
+var viewLimits = cgroups.Resources{CPUPeriod: 100000, CPUQuota: 20000, Memory: 32 * mib, MemorySwap: 32 * mib}
 
 // machineView is what the usual places say about the machine's size.
 type machineView struct {
@@ -43,21 +46,15 @@ func readMachineView() (machineView, error) {
 }
 
 // cgroupLimits are the limits a process finds by reading its own cgroup's
-// files, the way a program should size itself.
-type cgroupLimits struct {
-	MemoryFile string
-	Memory     uint64 // bytes, 0 for none
-	CPUFile    string // cpu.max, or v1's cpu.cfs_quota_us
-	Quota      int64  // µs per period, -1 for none
-	Period     int64
-}
+// files, the way a program should size itself (cgroups.Host.Limits).
+type cgroupLimits struct{ cgroups.ProcessLimits }
 
-// CPUs is the quota as a number of CPUs: 0.2 for 20000/100000.
+// CPUs is the quota as a number of CPUs: 0.2 for 20000/100000, 0 for none.
 func (l cgroupLimits) CPUs() float64 {
-	if l.Quota < 0 || l.Period <= 0 {
+	if l.CPUQuota < 0 || l.CPUPeriod == 0 {
 		return 0
 	}
-	return float64(l.Quota) / float64(l.Period)
+	return cpus(l.Resources)
 }
 
 // Workers is how many threads of CPU work make sense: the quota rounded up.
@@ -68,47 +65,34 @@ func (l cgroupLimits) Workers(cpus int) int {
 	return cpus
 }
 
-// readLimits finds this process's cgroup in procSelfCgroup (the text of
-// /proc/self/cgroup) and reads its memory and CPU limits under h's root.
-// It reads the cgroup's own files only; a parent's tighter limit would
-// apply too, which a careful program checks by walking up.
-func readLimits(h Host, procSelfCgroup string) (cgroupLimits, error) {
-	var l cgroupLimits
-	lines, err := parseProcCgroup(procSelfCgroup)
+// readLimits reads this process's limits.
+func readLimits(h *cgroups.Host) (cgroupLimits, error) {
+	lines, err := procfs.ReadCgroup("self")
 	if err != nil {
-		return l, err
+		return cgroupLimits{}, err
 	}
-	var memDir, cpuDir string
-	if h.Mode.V2() {
-		p, ok := pathFor(lines, "")
-		if !ok {
-			return l, fmt.Errorf("/proc/self/cgroup has no 0:: line")
+	l, err := h.Limits(lines)
+	return cgroupLimits{l}, err
+}
+
+// memInfo returns a field of /proc/meminfo text in bytes ("MemTotal").
+func memInfo(text, field string) (uint64, error) {
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || k != field {
+			continue
 		}
-		memDir, cpuDir = filepath.Join(h.Root, p), filepath.Join(h.Root, p)
-		l.MemoryFile, l.CPUFile = filepath.Join(memDir, "memory.max"), filepath.Join(cpuDir, "cpu.max")
-	} else {
-		mp, ok1 := pathFor(lines, "memory")
-		cp, ok2 := pathFor(lines, "cpu")
-		if !ok1 || !ok2 {
-			return l, fmt.Errorf("/proc/self/cgroup has no memory or cpu line")
+		f := strings.Fields(v)
+		n, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/meminfo %s: %w", field, err)
 		}
-		memDir, cpuDir = filepath.Join(h.Root, "memory", mp), filepath.Join(h.Root, "cpu", cp)
-		l.MemoryFile, l.CPUFile = filepath.Join(memDir, "memory.limit_in_bytes"), filepath.Join(cpuDir, "cpu.cfs_quota_us")
+		if len(f) > 1 && f[1] == "kB" {
+			n *= 1024
+		}
+		return n, nil
 	}
-	r := statReader{}
-	if h.Mode.V2() {
-		l.Memory = r.limit(l.MemoryFile)
-		if r.err == nil {
-			l.Quota, l.Period, r.err = parseCPUMax(r.read(l.CPUFile))
-		}
-	} else {
-		if l.Memory = r.number(l.MemoryFile); l.Memory >= v1Unlimited {
-			l.Memory = 0
-		}
-		l.Quota = r.signed(l.CPUFile)
-		l.Period = int64(r.number(filepath.Join(cpuDir, "cpu.cfs_period_us")))
-	}
-	return l, r.err
+	return 0, fmt.Errorf("/proc/meminfo has no %s", field)
 }
 
 // viewReport is what the child in the small cgroup read.
@@ -129,15 +113,11 @@ func viewChild(c *kit.Conn) error {
 	if r.Machine, err = readMachineView(); err != nil {
 		return err
 	}
-	h, err := openHost(cgroupRoot)
+	h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return err
-	}
-	if r.Limits, err = readLimits(h, string(b)); err != nil {
+	if r.Limits, err = readLimits(h); err != nil {
 		return err
 	}
 	if r.Line, err = cgroupLines("self", path); err != nil {
@@ -151,7 +131,7 @@ type procViewReport struct {
 	Host   machineView
 }
 
-func procViewDemo(ctx context.Context, cg Cgroup) (procViewReport, error) {
+func procViewDemo(ctx context.Context, cg cgroups.Manager) (procViewReport, error) {
 	var r procViewReport
 	var err error
 	if r.Host, err = readMachineView(); err != nil {
@@ -177,11 +157,14 @@ func (l *lessonState) stepProcView(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	s.Cmd("%s", writeLines(cg.Writes(viewLimits)))
-	if err := cg.Set(viewLimits); err != nil {
+	limits := limitFor(viewLimits, h.Mode)
+	err = cg.Set(limits)
+	l.show(s)
+	if err != nil {
 		return err
 	}
 	r, err := procViewDemo(s.Ctx, cg)
+	l.take() // starting the child: step 2 showed how
 	if err != nil {
 		return err
 	}
@@ -189,25 +172,25 @@ func (l *lessonState) stepProcView(s *kit.Session) error {
 	s.Cmd("grep MemTotal /proc/meminfo; nproc    # in the child")
 	s.Inside("MemTotal %s   %s", gibString(in.Machine.MemTotal), sameAsHost(in.Machine.MemTotal == r.Host.MemTotal, gibString(r.Host.MemTotal)))
 	s.Inside("nproc %d   %s", in.Machine.CPUs, sameAsHost(in.Machine.CPUs == r.Host.CPUs, fmt.Sprint(r.Host.CPUs)))
-	s.Note("A 32 MiB, 0.2-CPU container is told it has the machine's memory and every CPU. /proc/meminfo\n" +
-		"and sched_getaffinity(2) are not namespaced and know nothing of cgroups; a program that sizes a\n" +
-		"heap or a thread pool by them overcommits, and meets the OOM killer or the throttle.")
+	s.Note("A %d MiB, %g-CPU container is told it has the machine's memory and every CPU. /proc/meminfo\n"+
+		"and sched_getaffinity(2) are not namespaced and know nothing of cgroups; a program that sizes a\n"+
+		"heap or a thread pool by them overcommits, and meets the OOM killer or the throttle.",
+		limits.Memory/mib, cpus(limits))
 
 	s.Cmd("cat /proc/self/cgroup    # in the child: where am I?")
 	for _, line := range in.Line {
 		s.Inside("%s", line)
 	}
-	s.Cmd("cat %s", in.Limits.MemoryFile)
-	s.Inside("%d: %d MiB", in.Limits.Memory, in.Limits.Memory/mib)
-	if h.Mode.V2() {
-		s.Cmd("cat %s", in.Limits.CPUFile)
-		s.Inside("%d %d: %.1f of a CPU, so %d worker thread, not %d", in.Limits.Quota, in.Limits.Period,
-			in.Limits.CPUs(), in.Limits.Workers(in.Machine.CPUs), in.Machine.CPUs)
-	} else {
-		s.Cmd("cat %s", shellPaths([]string{in.Limits.CPUFile, filepath.Join(filepath.Dir(in.Limits.CPUFile), "cpu.cfs_period_us")}))
-		s.Inside("%d / %d: %.1f of a CPU, so %d worker thread, not %d", in.Limits.Quota, in.Limits.Period,
-			in.Limits.CPUs(), in.Limits.Workers(in.Machine.CPUs), in.Machine.CPUs)
+	lim := in.Limits
+	s.Cmd("cat %s", lim.MemoryFile)
+	s.Inside("%d: %d MiB", lim.Memory, lim.Memory/mib)
+	s.Cmd("cat %s", shellPaths(lim.CPUFiles))
+	sep := " "
+	if !h.Mode.V2() {
+		sep = " / "
 	}
+	s.Inside("%d%s%d: %.1f of a CPU, so %d worker thread, not %d", lim.CPUQuota, sep, lim.CPUPeriod,
+		lim.CPUs(), lim.Workers(in.Machine.CPUs), in.Machine.CPUs)
 	s.Note("What a program should read is its own cgroup's files, found through /proc/self/cgroup. The JVM\n" +
 		"(10+), .NET and Go 1.25+ (for GOMAXPROCS) do. For programs that do not, LXCFS, a FUSE\n" +
 		"filesystem, is mounted over /proc/meminfo, /proc/cpuinfo and friends in the container and\n" +

@@ -6,47 +6,56 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
+// controllers are the ones this lesson limits. (On v1, cpu brings cpuacct,
+// the hierarchy with the CPU usage counter; in v2 those counters are part
+// of cpu.stat.)
+var controllers = []string{"cpu", "memory", "pids"}
+
 // lessonState is what the steps of one run share: the host's cgroup
-// filesystem and the parent cgroup the containers' cgroups go under.
+// filesystem, the parent cgroup the containers' cgroups go under, and what
+// the cgroups package did that has not been shown yet.
 type lessonState struct {
-	h      *Host
-	parent Cgroup
-	lines  chan string // Enter presses, for --hold
+	h      *cgroups.Host
+	parent cgroups.Manager
+	ops    []cgroups.Op // traced, not yet shown
+	lines  chan string  // Enter presses, for --hold
 }
 
-// host detects the cgroup mode once per run.
-func (l *lessonState) host() (Host, error) {
+// host detects the cgroup mode once per run, and from then on records
+// every change the package makes, for the steps to show.
+func (l *lessonState) host() (*cgroups.Host, error) {
 	if l.h == nil {
-		h, err := openHost(cgroupRoot)
+		h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 		if err != nil {
-			return Host{}, err
+			return nil, err
 		}
-		l.h = &h
+		h.Trace = func(op cgroups.Op) { l.ops = append(l.ops, op) }
+		l.h = h
 	}
-	return *l.h, nil
+	return l.h, nil
 }
 
-// parentName is the cgroup all of this run's cgroups go under. It holds no
-// process of its own, which cgroup v2 needs of a cgroup that hands
-// controllers to its children.
-func parentName() string { return "/" + kit.UniqueName("cgroups") }
+// parentName is the cgroup all of this run's cgroups go under, right below
+// the root. It holds no process of its own, which cgroup v2 needs of a
+// cgroup that hands controllers to its children (see internal/cgroups'
+// package doc on choosing a parent).
+func parentName() string { return kit.UniqueName("cgroups") }
 
-// leaf creates the cgroup <parent>/name for one step, prints how, and
+// leaf creates the cgroup <parent>/name for one step, shows how, and
 // registers its removal.
-func (l *lessonState) leaf(s *kit.Session, name string) (Cgroup, error) {
+func (l *lessonState) leaf(s *kit.Session, name string) (cgroups.Manager, error) {
 	h, err := l.host()
 	if err != nil {
 		return nil, err
 	}
 	if l.parent == nil {
-		p, err := h.Cgroup(parentName())
+		p, err := h.New(cgroups.Config{Parent: "/", Name: parentName(), Controllers: controllers})
 		if err != nil {
 			return nil, err
 		}
@@ -55,14 +64,30 @@ func (l *lessonState) leaf(s *kit.Session, name string) (Cgroup, error) {
 		s.Cleanup(p.Destroy)
 		l.parent = p
 	}
-	cg, ops, err := h.Create(parentName() + "/" + name)
-	if cg != nil {
-		s.Cleanup(cg.Destroy)
+	cg, err := h.New(cgroups.Config{Parent: "/" + parentName(), Name: name, Controllers: controllers})
+	if err != nil {
+		return nil, err
 	}
-	if lines := opLines(h, ops); len(lines) > 0 {
+	s.Cleanup(cg.Destroy)
+	err = cg.Create()
+	l.show(s)
+	return cg, err
+}
+
+// show prints what the cgroups package did since the last show, as shell
+// commands, and forgets it.
+func (l *lessonState) show(s *kit.Session, comments ...string) {
+	lines := append(append([]string{}, comments...), shellLines(l.h, l.take())...)
+	if len(lines) > 0 {
 		s.Cmd("%s", strings.Join(lines, "\n"))
 	}
-	return cg, err
+}
+
+// take returns what the package did since the last call, and forgets it.
+func (l *lessonState) take() []cgroups.Op {
+	ops := l.ops
+	l.ops = nil
+	return ops
 }
 
 // hold waits for Enter with --hold, so a person can look at the cgroup from
@@ -105,111 +130,4 @@ func (l *lessonState) hold(s *kit.Session, what string, files ...string) error {
 		fmt.Fprintln(s.Writer())
 		return s.Ctx.Err()
 	}
-}
-
-// opLines turns what Create did into shell commands. In v1 one cgroup is a
-// directory per hierarchy, so the mkdirs of one cgroup are printed as one
-// command with a brace list: mkdir /sys/fs/cgroup/{cpu,memory}/x.
-func opLines(h Host, ops []op) []string {
-	var lines, rels []string
-	byRel := map[string][]string{}
-	flush := func() {
-		for _, r := range rels {
-			lines = append(lines, "mkdir "+shellPaths(byRel[r]))
-		}
-		rels, byRel = nil, map[string][]string{}
-	}
-	for _, o := range ops {
-		if o.Mkdir == "" {
-			flush()
-			lines = append(lines, o.Write.Shell())
-			continue
-		}
-		r := relPath(h, o.Mkdir)
-		if _, ok := byRel[r]; !ok {
-			rels = append(rels, r)
-		}
-		byRel[r] = append(byRel[r], o.Mkdir)
-	}
-	flush()
-	return lines
-}
-
-// relPath is a cgroup directory's path inside its hierarchy.
-func relPath(h Host, dir string) string {
-	rel := strings.TrimPrefix(dir, h.Root)
-	if !h.Mode.V2() {
-		// Drop the hierarchy: /memory/unbox-cgroups-42 -> /unbox-cgroups-42.
-		if i := strings.Index(rel[1:], "/"); i >= 0 {
-			rel = rel[i+1:]
-		}
-	}
-	return rel
-}
-
-// shellPaths writes paths that differ in one component as a shell brace
-// list, /sys/fs/cgroup/{cpu,memory}/x, or else separated by spaces.
-func shellPaths(paths []string) string {
-	if len(paths) == 1 {
-		return paths[0]
-	}
-	first := strings.Split(paths[0], "/")
-	var differ = -1
-	for _, p := range paths[1:] {
-		f := strings.Split(p, "/")
-		if len(f) != len(first) {
-			return strings.Join(paths, " ")
-		}
-		for i := range f {
-			if f[i] != first[i] {
-				if differ >= 0 && differ != i {
-					return strings.Join(paths, " ")
-				}
-				differ = i
-			}
-		}
-	}
-	if differ < 0 {
-		return paths[0]
-	}
-	var alts []string
-	for _, p := range paths {
-		c := strings.Split(p, "/")[differ]
-		if strings.ContainsAny(c, ",{} ") {
-			return strings.Join(paths, " ")
-		}
-		alts = append(alts, c)
-	}
-	out := append([]string{}, first...)
-	out[differ] = "{" + strings.Join(alts, ",") + "}"
-	return strings.Join(out, "/")
-}
-
-// writeCmd is `echo value > file`, or with tee for several files.
-func writeCmd(value string, files []string) string {
-	if len(files) == 1 {
-		return fmt.Sprintf("echo %s > %s", quoteIfNeeded(value), files[0])
-	}
-	return fmt.Sprintf("echo %s | tee %s", quoteIfNeeded(value), shellPaths(files))
-}
-
-// writeLines are the writes as shell commands, for one s.Cmd.
-func writeLines(ws []fileWrite) string {
-	var lines []string
-	for _, w := range ws {
-		if _, err := os.Stat(w.Path); err != nil && w.Optional {
-			continue // not written: see apply
-		}
-		lines = append(lines, w.Shell())
-	}
-	return strings.Join(lines, "\n")
-}
-
-// inEach is name in each of the cgroup's directories.
-func inEach(cg Cgroup, name string) []string {
-	var out []string
-	for _, d := range cg.Dirs() {
-		out = append(out, filepath.Join(d, name))
-	}
-	return out
 }
