@@ -13,6 +13,7 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 // Each test looks at a mechanism from both sides: what the child reported,
@@ -84,13 +85,13 @@ func TestPrivPID(t *testing.T) {
 	}
 }
 
-func find(procs []proc, comm string) (proc, bool) {
+func find(procs []procfs.Stat, comm string) (procfs.Stat, bool) {
 	for _, p := range procs {
 		if p.Comm == comm {
 			return p, true
 		}
 	}
-	return proc{}, false
+	return procfs.Stat{}, false
 }
 
 func TestPrivMount(t *testing.T) {
@@ -221,15 +222,5 @@ func TestV1Prefix(t *testing.T) {
 		if got := v1Prefix(c.opts); got != c.want {
 			t.Errorf("v1Prefix(%q) = %q; want %q", c.opts, got, c.want)
 		}
-	}
-}
-
-func TestReadProcSelf(t *testing.T) {
-	p, err := readProc(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.PPID != os.Getppid() || p.State == "" || p.Comm == "" {
-		t.Errorf("readProc(self) = %+v; want ppid %d, a state and a name", p, os.Getppid())
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // startIn starts "<this program> init <stage>" (lesson 01's re-exec
@@ -20,11 +20,8 @@ import (
 //
 // (On cgroup v2, clone3(2) with CLONE_INTO_CGROUP starts a process directly
 // in a cgroup, Linux 5.7+; the wait works on v1 too.)
-func startIn(ctx context.Context, cg Cgroup, stage string, cfg any) (*kit.Child, error) {
-	c, err := kit.NewChild(stage)
-	if err != nil {
-		return nil, err
-	}
+func startIn(ctx context.Context, cg Cgroup, stage string, cfg any) (*reexec.Child, error) {
+	c := reexec.NewChild(stage)
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -40,7 +37,7 @@ func startIn(ctx context.Context, cg Cgroup, stage string, cfg any) (*kit.Child,
 }
 
 // exitSignal is the signal that ended a child, or 0.
-func exitSignal(c *kit.Child) syscall.Signal {
+func exitSignal(c *reexec.Child) syscall.Signal {
 	if c.Cmd.ProcessState == nil {
 		return 0
 	}

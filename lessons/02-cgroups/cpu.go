@@ -8,15 +8,16 @@ import (
 	"time"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("busy", busyChild) }
+func init() { reexec.Register("busy", busyChild) }
 
 // cpuLimit is the seed's `docker run --cpu-period=100000 --cpu-quota=20000`.
 var cpuLimit = Resources{CPUPeriod: 100000, CPUQuota: 20000}
 
 // busyChild spins on one thread until the parent says stop.
-func busyChild(c *kit.Conn) error {
+func busyChild(c *reexec.Conn) error {
 	if err := c.Recv(nil); err != nil {
 		return err
 	}

@@ -9,11 +9,12 @@ import (
 	"strings"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 func init() {
-	kit.RegisterInit("ctr", ctrChild)
-	kit.RegisterInit("ctr-born", ctrBornChild)
+	reexec.Register("ctr", ctrChild)
+	reexec.Register("ctr-born", ctrBornChild)
 }
 
 // ctrReport is what a child in a new cgroup saw: its own /proc/self/cgroup
@@ -25,7 +26,7 @@ type ctrReport struct {
 
 // ctrChild waits to be moved (startIn), reports where it is and where a
 // child of its own is born, then waits until the parent has looked.
-func ctrChild(c *kit.Conn) error {
+func ctrChild(c *reexec.Conn) error {
 	var path string
 	if err := c.Recv(&path); err != nil {
 		return err
@@ -36,10 +37,7 @@ func ctrChild(c *kit.Conn) error {
 		return err
 	}
 	// A child of ours, started the usual way: it is born in our cgroup.
-	born, err := kit.NewChild("ctr-born")
-	if err != nil {
-		return err
-	}
+	born := reexec.NewChild("ctr-born")
 	if err := born.Start(context.Background()); err != nil {
 		return err
 	}
@@ -59,7 +57,7 @@ func ctrChild(c *kit.Conn) error {
 	return c.Recv(nil)
 }
 
-func ctrBornChild(c *kit.Conn) error {
+func ctrBornChild(c *reexec.Conn) error {
 	var path string
 	if err := c.Recv(&path); err != nil {
 		return err

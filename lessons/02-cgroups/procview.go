@@ -12,9 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("view", viewChild) }
+func init() { reexec.Register("view", viewChild) }
 
 // viewLimits are both limits at once: a small container.
 var viewLimits = Resources{CPUPeriod: 100000, CPUQuota: 20000, Memory: 32 * mib}
@@ -119,7 +120,7 @@ type viewReport struct {
 }
 
 // viewChild reads the machine's size the usual way, then its cgroup's.
-func viewChild(c *kit.Conn) error {
+func viewChild(c *reexec.Conn) error {
 	var path string
 	if err := c.Recv(&path); err != nil {
 		return err

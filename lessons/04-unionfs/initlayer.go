@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
 )
 
 // The init layer sits between the image and a container's writable layer.
@@ -52,7 +53,7 @@ type container struct {
 	Work     string
 	Merged   string
 
-	overlay kit.Mount
+	overlay mount.Mount
 	unmount func() error // set while mounted
 }
 

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/rootfs"
 )
 
 // An image layer is a directory holding what one build step changed: files
@@ -137,7 +138,7 @@ func (l *lab) buildImage(ctx context.Context) error {
 		return err
 	}
 	base := imageLayer{Name: "1-base", Dir: l.path("layers", "1-base")}
-	if _, err := kit.Rootfs(ctx, base.Dir, kit.RootfsOptions{}); err != nil {
+	if _, err := rootfs.Build(ctx, base.Dir, rootfs.Options{}); err != nil {
 		return fmt.Errorf("layer 1: %w", err)
 	}
 	passwd, err := os.ReadFile(filepath.Join(base.Dir, "etc", "passwd"))

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
 )
 
 // mount mounts c's union at c.Merged: its init layer on top of the image's
@@ -23,11 +24,11 @@ func (l *lab) mount(c *container) error {
 	if err != nil {
 		return err
 	}
-	unmount, err := kit.MountAll("/", []kit.Mount{m})
+	mounted, err := mount.MountAll("/", []mount.Mount{m}, nil)
 	if err != nil {
 		return err
 	}
-	c.overlay, c.unmount = m, unmount
+	c.overlay, c.unmount = m, mounted.Unmount
 	return nil
 }
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
 )
 
 // An overlay mount is data first (see internal/kit/mount_linux.go): the
@@ -106,12 +106,12 @@ func (e *OptionsTooLongError) Error() string {
 		e.Len, e.Layers, e.Max, e.PageSize)
 }
 
-// Mount is o as a mount on target, ready for kit.MountAll; Mount.String()
+// Mount is o as a mount on target, ready for mount.MountAll; Mount.String()
 // is the command a person would type.
-func (o Overlay) Mount(target string, pageSize int) (kit.Mount, error) {
+func (o Overlay) Mount(target string, pageSize int) (mount.Mount, error) {
 	opts, err := o.Options(pageSize)
 	if err != nil {
-		return kit.Mount{}, err
+		return mount.Mount{}, err
 	}
-	return kit.Mount{Source: "overlay", Target: target, Type: "overlay", Data: opts}, nil
+	return mount.Mount{Source: "overlay", Target: target, Type: "overlay", Data: opts}, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
+	"github.com/unboxlab/unbox/internal/mount"
 )
 
 // newTestLab builds the image in a test's temp dir and mounts container a
@@ -271,14 +272,12 @@ func TestPrivSecondContainerIsPrivate(t *testing.T) {
 	checkLowersUnchanged(t, l, before)
 }
 
-// TestPrivEnterContainer enters container a with kit.EnterRoot and checks
-// what it sees, and where its writes land: straight, and after lifting the
-// root as on a machine that runs from its initial ramfs.
+// TestPrivEnterContainer enters container a with mount.EnterRoot and checks
+// what it sees, and where its writes land.
 func TestPrivEnterContainer(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		lift bool
-	}{{"pivot", false}, {"lift-then-pivot", true}} {
+	}{{"pivot"}} {
 		t.Run(c.name, func(t *testing.T) {
 			l, a := newTestLab(t)
 			kittest.Require(t, kit.NeedNamespaces("mnt", "pid", "uts")...)
@@ -286,7 +285,7 @@ func TestPrivEnterContainer(t *testing.T) {
 			if err := os.MkdirAll(volume, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			r, h, err := enter(context.Background(), a, volume, c.lift)
+			r, h, err := enter(context.Background(), a, volume)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -304,9 +303,6 @@ func TestPrivEnterContainer(t *testing.T) {
 			}
 			if h.UpperVolume != "no such file or directory" {
 				t.Errorf("host: upper/data/on-volume = %q; want nothing: the volume bypasses the union", h.UpperVolume)
-			}
-			if _, err := os.Lstat(filepath.Join(a.Upper, kit.OldRoot)); !os.IsNotExist(err) {
-				t.Errorf("upper%s after entering: %v; want pivot_root's old root removed", kit.OldRoot, err)
 			}
 		})
 	}
@@ -371,10 +367,11 @@ func TestPrivOptionsAsTheKernelReadsThem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unmount, err := kit.MountAll("/", []kit.Mount{m})
+	mounted, err := mount.MountAll("/", []mount.Mount{m}, nil)
 	if err != nil {
 		t.Fatalf("%v (escaped options %q)", err, m.Data)
 	}
+	unmount := mounted.Unmount
 	got := read(t, filepath.Join(merged, "f"))
 	if err := unmount(); err != nil {
 		t.Fatal(err)
@@ -414,10 +411,11 @@ func TestPrivOptionsAsTheKernelReadsThem(t *testing.T) {
 	if len(m.Data) != page-1 {
 		t.Fatalf("padding made %d bytes of options; want %d", len(m.Data), page-1)
 	}
-	unmount, err = kit.MountAll("/", []kit.Mount{m})
+	mounted, err = mount.MountAll("/", []mount.Mount{m}, nil)
 	if err != nil {
 		t.Fatalf("the kernel refused %d bytes of options: %v", page-1, err)
 	}
+	unmount = mounted.Unmount
 	if err := unmount(); err != nil {
 		t.Fatal(err)
 	}
@@ -448,10 +446,11 @@ func TestPrivNeedUpperFSRefusesOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unmount, err := kit.MountAll("/", []kit.Mount{m})
+	mounted, err := mount.MountAll("/", []mount.Mount{m}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	unmount := mounted.Unmount
 	defer unmount()
 	if err := probeUpperFS(filepath.Join(dir, "m")); err == nil || !strings.Contains(err.Error(), "upperdir on") {
 		t.Errorf("probeUpperFS on an overlay mount = %v; want it refused", err)
