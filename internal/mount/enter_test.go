@@ -54,6 +54,11 @@ func init() {
 			return err
 		}
 		if req.ReadOnlyRoot {
+			// Private first, as EnterRoot will: where / is shared (systemd),
+			// this bind would otherwise appear on the host too.
+			if err := mount.MakePrivate("/", nil); err != nil {
+				return err
+			}
 			dir := req.Config.Dir
 			if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 				return err

@@ -34,7 +34,9 @@
 // while locked with runtime.LockOSThread. So never start a child from a
 // goroutine that locked its thread (to setns, say) and then returns: the
 // thread goes, and the child is killed with it. Start it from an unlocked
-// goroutine, or keep the locked one alive as long as the child.
+// goroutine, or keep the locked one alive as long as the child. (The main
+// thread is the exception the other way: the runtime parks it instead of
+// ending it, so a child started there outlives the goroutine.)
 // TestPdeathsigFollowsTheThread shows it happen.
 //
 // File descriptors meant for the child must not leak, on any path. A

@@ -1,6 +1,3 @@
-// Package rootfstest builds hostile root filesystems for the tests of
-// anything that enters one: a runtime must resolve every path inside the
-// root, and these roots punish one that does not.
 package rootfstest
 
 import (
