@@ -25,6 +25,7 @@ import (
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 	"github.com/unboxlab/unbox/internal/procfs"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 func TestMain(m *testing.M) { kittest.Main(m, nil) }
@@ -45,7 +46,7 @@ var needCgroups = kit.Need{
 func init() {
 	// booted says so first thing, then waits until the parent says go, says
 	// it is ready, and waits until the parent goes away.
-	kit.RegisterInit("booted", func(c *kit.Conn) error {
+	reexec.Register("booted", func(c *reexec.Conn) error {
 		if err := c.Send("booted"); err != nil {
 			return err
 		}
@@ -210,12 +211,9 @@ func TestPrivStartInCgroup(t *testing.T) {
 func TestPrivChargesFollowPlacement(t *testing.T) {
 	kittest.Privileged(t, needCgroups)
 	h, m := testCgroup(t)
-	var c *kit.Child
+	var c *reexec.Child
 	p, err := Start(m, func(fd int) (int, error) {
-		var err error
-		if c, err = kit.NewChild("booted"); err != nil {
-			return 0, err
-		}
+		c = reexec.NewChild("booted")
 		if fd >= 0 {
 			c.Cmd.SysProcAttr.UseCgroupFD, c.Cmd.SysProcAttr.CgroupFD = true, fd
 		}

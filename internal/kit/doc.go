@@ -14,15 +14,12 @@
 //	  inside │ hostname: unbox-01
 //	  host   │ hostname: vm (unchanged)
 //
-// Code that must run inside new namespaces uses the one re-exec pattern of this
-// project ([RegisterInit], [NewChild]): the program starts itself again as
-// "<program> init <stage>", the kernel puts that new process into the
-// namespaces, and parent and child talk over an inherited socket. Lesson 01's
-// README explains why Go needs this.
-//
-// [Rootfs] builds the small root filesystem that lessons 03 onward enter,
-// from the host's static busybox or, failing that, from the host's own shell
-// and tools with the shared libraries they load.
+// The kit is lesson UX only. The mechanisms a lesson narrates live in
+// concept packages it calls, which the capstone runs too and which never
+// print: internal/reexec (running code in new namespaces), internal/procfs,
+// internal/mount, internal/rootfs and the others under internal/. [Main]
+// runs a re-exec'd child's stage (reexec.Init) before anything else; a
+// [Need] may call a mechanism package's probe.
 //
 // The test side of the kit lives in package kittest.
 package kit

@@ -1,11 +1,11 @@
 package kit
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 // UserEnv looks up a preference the user set in their environment, also when
@@ -34,45 +34,19 @@ func UserEnv(key string) (string, bool) {
 		if pid <= 1 {
 			break
 		}
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
 		if strings.TrimSpace(string(comm)) == "sudo" {
-			environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			environ, err := procfs.ReadEnviron(strconv.Itoa(pid))
 			if err != nil {
 				return "", false
 			}
-			return lookupEnviron(environ, key)
+			return procfs.Lookup(environ, key)
 		}
-		pid = parentOf(pid)
+		st, err := procfs.ReadStat(strconv.Itoa(pid))
+		if err != nil {
+			break
+		}
+		pid = st.PPID
 	}
 	return "", false
-}
-
-// lookupEnviron finds key in the NUL-separated text of /proc/<pid>/environ.
-func lookupEnviron(environ []byte, key string) (string, bool) {
-	for _, kv := range bytes.Split(environ, []byte{0}) {
-		if k, v, ok := strings.Cut(string(kv), "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// parentOf returns the parent PID of pid from /proc/<pid>/stat, or 0.
-func parentOf(pid int) int {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name in parentheses may hold spaces; fields after the
-	// last ')' are fixed: state, ppid, ... (proc(5)).
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
 }

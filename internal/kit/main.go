@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // Main is a lesson's whole main function: `func main() { kit.Main(run) }`.
@@ -18,7 +20,7 @@ import (
 // turns the result into an exit status: 0 done, 1 a step failed, 2 the lesson
 // could not start (its needs table is already printed), 130 interrupted.
 func Main(run RunFunc) {
-	MaybeRunInit()
+	reexec.Init()
 	os.Exit(mainStatus(run))
 }
 

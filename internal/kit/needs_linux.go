@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/overlay"
+	"github.com/unboxlab/unbox/internal/reexec"
+	"github.com/unboxlab/unbox/internal/rootfs"
 )
 
 // NeedNamespace is a kernel that supports the namespace kind ("uts", "pid",
@@ -54,13 +56,10 @@ var (
 	userNSErr  error
 )
 
-func init() { RegisterInit("kit-probe", func(*Conn) error { return nil }) }
+func init() { reexec.Register("kit-probe", func(*reexec.Conn) error { return nil }) }
 
 func probeUserNS() error {
-	c, err := NewChild("kit-probe")
-	if err != nil {
-		return err
-	}
+	c := reexec.NewChild("kit-probe")
 	c.Cmd.Stderr = nil
 	c.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWUSER
 	c.Cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
@@ -129,7 +128,7 @@ func trialOverlayMount() error { return overlay.Probe(os.TempDir()) }
 var NeedStaticBusybox = Need{
 	Name: "static busybox",
 	Check: func() error {
-		_, err := findStaticBusybox()
+		_, err := rootfs.FindStaticBusybox()
 		return err
 	},
 	Fix: "sudo apt-get install busybox-static",

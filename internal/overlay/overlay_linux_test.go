@@ -17,6 +17,7 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
+	"github.com/unboxlab/unbox/internal/mount"
 	"github.com/unboxlab/unbox/internal/overlay"
 	"github.com/unboxlab/unbox/internal/overlay/whiteout"
 )
@@ -30,12 +31,12 @@ func mountLayers(t *testing.T, l overlay.Layers, target string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unmount, err := kit.MountAll("/", []kit.Mount{{Source: overlay.FSType, Target: target, Type: overlay.FSType, Data: opts}})
+	mounted, err := mount.MountAll("/", []mount.Mount{{Source: overlay.FSType, Target: target, Type: overlay.FSType, Data: opts}}, nil)
 	if err != nil {
 		t.Fatalf("%v%s", err, overlay.MountHint(err))
 	}
 	t.Cleanup(func() {
-		if err := unmount(); err != nil {
+		if err := mounted.Unmount(); err != nil {
 			t.Errorf("unmount %s: %v", target, err)
 		}
 	})

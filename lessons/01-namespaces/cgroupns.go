@@ -15,9 +15,10 @@ import (
 
 	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("cgroupns", cgroupNSChild) }
+func init() { reexec.Register("cgroupns", cgroupNSChild) }
 
 // hierarchy is one mounted cgroup hierarchy: where it is, and how its line
 // in /proc/<pid>/cgroup starts ("0::" for cgroup v2).
@@ -73,7 +74,7 @@ type cgroupNSInside struct {
 
 // cgroupNSChild waits until the parent has moved it into a cgroup, then
 // unshares a cgroup namespace: that cgroup becomes its "/".
-func cgroupNSChild(c *kit.Conn) error {
+func cgroupNSChild(c *reexec.Conn) error {
 	var h hierarchy
 	if err := c.Recv(&h); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // kinds are the namespaces this lesson covers, in the order ls shows them.
@@ -42,11 +43,8 @@ func stepHostNamespaces(s *kit.Session) error {
 // start runs this program again as stage ("<program> init <stage>"), in new
 // namespaces of the kinds in cloneflags (clone(2)): the re-exec pattern of
 // internal/kit, explained in this lesson's README.
-func start(ctx context.Context, stage string, cloneflags uintptr) (*kit.Child, error) {
-	c, err := kit.NewChild(stage)
-	if err != nil {
-		return nil, err
-	}
+func start(ctx context.Context, stage string, cloneflags uintptr) (*reexec.Child, error) {
+	c := reexec.NewChild(stage)
 	c.Cmd.SysProcAttr.Cloneflags = cloneflags
 	if err := c.Start(ctx); err != nil {
 		return nil, err

@@ -12,12 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // shmKey is the System V key our segment is created under: "unbx" in ASCII.
 const shmKey = 0x756e6278
 
-func init() { kit.RegisterInit("ipc", ipcChild) }
+func init() { reexec.Register("ipc", ipcChild) }
 
 // ipcView is what one side sees of System V shared memory.
 type ipcView struct {
@@ -28,7 +29,7 @@ type ipcView struct {
 }
 
 // ipcChild creates a shared memory segment in its new IPC namespace.
-func ipcChild(c *kit.Conn) error {
+func ipcChild(c *reexec.Conn) error {
 	id, err := unix.SysvShmGet(shmKey, 4096, unix.IPC_CREAT|0o600)
 	if err != nil {
 		return fmt.Errorf("shmget(%#x, 4096, IPC_CREAT): %w", shmKey, err)

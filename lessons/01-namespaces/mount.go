@@ -12,9 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/procfs"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("mount", mountChild) }
+func init() { reexec.Register("mount", mountChild) }
 
 // mountView is what one side sees at the demo directory.
 type mountView struct {
@@ -26,7 +28,7 @@ type mountView struct {
 
 // mountChild runs in a new mount namespace: private propagation first, then
 // a tmpfs on the directory with a file in it.
-func mountChild(c *kit.Conn) error {
+func mountChild(c *reexec.Conn) error {
 	var dir string
 	if err := c.Recv(&dir); err != nil {
 		return err
@@ -59,29 +61,15 @@ func readMountView(pid, dir string) (mountView, error) {
 	if v.NS, err = nsLink(pid, "mnt"); err != nil {
 		return v, err
 	}
-	info, err := os.ReadFile("/proc/" + pid + "/mountinfo")
+	ms, err := procfs.ReadMountinfo(pid)
 	if err != nil {
 		return v, err
 	}
-	for _, line := range strings.Split(string(info), "\n") {
-		// id parent major:minor root mountpoint options [optional...] - type source superoptions
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, p := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 6 || len(p) < 1 {
-			continue
-		}
-		switch f[4] {
-		case "/":
-			v.Propagation = "private"
-			if len(f) > 6 {
-				v.Propagation = strings.Join(f[6:], " ") // shared:N, master:N
-			}
-		case dir:
-			v.Mount = fmt.Sprintf("%s on %s type %s", p[1], dir, p[0])
-		}
+	if root, ok := procfs.Mounts(ms).At("/"); ok {
+		v.Propagation = root.Propagation() // private, or shared:N, master:N
+	}
+	if m, ok := procfs.Mounts(ms).At(dir); ok {
+		v.Mount = fmt.Sprintf("%s on %s type %s", m.Source, dir, m.Type)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 // Each test looks at a mechanism from both sides: what the child reported,
@@ -84,13 +85,13 @@ func TestPrivPID(t *testing.T) {
 	}
 }
 
-func find(procs []proc, comm string) (proc, bool) {
+func find(procs []procfs.Stat, comm string) (procfs.Stat, bool) {
 	for _, p := range procs {
 		if p.Comm == comm {
 			return p, true
 		}
 	}
-	return proc{}, false
+	return procfs.Stat{}, false
 }
 
 func TestPrivMount(t *testing.T) {
@@ -208,15 +209,5 @@ func TestPrivCgroupNS(t *testing.T) {
 	}
 	if err := removeCgroup(cg); err != nil {
 		t.Errorf("the cgroup is not removable once the child is gone: %v", err)
-	}
-}
-
-func TestReadProcSelf(t *testing.T) {
-	p, err := readProc(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.PPID != os.Getppid() || p.State == "" || p.Comm == "" {
-		t.Errorf("readProc(self) = %+v; want ppid %d, a state and a name", p, os.Getppid())
 	}
 }

@@ -12,9 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("net", netChild) }
+func init() { reexec.Register("net", netChild) }
 
 // link is one network interface, as `ip link` and `ip addr` show it.
 type link struct {
@@ -30,7 +31,7 @@ type netView struct {
 	Links []link
 }
 
-func netChild(c *kit.Conn) error {
+func netChild(c *reexec.Conn) error {
 	v, err := readNet()
 	if err != nil {
 		return err

@@ -3,12 +3,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,20 +14,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/procfs"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 func init() {
-	kit.RegisterInit("pid-init", pidInit)
-	kit.RegisterInit("pid-orphan", pidOrphan)
-	kit.RegisterInit("pid-sleeper", pidSleeper)
-	kit.RegisterInit("pid-exit", func(*kit.Conn) error { return nil })
-}
-
-// proc is one line of ps, read from /proc/<pid>/stat (proc(5)).
-type proc struct {
-	PID, PPID int
-	State     string
-	Comm      string
+	reexec.Register("pid-init", pidInit)
+	reexec.Register("pid-orphan", pidOrphan)
+	reexec.Register("pid-sleeper", pidSleeper)
+	reexec.Register("pid-exit", func(*reexec.Conn) error { return nil })
 }
 
 // pidReport is everything PID 1 of the new namespace saw, in order.
@@ -41,16 +34,16 @@ type pidReport struct {
 	ProcsSeen  int    // numeric entries in /proc
 	AfterMount struct {
 		ProcSelf string
-		PS       []proc
+		PS       []procfs.Stat
 	}
-	Orphaned []proc // after pid 2 started pid 3 and exited
-	Zombie   []proc // after a child exited and PID 1 did not wait
-	Reaped   []proc // after PID 1 waited
+	Orphaned []procfs.Stat // after pid 2 started pid 3 and exited
+	Zombie   []procfs.Stat // after a child exited and PID 1 did not wait
+	Reaped   []procfs.Stat // after PID 1 waited
 }
 
 // pidInit is PID 1 of a new PID namespace (and of a new mount namespace, so
 // that it can mount its own /proc without touching the host's).
-func pidInit(c *kit.Conn) error {
+func pidInit(c *reexec.Conn) error {
 	var r pidReport
 	var err error
 	if r.NS, err = nsLink("self", "pid_for_children"); err != nil {
@@ -73,10 +66,7 @@ func pidInit(c *kit.Conn) error {
 	r.AfterMount.PS = ps()
 
 	// An orphan: a child starts a grandchild and exits without waiting for it.
-	orphanMaker, err := kit.NewChild("pid-orphan")
-	if err != nil {
-		return err
-	}
+	orphanMaker := reexec.NewChild("pid-orphan")
 	if err := orphanMaker.Start(context.Background()); err != nil {
 		return err
 	}
@@ -93,10 +83,7 @@ func pidInit(c *kit.Conn) error {
 	r.Orphaned = ps()
 
 	// A zombie: a child exits and we, its parent, do not wait(2) for it.
-	exiter, err := kit.NewChild("pid-exit")
-	if err != nil {
-		return err
-	}
+	exiter := reexec.NewChild("pid-exit")
 	if err := exiter.Start(context.Background()); err != nil {
 		return err
 	}
@@ -120,11 +107,8 @@ func pidInit(c *kit.Conn) error {
 // pidOrphan starts a grandchild of PID 1 and exits at once, as
 // `sh -c 'sleep infinity & exit'` would; it tells PID 1 the grandchild's PID
 // first, so that PID 1 knows whom to look for.
-func pidOrphan(c *kit.Conn) error {
-	sleeper, err := kit.NewChild("pid-sleeper")
-	if err != nil {
-		return err
-	}
+func pidOrphan(c *reexec.Conn) error {
+	sleeper := reexec.NewChild("pid-sleeper")
 	// A real orphan: no signal when its parent dies (kit sets SIGKILL by
 	// default so that lessons leave nothing behind).
 	sleeper.Cmd.SysProcAttr.Pdeathsig = 0
@@ -137,7 +121,7 @@ func pidOrphan(c *kit.Conn) error {
 	return c.Send(sleeper.Pid())
 }
 
-func pidSleeper(c *kit.Conn) error {
+func pidSleeper(c *reexec.Conn) error {
 	if err := c.Send("ready"); err != nil {
 		return err
 	}
@@ -147,54 +131,29 @@ func pidSleeper(c *kit.Conn) error {
 
 func waitForState(pid int, state string) error {
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if p, err := readProc(pid); err == nil && p.State == state {
+		if p, err := procfs.ReadStat(strconv.Itoa(pid)); err == nil && p.State == state {
 			return nil
 		}
 	}
 	return fmt.Errorf("pid %d did not reach state %s", pid, state)
 }
 
-// procPIDs lists the numeric entries of /proc: the processes this /proc shows.
+// procPIDs lists the processes this /proc shows, in order.
 func procPIDs() []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	sort.Ints(pids)
+	pids, _ := procfs.PIDs()
+	slices.Sort(pids)
 	return pids
 }
 
-// ps is `ps -e -o pid,ppid,stat,comm`, read from /proc.
-func ps() []proc {
-	var out []proc
+// ps is `ps -e -o pid,ppid,stat,comm`, read from /proc/<pid>/stat (proc(5)).
+func ps() []procfs.Stat {
+	var out []procfs.Stat
 	for _, pid := range procPIDs() {
-		if p, err := readProc(pid); err == nil {
+		if p, err := procfs.ReadStat(strconv.Itoa(pid)); err == nil {
 			out = append(out, p)
 		}
 	}
 	return out
-}
-
-func readProc(pid int) (proc, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return proc{}, err
-	}
-	// "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
-	// split at the last ')'.
-	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if i < 0 || j < i {
-		return proc{}, errors.New("malformed stat")
-	}
-	f := strings.Fields(string(b[j+1:]))
-	if len(f) < 2 {
-		return proc{}, errors.New("malformed stat")
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return proc{PID: pid, PPID: ppid, State: f[0], Comm: string(b[i+1 : j])}, nil
 }
 
 // nsMember is a process of a PID namespace, as the host sees it.
@@ -209,15 +168,12 @@ func membersOf(ns string) []nsMember {
 		if link, err := nsLink(strconv.Itoa(pid), "pid"); err != nil || link != ns {
 			continue
 		}
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		st, err := procfs.ReadStatus(strconv.Itoa(pid))
 		if err != nil {
 			continue
 		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if f := strings.Fields(line); len(f) > 2 && f[0] == "NSpid:" {
-				inner, _ := strconv.Atoi(f[len(f)-1])
-				out = append(out, nsMember{HostPID: pid, NSPID: inner})
-			}
+		if nspid, err := st.Ints("NSpid"); err == nil && len(nspid) > 0 {
+			out = append(out, nsMember{HostPID: pid, NSPID: nspid[len(nspid)-1]})
 		}
 	}
 	return out
@@ -259,7 +215,7 @@ func pidDemo(ctx context.Context) (pidResult, error) {
 }
 
 // psTable prints procs as `ps -e -o pid,ppid,stat,comm` does.
-func psTable(s *kit.Session, procs []proc) {
+func psTable(s *kit.Session, procs []procfs.Stat) {
 	lines := []string{psLine("PID", "PPID", "STAT", "COMMAND")}
 	for _, p := range procs {
 		lines = append(lines, psLine(strconv.Itoa(p.PID), strconv.Itoa(p.PPID), p.State, p.Comm))

@@ -9,13 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("shell", shellChild) }
+func init() { reexec.Register("shell", shellChild) }
 
 // shellChild sets up the namespaces it was born in, then becomes the host's
 // shell: the child ends in exec, as every container start does.
-func shellChild(c *kit.Conn) error {
+func shellChild(c *reexec.Conn) error {
 	if err := unix.Sethostname([]byte(containerHostname)); err != nil {
 		return fmt.Errorf("sethostname: %w", err)
 	}
@@ -36,10 +37,7 @@ func shell(s *kit.Session) error {
 		"The host's own /bin/sh, as PID 1 in new UTS, PID, mount, IPC and network namespaces.\n"+
 			"Try: hostname; ps; ls /proc; cat /proc/self/cgroup. Type exit to leave.")
 	s.Cmd("unshare --uts --pid --fork --mount-proc --ipc --net sh")
-	c, err := kit.NewChild("shell")
-	if err != nil {
-		return err
-	}
+	c := reexec.NewChild("shell")
 	c.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
 	c.Cmd.Stdin, c.Cmd.Stdout, c.Cmd.Stderr = s.In, s.Out, s.Err
 	return s.Foreground(func() error {

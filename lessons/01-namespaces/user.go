@@ -14,6 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/procfs"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // rootMappedTo is the host uid (and gid) that uid 0 inside maps to when the
@@ -22,7 +24,7 @@ import (
 // mapping such a user may write (user_namespaces(7)).
 const rootMappedTo = 100000
 
-func init() { kit.RegisterInit("user", userChild) }
+func init() { reexec.Register("user", userChild) }
 
 type userInside struct {
 	NS                string
@@ -40,7 +42,7 @@ type userHost struct {
 }
 
 // userChild runs as uid 0 in a new user namespace.
-func userChild(c *kit.Conn) error {
+func userChild(c *reexec.Conn) error {
 	var dir string
 	if err := c.Recv(&dir); err != nil {
 		return err
@@ -77,13 +79,8 @@ func readMap(path string) string {
 
 // statusField returns a field of /proc/<pid>/status, e.g. "Uid".
 func statusField(pid, name string) string {
-	b, _ := os.ReadFile("/proc/" + pid + "/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && k == name {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+	st, _ := procfs.ReadStatus(pid)
+	return st[name]
 }
 
 // outsideID is the host ID that uid/gid 0 inside maps to.
@@ -95,10 +92,7 @@ func outsideID(hostID int) int {
 }
 
 func userDemo(ctx context.Context, dir string) (inside userInside, host userHost, err error) {
-	c, err := kit.NewChild("user")
-	if err != nil {
-		return inside, host, err
-	}
+	c := reexec.NewChild("user")
 	uid, gid := outsideID(os.Geteuid()), outsideID(os.Getegid())
 	c.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWUSER
 	// Go writes these to /proc/<child>/uid_map and gid_map (after "deny" to

@@ -10,11 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 const containerHostname = "unbox-01"
 
-func init() { kit.RegisterInit("uts", utsChild) }
+func init() { reexec.Register("uts", utsChild) }
 
 // utsView is a hostname and the UTS namespace it belongs to.
 type utsView struct {
@@ -24,7 +25,7 @@ type utsView struct {
 
 // utsChild runs in the child, in its new UTS namespace: it renames itself and
 // reports, then stays alive until the parent has looked at the host.
-func utsChild(c *kit.Conn) error {
+func utsChild(c *reexec.Conn) error {
 	var name string
 	if err := c.Recv(&name); err != nil {
 		return err

@@ -11,12 +11,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/cgroups"
-	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // child is a re-exec'd stage started in a cgroup, and how it got there.
 type child struct {
-	*kit.Child
+	*reexec.Child
 	Placement cgroups.Placement
 }
 
@@ -31,10 +31,7 @@ type child struct {
 func startIn(ctx context.Context, cg cgroups.Manager, stage string, cfg any) (*child, error) {
 	c := &child{}
 	p, err := cgroups.Start(cg, func(cgroupFD int) (int, error) {
-		var err error
-		if c.Child, err = kit.NewChild(stage); err != nil {
-			return 0, err
-		}
+		c.Child = reexec.NewChild(stage)
 		if cgroupFD >= 0 {
 			c.Cmd.SysProcAttr.UseCgroupFD = true
 			c.Cmd.SysProcAttr.CgroupFD = cgroupFD
@@ -67,7 +64,7 @@ func placed(p cgroups.Placement) string {
 }
 
 // exitSignal is the signal that ended a child, or 0.
-func exitSignal(c *kit.Child) syscall.Signal {
+func exitSignal(c *reexec.Child) syscall.Signal {
 	if c.Cmd.ProcessState == nil {
 		return 0
 	}

@@ -12,12 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("wait", waitChild) }
+func init() { reexec.Register("wait", waitChild) }
 
 // waitChild waits in its cgroup until it is told to go, or killed.
-func waitChild(c *kit.Conn) error {
+func waitChild(c *reexec.Conn) error {
 	if err := c.Recv(nil); err != nil {
 		return err
 	}

@@ -9,9 +9,10 @@ import (
 
 	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("busy", busyChild) }
+func init() { reexec.Register("busy", busyChild) }
 
 // cpuLimit is `docker run --cpu-period=100000 --cpu-quota=20000`.
 var cpuLimit = cgroups.Resources{CPUPeriod: 100000, CPUQuota: 20000}
@@ -20,7 +21,7 @@ var cpuLimit = cgroups.Resources{CPUPeriod: 100000, CPUQuota: 20000}
 func cpus(r cgroups.Resources) float64 { return float64(r.CPUQuota) / float64(r.CPUPeriod) }
 
 // busyChild spins on one thread until the parent says stop.
-func busyChild(c *kit.Conn) error {
+func busyChild(c *reexec.Conn) error {
 	if err := c.Recv(nil); err != nil {
 		return err
 	}

@@ -11,11 +11,12 @@ import (
 	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/procfs"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 func init() {
-	kit.RegisterInit("ctr", ctrChild)
-	kit.RegisterInit("ctr-born", ctrBornChild)
+	reexec.Register("ctr", ctrChild)
+	reexec.Register("ctr-born", ctrBornChild)
 }
 
 // ctrReport is what a child in a new cgroup saw: its own /proc/self/cgroup
@@ -27,7 +28,7 @@ type ctrReport struct {
 
 // ctrChild waits to be moved (startIn), reports where it is and where a
 // child of its own is born, then waits until the parent has looked.
-func ctrChild(c *kit.Conn) error {
+func ctrChild(c *reexec.Conn) error {
 	var path string
 	if err := c.Recv(&path); err != nil {
 		return err
@@ -38,10 +39,7 @@ func ctrChild(c *kit.Conn) error {
 		return err
 	}
 	// A child of ours, started the usual way: it is born in our cgroup.
-	born, err := kit.NewChild("ctr-born")
-	if err != nil {
-		return err
-	}
+	born := reexec.NewChild("ctr-born")
 	if err := born.Start(context.Background()); err != nil {
 		return err
 	}
@@ -61,7 +59,7 @@ func ctrChild(c *kit.Conn) error {
 	return c.Recv(nil)
 }
 
-func ctrBornChild(c *kit.Conn) error {
+func ctrBornChild(c *reexec.Conn) error {
 	var path string
 	if err := c.Recv(&path); err != nil {
 		return err

@@ -11,9 +11,10 @@ import (
 
 	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("hog", hogChild) }
+func init() { reexec.Register("hog", hogChild) }
 
 const mib = 1 << 20
 
@@ -52,7 +53,7 @@ type hogConfig struct {
 // Memory comes from mmap(2), not Go's heap, so that what is charged is what
 // the lesson says; a page is charged when first written, so every page is
 // touched.
-func hogChild(c *kit.Conn) error {
+func hogChild(c *reexec.Conn) error {
 	var cfg hogConfig
 	if err := c.Recv(&cfg); err != nil {
 		return err

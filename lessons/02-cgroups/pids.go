@@ -15,9 +15,10 @@ import (
 
 	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("bomb", bombChild) }
+func init() { reexec.Register("bomb", bombChild) }
 
 // pidsLimit is `docker run --pids-limit=20`.
 var pidsLimit = cgroups.Resources{PidsLimit: 20}
@@ -44,7 +45,7 @@ type bombReport struct {
 
 // bombChild forks sleepers until fork fails, then Retries more, reports,
 // and waits; told to go on, it kills and reaps its sleepers and exits.
-func bombChild(c *kit.Conn) error {
+func bombChild(c *reexec.Conn) error {
 	// Once the cgroup is full, this process cannot make a thread either,
 	// and the Go runtime dies if it needs one ("failed to create new OS
 	// thread"). So: one P, no garbage collection, and a few spare threads

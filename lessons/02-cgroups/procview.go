@@ -15,9 +15,10 @@ import (
 	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/procfs"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("view", viewChild) }
+func init() { reexec.Register("view", viewChild) }
 
 // viewLimits are both limits at once: a small container.
 var viewLimits = cgroups.Resources{CPUPeriod: 100000, CPUQuota: 20000, Memory: 32 * mib, MemorySwap: 32 * mib}
@@ -103,7 +104,7 @@ type viewReport struct {
 }
 
 // viewChild reads the machine's size the usual way, then its cgroup's.
-func viewChild(c *kit.Conn) error {
+func viewChild(c *reexec.Conn) error {
 	var path string
 	if err := c.Recv(&path); err != nil {
 		return err

@@ -5,13 +5,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/procfs"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // The container of steps 4 to 7 is one child in new mount and PID
@@ -21,7 +22,7 @@ import (
 // parent names each request:
 //
 //	parent                          child (the container's PID 1)
-//	config                 ──▶      step 4: private, bind, pivot_root, drop old root
+//	config                 ──▶      step 4: private, bind, pivot_root . ., umount -l .
 //	                       ◀──      pivotReport
 //	"populate"             ──▶      step 5: /proc, /sys, /dev, devices
 //	                       ◀──      populateReport
@@ -30,38 +31,13 @@ import (
 //	(step 7: read /proc/<child>/mountinfo from the host)
 //	"exit"                 ──▶      exit: the namespaces, and every mount in them, go
 
-func init() { kit.RegisterInit("container", containerChild) }
+func init() { reexec.Register("container", containerChild) }
 
 type containerConfig struct {
 	Rootfs, Marker string
 }
 
-// pivotReport is what the child saw during step 4.
-type pivotReport struct {
-	NS          string // its mount namespace
-	Mounts      int    // mounts in its copy of the host's table
-	Propagation string // of /, as copied from the host
-	// After mount --make-rprivate /.
-	PropagationAfter string
-	SharedAfter      int
-	// After the bind mount.
-	MountPoint bool
-	// Lifted says the root had to be lifted first (an initial-ramfs host).
-	Lifted bool
-	// After pivot_root, before the old root is unmounted.
-	Pivoted struct {
-		Root    []string // ls -A /
-		Marker  string   // cat /.oldroot/<marker>
-		OldRoot int      // mounts at and under /.oldroot
-	}
-	// After umount -l /.oldroot and rmdir /.oldroot.
-	Dropped struct {
-		Root   []string
-		Marker string
-	}
-}
-
-func containerChild(c *kit.Conn) error {
+func containerChild(c *reexec.Conn) error {
 	var cfg containerConfig
 	if err := c.Recv(&cfg); err != nil {
 		return err
@@ -110,90 +86,18 @@ const (
 	reqExit     = "exit"
 )
 
-// pivotSteps is step 4, in the child: each piece, and what it changed.
-func pivotSteps(cfg containerConfig) (pivotReport, error) {
-	var r pivotReport
-	var err error
-	if r.NS, err = os.Readlink("/proc/self/ns/mnt"); err != nil {
-		return r, err
-	}
-	ms, err := readMountinfo("self")
-	if err != nil {
-		return r, err
-	}
-	r.Mounts = len(ms)
-	root, _ := rootMount(ms)
-	r.Propagation = root.propagation()
-
-	plan := rootMounts(cfg.Rootfs)
-	if err := plan[0].Apply(""); err != nil { // mount --make-rprivate /
-		return r, err
-	}
-	if ms, err = readMountinfo("self"); err != nil {
-		return r, err
-	}
-	root, _ = rootMount(ms)
-	r.PropagationAfter = root.propagation()
-	for _, m := range ms {
-		if m.shared() {
-			r.SharedAfter++
-		}
-	}
-
-	if err := plan[1].Apply(""); err != nil { // mount --rbind rootfs rootfs
-		return r, err
-	}
-	if ms, err = readMountinfo("self"); err != nil {
-		return r, err
-	}
-	r.MountPoint = isMountPoint(ms, cfg.Rootfs)
-
-	if r.Lifted, err = kit.LiftIfInitramfs(cfg.Rootfs); err != nil {
-		return r, err
-	}
-	if err := kit.PivotRoot(cfg.Rootfs); err != nil {
-		return r, err
-	}
-	if r.Pivoted.Root, err = ls("/"); err != nil {
-		return r, err
-	}
-	r.Pivoted.Marker = cat(filepath.Join(kit.OldRoot, cfg.Marker))
-	// The host's /proc is now at /.oldroot/proc; its mountinfo shows our
-	// view, in which the host's mounts are under /.oldroot.
-	b, err := os.ReadFile(filepath.Join(kit.OldRoot, "proc/self/mountinfo"))
-	if err != nil {
-		return r, err
-	}
-	if ms, err = parseMountinfo(string(b)); err != nil {
-		return r, err
-	}
-	r.Pivoted.OldRoot = len(under(ms, kit.OldRoot))
-
-	if err := kit.DropOldRoot(); err != nil {
-		return r, err
-	}
-	if r.Dropped.Root, err = ls("/"); err != nil {
-		return r, err
-	}
-	r.Dropped.Marker = cat(filepath.Join(kit.OldRoot, cfg.Marker))
-	return r, nil
-}
-
 // container is the parent's handle on the child.
 type container struct {
-	child *kit.Child
+	child *reexec.Child
 	pivot pivotReport
 	// mounts is /proc/<child>/mountinfo read from the host after step 4.
-	mounts []mountInfo
+	mounts []procfs.Mount
 }
 
 // startContainer starts the child in new mount and PID namespaces and runs
 // step 4 in it. The caller closes it.
 func startContainer(ctx context.Context, w *workdir) (*container, error) {
-	c, err := kit.NewChild("container")
-	if err != nil {
-		return nil, err
-	}
+	c := reexec.NewChild("container")
 	c.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID
 	if err := c.Start(ctx); err != nil {
 		return nil, err
@@ -207,7 +111,8 @@ func startContainer(ctx context.Context, w *workdir) (*container, error) {
 		ctr.close()
 		return nil, err
 	}
-	if ctr.mounts, err = readMountinfo(strconv.Itoa(c.Pid())); err != nil {
+	var err error
+	if ctr.mounts, err = procfs.ReadMountinfo(strconv.Itoa(c.Pid())); err != nil {
 		ctr.close()
 		return nil, err
 	}
@@ -256,60 +161,6 @@ func (st *state) container(s *kit.Session) (*container, error) {
 	return st.ctr, nil
 }
 
-func (st *state) stepPivotRoot(s *kit.Session) error {
-	w, err := st.workdir(s)
-	if err != nil {
-		return err
-	}
-	ctr, err := startContainer(s.Ctx, w)
-	if err != nil {
-		return err
-	}
-	s.Cleanup(ctr.close)
-	st.ctr = ctr
-	r := ctr.pivot
-	hostNS, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		return err
-	}
-	plan := rootMounts(w.Rootfs)
-
-	s.Cmd("unshare --mount --pid --fork sh    # the container: new mount and PID namespaces")
-	s.Inside("%s, a copy of the host's mount table: %d mounts; / is %s, as on the host", r.NS, r.Mounts, r.Propagation)
-	s.Host("%s, the host's own", hostNS)
-
-	s.Cmd("%s", plan[0])
-	s.Inside("/ is %s; shared mounts left: %d", r.PropagationAfter, r.SharedAfter)
-
-	s.Cmd("%s", plan[1])
-	if r.MountPoint {
-		s.Inside("%s is a mount point now", w.Rootfs)
-	} else {
-		s.Inside("%s is still not a mount point", w.Rootfs)
-	}
-
-	if r.Lifted {
-		narrateLift(s)
-	}
-	s.Cmd("cd %s && mkdir -p .oldroot && pivot_root . .oldroot && cd /", w.Rootfs)
-	s.Inside("ls -A /: %s", listing(r.Pivoted.Root))
-	s.Inside("cat /.oldroot%s: %s", w.Marker, r.Pivoted.Marker)
-	s.Note("pivot_root(2) swapped the two: the root filesystem is /, and the host's old root is mounted at\n"+
-		"/.oldroot, %d mounts in all. Still one path away: it has to go.", r.Pivoted.OldRoot)
-
-	s.Cmd("umount -l /.oldroot && rmdir /.oldroot")
-	s.Inside("ls -A /: %s", listing(r.Dropped.Root))
-	s.Inside("cat /.oldroot%s: %s", w.Marker, r.Dropped.Marker)
-	var points []string
-	for _, m := range ctr.mounts {
-		points = append(points, m.Point)
-	}
-	s.Host("cat /proc/<child>/mountinfo: %s: %s", count(len(points), "mount"), listing(points))
-	s.Note("The container's mount table now holds one mount, its /. The host's mounts were detached from this\n" +
-		"namespace, not hidden: the host still has them all, in its own namespace.")
-	return nil
-}
-
 func (st *state) stepTwoTables(s *kit.Session) error {
 	w, err := st.workdir(s)
 	if err != nil {
@@ -319,11 +170,11 @@ func (st *state) stepTwoTables(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	inside, err := readMountinfo(ctr.pid())
+	inside, err := procfs.ReadMountinfo(ctr.pid())
 	if err != nil {
 		return err
 	}
-	host, err := readMountinfo("self")
+	host, err := procfs.ReadMountinfo("self")
 	if err != nil {
 		return err
 	}
@@ -336,7 +187,7 @@ func (st *state) stepTwoTables(s *kit.Session) error {
 		}
 		onHost := filepath.Join(w.Rootfs, m.Point)
 		status := "not a mount point"
-		if isMountPoint(host, onHost) {
+		if _, ok := procfs.Mounts(host).At(onHost); ok {
 			status = "a mount point"
 		}
 		// Relative to the work directory, so the table's width does not
@@ -348,8 +199,8 @@ func (st *state) stepTwoTables(s *kit.Session) error {
 	s.Table([]string{"in the container", "what", "the same directory on the host"}, rows)
 	s.Cmd("grep %s /proc/self/mountinfo    # the host's table", w.Base)
 	var ours []string
-	for _, m := range under(host, w.Base) {
-		ours = append(ours, m.mountLine())
+	for _, m := range procfs.Mounts(host).Under(w.Base) {
+		ours = append(ours, m.Line())
 	}
 	s.Host("%s", nothing(ours))
 	if err := ctr.finish(); err != nil {

@@ -12,9 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("escape", escapeChild) }
+func init() { reexec.Register("escape", escapeChild) }
 
 // escapeDir is the directory the escaping process makes, in its root, and
 // chroots into.
@@ -49,7 +50,7 @@ type escapeReport struct {
 // escapeChild runs the classic escape: chroot(2) into a subdirectory
 // without changing directory, so that the working directory is outside the
 // root, then `cd ..` until . and .. are the same directory, then chroot(".").
-func escapeChild(c *kit.Conn) error {
+func escapeChild(c *reexec.Conn) error {
 	var cfg escapeConfig
 	if err := c.Recv(&cfg); err != nil {
 		return err
@@ -123,10 +124,7 @@ func escape(cfg escapeConfig) (escapeReport, error) {
 // chroot set it starts from the host and chroots there first.
 func runEscape(ctx context.Context, cfg escapeConfig) (escapeReport, error) {
 	var r escapeReport
-	c, err := kit.NewChild("escape")
-	if err != nil {
-		return r, err
-	}
+	c := reexec.NewChild("escape")
 	if err := c.Start(ctx); err != nil {
 		return r, err
 	}
@@ -180,8 +178,9 @@ func (st *state) stepChrootEscape(s *kit.Session) error {
 	s.Cmd("chroot %s    # a root process inside, which then does:", w.Rootfs)
 	narrateEscape(s, w.Marker, r)
 	if r.MarkerErr != "" {
-		s.Warn("the escape did not reach the host: %s", r.MarkerErr)
-		return nil
+		// The demonstration failed: what the note below says would be
+		// untrue here, so the step fails instead of saying it.
+		return fmt.Errorf("the chroot escape did not reach the host's %s: %s (this kernel or sandbox stops it; the step shows nothing)", w.Marker, r.MarkerErr)
 	}
 	s.Note("Out. The working directory was outside the new root, so `..` never met it on the way up, and\n" +
 		"chroot(\".\") at the top made the host's / the process's / again. Any root process in a chroot can\n" +
@@ -207,9 +206,10 @@ func (st *state) stepPivotEscape(s *kit.Session) error {
 	narrateEscape(s, w.Marker, r)
 	s.Cmd("find / -xdev -name %s", markerName)
 	s.Inside("%s", nothing(r.Found))
-	if r.MarkerErr == "" {
-		s.Warn("the escape reached the host")
-		return nil
+	if r.MarkerErr == "" || len(r.Found) > 0 {
+		// The isolation this step shows does not hold: a failed step, not
+		// a warning followed by success.
+		return fmt.Errorf("the container is not isolated: a root process inside reached the host's %s (read %q, found %v)", w.Marker, r.Marker, r.Found)
 	}
 	s.Note("No way out. The container's / is the top of its mount tree: at /, .. is / itself, so the walk up\n" +
 		"ends where it starts, and chroot(\".\") lands back in the container. The host's root is not hidden\n" +

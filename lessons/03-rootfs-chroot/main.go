@@ -68,7 +68,8 @@ func lesson() *kit.Lesson {
 			{
 				Title: "pivot_root, done right",
 				Explain: "In a new mount namespace: make every mount private first, make the rootfs a mount point,\n" +
-					"pivot_root(2) into it, then unmount the old root and remove its directory (mount_namespaces(7)).",
+					"pivot_root(2) into it, then detach the old root (pivot_root(2), mount_namespaces(7)). The commands\n" +
+					"are internal/mount's trace of what it did, as you would type them.",
 				Requires: []int{1},
 				Run:      st.stepPivotRoot,
 			},

@@ -3,58 +3,259 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"strings"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
-// rootMounts are step 4's two mount(2) calls, as data:
+// Step 4 is internal/mount's pivot sequence, the one every container start
+// runs (mount.EnterRoot), step by step in the container child:
 //
-//   - mount --make-rprivate /: a new mount namespace starts as a copy of the
-//     host's mount table, propagation included. Where / is shared (systemd
-//     makes it so), every mount made in the copy would appear on the host as
-//     well, and pivot_root(2) refuses to run (EINVAL: "new_root or its parent
-//     mount has shared propagation"). So this comes first (mount_namespaces(7)).
-//   - mount --rbind rootfs rootfs: pivot_root(2) needs the new root to be a
-//     mount point, and a directory bound onto itself is one.
-func rootMounts(rootfs string) []kit.Mount {
-	return []kit.Mount{
-		{Target: "/", Flags: unix.MS_REC | unix.MS_PRIVATE},
-		{Source: rootfs, Target: rootfs, Flags: unix.MS_BIND | unix.MS_REC},
+//	mount --make-rprivate /         mount.MakePrivate
+//	mount --rbind rootfs rootfs     mount.BindSelf
+//	cd rootfs                       mount.PivotRoot
+//	pivot_root . .
+//	umount -l .
+//	cd /
+//
+// The package's trace is what the step prints as commands, so the commands
+// cannot drift from the code; the child looks around right after the steps
+// that matter, from inside the trace.
+
+// pivotReport is what the child saw during step 4.
+type pivotReport struct {
+	NS          string // its mount namespace
+	Mounts      int    // mounts in its copy of the host's table
+	Propagation string // of /, as copied from the host
+	Trace       []mount.Step
+	// After mount --make-rprivate /.
+	PropagationAfter string
+	SharedAfter      int
+	// After the bind mount.
+	MountPoint bool
+	// Right after pivot_root . ., before the old root is detached.
+	Pivoted struct {
+		Root   []string // ls -A /
+		Marker string   // cat <marker>, the host path
+		AtRoot int      // mounts at /
+		OnTop  bool     // the last of them sits on the first: the old root on the new
+		Under  int      // mounts under the old root
+	}
+	// After umount -l . and cd /.
+	Dropped struct {
+		Root   []string
+		Marker string
+		Points []string // the mount table's mount points
 	}
 }
 
-// narrateLift is what step 4 prints when it had to lift the root. The
-// transcript test removes exactly these lines when it runs on such a
-// machine, so the golden file is the same everywhere.
-func narrateLift(s *kit.Session) {
-	s.Cmd("mkdir -p .oldroot && mount --rbind / .oldroot && cd .oldroot && mount --move . / && chroot .")
-	s.Inside("/ was the initial ramfs, the root of the mount tree, which pivot_root(2) cannot move (see its\n" +
-		"NOTES); now a copy of the whole tree is stacked on it, and / has a parent like on any disk-booted host")
+// pivotSteps is step 4, in the child.
+func pivotSteps(cfg containerConfig) (pivotReport, error) {
+	var r pivotReport
+	var err error
+	if r.NS, err = os.Readlink("/proc/self/ns/mnt"); err != nil {
+		return r, err
+	}
+	ms, err := procfs.ReadMountinfo("self")
+	if err != nil {
+		return r, err
+	}
+	r.Mounts = len(ms)
+	root, _ := procfs.Mounts(ms).At("/")
+	r.Propagation = root.Propagation()
+
+	// After pivot_root, no path leads to the host's /proc: keep it open,
+	// to read this process's mount table through it.
+	oldProc, err := os.Open("/proc/self")
+	if err != nil {
+		return r, err
+	}
+	defer oldProc.Close()
+
+	var lookErr error
+	look := func(st mount.Step) {
+		r.Trace = append(r.Trace, st)
+		var err error
+		switch {
+		case st.Op == mount.OpMount && st.Path == "/": // mount --make-rprivate /
+			err = r.afterPrivate()
+		case st.Op == mount.OpMount: // mount --rbind rootfs rootfs
+			ms, err = procfs.ReadMountinfo("self")
+			_, r.MountPoint = procfs.Mounts(ms).At(cfg.Rootfs)
+		case st.Op == mount.OpPivot:
+			err = r.afterPivot(oldProc, cfg.Marker)
+		}
+		if err != nil && lookErr == nil {
+			lookErr = err
+		}
+	}
+	if err := mount.MakePrivate("/", look); err != nil {
+		return r, err
+	}
+	if err := mount.BindSelf(cfg.Rootfs, look); err != nil {
+		return r, err
+	}
+	if err := mount.PivotRoot(cfg.Rootfs, look); err != nil {
+		return r, err
+	}
+	if lookErr != nil {
+		return r, lookErr
+	}
+	if r.Dropped.Root, err = ls("/"); err != nil {
+		return r, err
+	}
+	r.Dropped.Marker = cat(cfg.Marker)
+	if ms, err = mountinfoAt(oldProc); err != nil {
+		return r, err
+	}
+	for _, m := range ms {
+		r.Dropped.Points = append(r.Dropped.Points, m.Point)
+	}
+	return r, nil
 }
 
-// enterRoot is the whole of steps 4 and 5 without the narration: what the
-// --shell child runs before it execs the shell. The caller is in new mount
-// and PID namespaces.
-func enterRoot(rootfs string) error {
-	ms := rootMounts(rootfs)
-	if err := ms[0].Apply(""); err != nil {
+func (r *pivotReport) afterPrivate() error {
+	ms, err := procfs.ReadMountinfo("self")
+	if err != nil {
 		return err
 	}
-	if err := ms[1].Apply(""); err != nil {
+	root, _ := procfs.Mounts(ms).At("/")
+	r.PropagationAfter = root.Propagation()
+	for _, m := range ms {
+		if m.Shared() {
+			r.SharedAfter++
+		}
+	}
+	return nil
+}
+
+// afterPivot looks at / and at the mount table between pivot_root . . and
+// the detach of the old root.
+func (r *pivotReport) afterPivot(oldProc *os.File, marker string) error {
+	var err error
+	if r.Pivoted.Root, err = ls("/"); err != nil {
 		return err
 	}
-	if _, err := kit.LiftIfInitramfs(rootfs); err != nil {
+	r.Pivoted.Marker = cat(marker)
+	ms, err := mountinfoAt(oldProc)
+	if err != nil {
 		return err
 	}
-	if err := kit.PivotRoot(rootfs); err != nil {
+	var atRoot []procfs.Mount
+	for _, m := range ms {
+		if m.Point == "/" {
+			atRoot = append(atRoot, m)
+		}
+	}
+	r.Pivoted.AtRoot = len(atRoot)
+	if len(atRoot) == 2 {
+		bottom, top := atRoot[0], atRoot[1]
+		if top.Parent != bottom.ID {
+			bottom, top = top, bottom
+		}
+		r.Pivoted.OnTop = top.Parent == bottom.ID
+		r.Pivoted.Under = len(ms) - 2
+	}
+	return nil
+}
+
+// mountinfoAt reads the mount table through an open /proc/<pid> directory.
+func mountinfoAt(procDir *os.File) ([]procfs.Mount, error) {
+	fd, err := unix.Openat(int(procDir.Fd()), "mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read mount table: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "mountinfo")
+	defer f.Close()
+	return procfs.ParseMountinfo(f)
+}
+
+// narrateTrace prints what internal/mount did as the commands a person
+// would type, and after each step for which evidence returns a function,
+// calls it to print what that step changed.
+func narrateTrace(s *kit.Session, trace []mount.Step, evidence func(mount.Step) func()) {
+	var cmds []string
+	for _, st := range trace {
+		cmds = append(cmds, st.Command)
+		if show := evidence(st); show != nil {
+			s.Cmd("%s", strings.Join(cmds, "\n"))
+			cmds = nil
+			show()
+		}
+	}
+	if len(cmds) > 0 {
+		s.Cmd("%s", strings.Join(cmds, "\n"))
+	}
+}
+
+func (st *state) stepPivotRoot(s *kit.Session) error {
+	w, err := st.workdir(s)
+	if err != nil {
 		return err
 	}
-	if err := kit.DropOldRoot(); err != nil {
+	ctr, err := startContainer(s.Ctx, w)
+	if err != nil {
 		return err
 	}
-	if _, err := kit.MountAll("/", containerMounts()); err != nil {
+	s.Cleanup(ctr.close)
+	st.ctr = ctr
+	r := ctr.pivot
+	hostNS, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
 		return err
 	}
-	return kit.MakeDevices("/", kit.SafeDevices)
+
+	s.Cmd("unshare --mount --pid --fork sh    # the container: new mount and PID namespaces")
+	s.Inside("%s, a copy of the host's mount table: %d mounts; / is %s, as on the host", r.NS, r.Mounts, r.Propagation)
+	s.Host("%s, the host's own", hostNS)
+
+	narrateTrace(s, r.Trace, func(step mount.Step) func() {
+		switch {
+		case step.Op == mount.OpMount && step.Path == "/":
+			return func() { s.Inside("/ is %s; shared mounts left: %d", r.PropagationAfter, r.SharedAfter) }
+		case step.Op == mount.OpMount:
+			return func() {
+				if r.MountPoint {
+					s.Inside("%s is a mount point now", w.Rootfs)
+				} else {
+					s.Inside("%s is still not a mount point", w.Rootfs)
+				}
+			}
+		case step.Op == mount.OpPivot:
+			return func() {
+				p := r.Pivoted
+				s.Inside("ls -A /: %s", listing(p.Root))
+				s.Inside("cat %s: %s", w.Marker, p.Marker)
+				stacked := "the old root on top of the new one"
+				if !p.OnTop {
+					stacked = "not stacked as pivot_root(2) says"
+				}
+				s.Inside("cat /proc/self/mountinfo: %s at /, %s, and %d more under the old root", count(p.AtRoot, "mount"), stacked, p.Under)
+				s.Note("pivot_root(2), given the same directory twice, made the root filesystem the root and mounted the\n" +
+					"old root on top of it, at the same place. A path starts at the root, underneath, so none leads to\n" +
+					"the host's files any more; but the old root is still mounted here, with all the host's mounts.")
+			}
+		case step.Op == mount.OpChdir && step.Path == "/":
+			return func() {
+				s.Inside("ls -A /: %s", listing(r.Dropped.Root))
+				s.Inside("cat /proc/self/mountinfo: %s: %s", count(len(r.Dropped.Points), "mount"), listing(r.Dropped.Points))
+				var points []string
+				for _, m := range ctr.mounts {
+					points = append(points, m.Point)
+				}
+				s.Host("cat /proc/<child>/mountinfo: %s: %s", count(len(points), "mount"), listing(points))
+			}
+		}
+		return nil
+	})
+	s.Note("umount2(\".\", MNT_DETACH) found the old root on top of the stack at . and detached it, with every\n" +
+		"mount under it. The container's mount table now holds one mount, its /. The host's mounts were\n" +
+		"detached from this namespace, not hidden: the host still has them all, in its own namespace.")
+	return nil
 }

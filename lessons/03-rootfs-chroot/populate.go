@@ -11,13 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
+	"github.com/unboxlab/unbox/internal/procfs"
 )
-
-// containerMounts is what step 5 mounts under the new root, in order: the
-// kit's list, which is runc's default (proc, sysfs read-only, a tmpfs /dev,
-// a devpts of its own, /dev/shm). Parents come before children, or a later
-// mount would hide an earlier one.
-func containerMounts() []kit.Mount { return kit.ContainerMounts() }
 
 // devEntry is one line of ls -l /dev.
 type devEntry struct {
@@ -38,26 +34,37 @@ type populateReport struct {
 	Dev      []devEntry
 	Zero     string // head -c 4 /dev/zero, in hex
 	Full     string // echo > /dev/full
-	Mounts   []mountInfo
+	Mounts   []procfs.Mount
+	Trace    []mount.Step // what internal/mount did
 }
 
-// populate is step 5, in the child, after pivot_root: mount, make the
-// device nodes, then look.
+// populate is step 5, in the child, after pivot_root: mount what every
+// container gets (mount.ContainerMounts, runc's defaults), make the device
+// nodes, then look. The mounts are made under the new / (the root is "/"),
+// so the first, /proc, is made before there is any /proc to reach its
+// target through: internal/mount then goes through the working directory.
 func populate() (populateReport, error) {
 	var r populateReport
-	// The undo function is not needed: these mounts exist only in this
-	// mount namespace, and go with it.
-	if _, err := kit.MountAll("/", containerMounts()); err != nil {
+	var lookErr error
+	trace := func(st mount.Step) {
+		r.Trace = append(r.Trace, st)
+		if st.Op == mount.OpMount && st.Path == "/dev" {
+			r.DevEmpty, lookErr = ls("/dev") // before anything is made in it
+		}
+	}
+	// The undo is not needed: these mounts exist only in this mount
+	// namespace, and go with it.
+	if _, err := mount.MountAll("/", mount.ContainerMounts(), trace); err != nil {
 		return r, err
 	}
-	var err error
-	if r.DevEmpty, err = ls("/dev"); err != nil {
+	if err := mount.MakeDevices("/", mount.SafeDevices, trace); err != nil {
 		return r, err
 	}
-	if err := kit.MakeDevices("/", kit.SafeDevices); err != nil {
-		return r, err
+	if lookErr != nil {
+		return r, lookErr
 	}
 
+	var err error
 	if r.ProcSelf, err = os.Readlink("/proc/self"); err != nil {
 		return r, err
 	}
@@ -88,7 +95,7 @@ func populate() (populateReport, error) {
 		return r, err
 	}
 	r.Zero, r.Full = useDevices()
-	r.Mounts, err = readMountinfo("self")
+	r.Mounts, err = procfs.ReadMountinfo("self")
 	return r, err
 }
 
@@ -187,29 +194,26 @@ func (st *state) stepPopulate(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range containerMounts() {
-		s.Cmd("%s", m)
-		switch m.Target {
-		case "/proc":
-			s.Inside("readlink /proc/self: %s; processes in /proc: %s", r.ProcSelf, listing(r.Procs))
-		case "/sys":
-			s.Inside("mkdir /sys/unbox: %s", r.SysWrite)
-		case "/dev":
-			s.Inside("ls -A /dev: %s    (the mount points of the next two; not one device)", listing(r.DevEmpty))
-		case "/dev/pts":
-			s.Inside("ls -A /dev/pts: %s    (a new instance: none of the host's terminals)", listing(r.Pts))
-		case "/dev/shm":
-			s.Inside("ls -ld /dev/shm: %s", r.ShmMode)
+	narrateTrace(s, r.Trace, func(step mount.Step) func() {
+		if step.Op != mount.OpMount {
+			return nil
 		}
-	}
-	var cmds []string
-	for _, d := range kit.SafeDevices {
-		cmds = append(cmds, fmt.Sprintf("mknod -m 666 %s c %d %d", d.Path, d.Major, d.Minor))
-	}
-	for _, l := range kit.DevSymlinks {
-		cmds = append(cmds, fmt.Sprintf("ln -s %s %s", l[1], l[0]))
-	}
-	s.Cmd("%s", strings.Join(cmds, "\n"))
+		switch step.Path {
+		case "/proc":
+			return func() { s.Inside("readlink /proc/self: %s; processes in /proc: %s", r.ProcSelf, listing(r.Procs)) }
+		case "/sys":
+			return func() { s.Inside("mkdir /sys/unbox: %s", r.SysWrite) }
+		case "/dev":
+			return func() { s.Inside("ls -A /dev: %s    (a fresh tmpfs: not one device)", listing(r.DevEmpty)) }
+		case "/dev/pts":
+			return func() {
+				s.Inside("ls -A /dev/pts: %s    (a new instance: none of the host's terminals)", listing(r.Pts))
+			}
+		case "/dev/shm":
+			return func() { s.Inside("ls -ld /dev/shm: %s", r.ShmMode) }
+		}
+		return nil
+	})
 	s.Cmd("ls -l /dev")
 	var rows [][]string
 	for _, e := range r.Dev {
@@ -228,7 +232,7 @@ func (st *state) stepPopulate(s *kit.Session) error {
 	s.Cmd("cat /proc/self/mountinfo    # shown as mount(8) does: source on point type fstype (mount options)")
 	var lines []string
 	for _, m := range r.Mounts {
-		lines = append(lines, m.mountLine())
+		lines = append(lines, m.Line())
 	}
 	s.Inside("%s", strings.Join(lines, "\n"))
 	s.Note("/proc shows the container's PID namespace (PID 1 is its first process); /sys cannot be written;\n" +

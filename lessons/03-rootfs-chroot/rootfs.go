@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/rootfs"
 )
 
 // workdir is the lesson's directory on the host:
@@ -25,7 +26,7 @@ import (
 //	└── host-only    a file outside it, that the steps try to reach from inside
 type workdir struct {
 	Base, Rootfs, Marker string
-	Info                 *kit.RootfsInfo
+	Info                 *rootfs.Info
 }
 
 const (
@@ -34,9 +35,9 @@ const (
 )
 
 // newWorkdir makes base (which must not exist), a root filesystem in it
-// from source (see kit.Rootfs) and the marker beside it. The caller removes
+// from source (see rootfs.Build) and the marker beside it. The caller removes
 // base.
-func newWorkdir(ctx context.Context, base string, source kit.RootfsSource) (*workdir, error) {
+func newWorkdir(ctx context.Context, base string, source rootfs.Source) (*workdir, error) {
 	if err := os.Mkdir(base, 0o755); err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func newWorkdir(ctx context.Context, base string, source kit.RootfsSource) (*wor
 		return nil, err
 	}
 	w := &workdir{Base: base, Rootfs: filepath.Join(base, "rootfs"), Marker: filepath.Join(base, markerName)}
-	info, err := kit.Rootfs(ctx, w.Rootfs, kit.RootfsOptions{Source: source})
+	info, err := rootfs.Build(ctx, w.Rootfs, rootfs.Options{Source: source})
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func (st *state) workdir(s *kit.Session) (*workdir, error) {
 	}
 	base := filepath.Join(parent, kit.UniqueName("rootfs"))
 	s.Cleanup(func() error { return os.RemoveAll(base) })
-	w, err := newWorkdir(s.Ctx, base, kit.RootfsSource(s.Flags.String("rootfs")))
+	w, err := newWorkdir(s.Ctx, base, rootfs.Source(s.Flags.String("rootfs")))
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", base, err)
 	}

@@ -12,6 +12,9 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
+	"github.com/unboxlab/unbox/internal/mount"
+	"github.com/unboxlab/unbox/internal/procfs"
+	"github.com/unboxlab/unbox/internal/rootfs"
 )
 
 // Each test runs the same functions the steps narrate, and asserts what
@@ -22,7 +25,7 @@ const notFound = "no such file or directory"
 
 // testWorkdir makes a work directory where the lesson would (see
 // workParent), removed when the test ends.
-func testWorkdir(t *testing.T, source kit.RootfsSource) *workdir {
+func testWorkdir(t *testing.T, source rootfs.Source) *workdir {
 	t.Helper()
 	parent, err := workParent()
 	if err != nil {
@@ -42,7 +45,7 @@ func testWorkdir(t *testing.T, source kit.RootfsSource) *workdir {
 
 func TestPrivChrootShell(t *testing.T) {
 	kittest.Privileged(t)
-	w := testWorkdir(t, kit.SourceAuto)
+	w := testWorkdir(t, rootfs.Auto)
 	v, err := chrootShell(context.Background(), w.Rootfs)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +72,7 @@ func TestPrivChrootShell(t *testing.T) {
 // chroot reads the host's file.
 func TestPrivChrootEscapes(t *testing.T) {
 	kittest.Privileged(t)
-	w := testWorkdir(t, kit.SourceAuto)
+	w := testWorkdir(t, rootfs.Auto)
 	r, err := runEscape(context.Background(), escapeConfig{Chroot: w.Rootfs, Marker: w.Marker})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +101,7 @@ func TestPrivChrootEscapes(t *testing.T) {
 // and checks each from inside and from the host.
 func TestPrivPivotRoot(t *testing.T) {
 	kittest.Privileged(t, kit.NeedNamespaces("mnt", "pid")...)
-	w := testWorkdir(t, kit.SourceAuto)
+	w := testWorkdir(t, rootfs.Auto)
 	ctr, err := startContainer(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
@@ -113,13 +116,21 @@ func TestPrivPivotRoot(t *testing.T) {
 		if !r.MountPoint {
 			t.Errorf("after the bind mount, %s is not a mount point", w.Rootfs)
 		}
-		if r.Pivoted.Marker != markerText || r.Pivoted.OldRoot == 0 {
-			t.Errorf("right after pivot_root: cat /.oldroot%s = %q, %d mounts under /.oldroot; want the host's file and its mounts",
-				w.Marker, r.Pivoted.Marker, r.Pivoted.OldRoot)
+		// pivot_root . .: the old root stacked on the new one, still mounted
+		// with the host's mounts, but no path leads to the host's file.
+		if r.Pivoted.AtRoot != 2 || !r.Pivoted.OnTop || r.Pivoted.Under == 0 {
+			t.Errorf("right after pivot_root: %d mounts at /, old root on top %v, %d under it; want 2, true, the host's",
+				r.Pivoted.AtRoot, r.Pivoted.OnTop, r.Pivoted.Under)
 		}
-		if r.Dropped.Marker != notFound || slices.Contains(r.Dropped.Root, ".oldroot") {
-			t.Errorf("after umount and rmdir: cat /.oldroot%s = %q, ls / = %v; want %q and no .oldroot",
-				w.Marker, r.Dropped.Marker, r.Dropped.Root, notFound)
+		if r.Pivoted.Marker != notFound || r.Dropped.Marker != notFound {
+			t.Errorf("cat %s after pivot_root = %q, after the detach = %q; want %q both times", w.Marker, r.Pivoted.Marker, r.Dropped.Marker, notFound)
+		}
+		if !slices.Equal(r.Dropped.Points, []string{"/"}) {
+			t.Errorf("the mount table inside after umount -l . = %v; want / alone", r.Dropped.Points)
+		}
+		if want := []string{"mount --make-rprivate /", "mount --rbind " + w.Rootfs + " " + w.Rootfs, "cd " + w.Rootfs,
+			"pivot_root . .", "umount -l .", "cd /"}; !slices.Equal(commands(r.Trace), want) {
+			t.Errorf("step 4's trace = %q; want %q", commands(r.Trace), want)
 		}
 		var points []string
 		for _, m := range ctr.mounts {
@@ -155,7 +166,7 @@ func TestPrivPivotRoot(t *testing.T) {
 		if !slices.Equal(names, allowed) {
 			t.Errorf("ls /dev = %v; want only %v", names, allowed)
 		}
-		for _, d := range kit.SafeDevices {
+		for _, d := range mount.SafeDevices {
 			i := slices.IndexFunc(p.Dev, func(e devEntry) bool { return "/dev/"+e.Name == d.Path })
 			if i < 0 {
 				continue // reported above
@@ -180,14 +191,14 @@ func TestPrivPivotRoot(t *testing.T) {
 	})
 
 	t.Run("host table", func(t *testing.T) {
-		host, err := readMountinfo("self")
+		host, err := procfs.ReadMountinfo("self")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u := under(host, w.Base); len(u) > 0 {
+		if u := procfs.Mounts(host).Under(w.Base); len(u) > 0 {
 			t.Errorf("the host's mount table has the container's mounts: %v", u)
 		}
-		inside, err := readMountinfo(ctr.pid())
+		inside, err := procfs.ReadMountinfo(ctr.pid())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,13 +237,22 @@ func TestPrivPivotRoot(t *testing.T) {
 // the host's own tools, what the kit builds when there is no static busybox.
 func TestPrivPivotRootHostTools(t *testing.T) {
 	kittest.Privileged(t, kit.NeedNamespaces("mnt", "pid")...)
-	w := testWorkdir(t, kit.SourceHost)
+	w := testWorkdir(t, rootfs.Host)
 	ctr, err := startContainer(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ctr.close()
-	if ctr.pivot.Dropped.Marker != notFound {
-		t.Errorf("after pivot_root with a host-tools rootfs: cat /.oldroot%s = %q; want %q", w.Marker, ctr.pivot.Dropped.Marker, notFound)
+	if ctr.pivot.Dropped.Marker != notFound || !slices.Equal(ctr.pivot.Dropped.Points, []string{"/"}) {
+		t.Errorf("after pivot_root with a host-tools rootfs: cat %s = %q, mounts %v; want %q and / alone",
+			w.Marker, ctr.pivot.Dropped.Marker, ctr.pivot.Dropped.Points, notFound)
 	}
+}
+
+func commands(trace []mount.Step) []string {
+	var out []string
+	for _, s := range trace {
+		out = append(out, s.Command)
+	}
+	return out
 }

@@ -18,13 +18,16 @@ const sequencePicture = `┌─ host ──────────────�
 │ └────────────────────────────────────────────────────────────────────┘ │
 └────────────────────────────────────────────────────────────────────────┘`
 
-// sequence is what a runtime does to start a container, in order.
+// sequence is what a runtime does to start a container, in order: the
+// order of mount.EnterRoot, which mounts before it pivots (steps 4 and 5 of
+// this lesson, the other way round, show each half on its own).
 var sequence = [][]string{
 	{"1", "clone(2) with CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET", "01"},
 	{"2", "write the child's PID to its own cgroup's cgroup.procs, with limits set", "02"},
-	{"3", "make mounts private, bind the rootfs onto itself, pivot_root, unmount the old root", "03"},
-	{"4", "mount /proc, /sys, /dev, /dev/pts, /dev/shm; make the safe device nodes", "03"},
-	{"5", "execve(2) the program, which becomes the container's PID 1", ""},
+	{"3", "make mounts private, bind the rootfs onto itself", "03"},
+	{"4", "mount /proc, /sys, /dev, /dev/pts, /dev/shm under it; make the safe device nodes", "03"},
+	{"5", "cd rootfs; pivot_root . .; umount -l .", "03"},
+	{"6", "execve(2) the program, which becomes the container's PID 1", ""},
 }
 
 func stepSequence(s *kit.Session) error {
@@ -32,6 +35,9 @@ func stepSequence(s *kit.Session) error {
 	s.Table([]string{"", "what the runtime does", "lesson"}, sequence)
 	s.Cmd("# the container it makes, from the outside in")
 	s.Show("%s", sequencePicture)
+	s.Note("A runtime mounts under the new root before it pivots (4, then 5), while the host's paths are\n" +
+		"still there for a volume's source: internal/mount's EnterRoot runs that order. Steps 4 and 5 of\n" +
+		"this lesson did the two halves the other way round, to show each on its own.")
 	s.Note("The start sequence is complete for one process: its own view of the system (01), its own limits\n" +
 		"(02) and its own root filesystem (03). Still missing: images stored as shared layers (04), data that\n" +
 		"outlives the container (05), a network (06), and a way to join a running container (07).")

@@ -9,17 +9,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("shell", shellChild) }
+func init() { reexec.Register("shell", shellChild) }
 
 // containerHostname is the hostname of the --shell container.
 const containerHostname = "unbox-03"
 
 // shellChild is a whole container start in one function: a hostname, the
-// root filesystem entered as steps 4 and 5 do, then exec, as every container
-// start ends.
-func shellChild(c *kit.Conn) error {
+// root filesystem entered (steps 4 and 5, in the runtime's order), then
+// exec, as every container start ends.
+func shellChild(c *reexec.Conn) error {
 	var rootfs string
 	if err := c.Recv(&rootfs); err != nil {
 		return err
@@ -27,7 +29,10 @@ func shellChild(c *kit.Conn) error {
 	if err := unix.Sethostname([]byte(containerHostname)); err != nil {
 		return fmt.Errorf("sethostname: %w", err)
 	}
-	if err := enterRoot(rootfs); err != nil {
+	// The runtime's whole sequence, as lesson 04 and the capstone run it:
+	// the mounts before the pivot, every target resolved inside the root.
+	cfg := mount.RootConfig{Dir: rootfs, Mounts: mount.ContainerMounts(), Devices: mount.SafeDevices}
+	if err := mount.EnterRoot(cfg, nil); err != nil {
 		return err
 	}
 	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "PS1=" + containerHostname + "# "}
@@ -49,10 +54,7 @@ func (st *state) shell(s *kit.Session) error {
 		"The root filesystem's own /bin/sh, as PID 1, in the pivoted root with /proc, /sys and /dev.\n"+
 			"Try: ls /; ps; mount; ls -l /dev; cat /proc/1/mountinfo; cd /..; pwd. Type exit to leave.")
 	s.Cmd("unshare --uts --pid --fork --mount --ipc sh    # then steps 4 and 5, then: exec /bin/sh")
-	c, err := kit.NewChild("shell")
-	if err != nil {
-		return err
-	}
+	c := reexec.NewChild("shell")
 	c.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC
 	c.Cmd.Stdin, c.Cmd.Stdout, c.Cmd.Stderr = s.In, s.Out, s.Err
 	return s.Foreground(func() error {

@@ -12,25 +12,23 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
 	"github.com/unboxlab/unbox/internal/overlay"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // Entering the union as a container is lesson 03's sequence, from the kit:
 // a child in new mount, PID and UTS namespaces makes its mounts private,
 // binds the merged directory onto itself, mounts /proc, /sys, /dev and a
 // volume under it, makes the safe device nodes, and pivot_root(2)s into it
-// (kit.EnterRoot). From inside, the union is simply "/".
+// (mount.EnterRoot). From inside, the union is simply "/".
 
-func init() { kit.RegisterInit("unionfs-enter", enterChild) }
+func init() { reexec.Register("unionfs-enter", enterChild) }
 
 // enterConfig is what the parent sends the child.
 type enterConfig struct {
 	Root   string // the merged directory
 	Volume string // a host directory to bind at /data
-	// Lift lifts the root before pivoting even where it is not needed
-	// (kit.EnterRoot lifts it only on an initial-ramfs machine), so the
-	// tests cover that path on any machine.
-	Lift bool
 }
 
 // enterReport is what the child sees from inside.
@@ -50,29 +48,16 @@ type enterReport struct {
 const volumeTarget = "/data"
 
 // containerMounts are the mounts every container gets, plus the volume.
-func containerMounts(volume string) []kit.Mount {
-	return append(kit.ContainerMounts(), kit.Mount{Source: volume, Target: volumeTarget, Flags: unix.MS_BIND})
+func containerMounts(volume string) []mount.Mount {
+	return append(mount.ContainerMounts(), mount.Mount{Source: volume, Target: volumeTarget, Flags: unix.MS_BIND})
 }
 
-func enterChild(c *kit.Conn) error {
+func enterChild(c *reexec.Conn) error {
 	var cfg enterConfig
 	if err := c.Recv(&cfg); err != nil {
 		return err
 	}
-	if cfg.Lift {
-		// What kit.EnterRoot does by itself on an initial-ramfs machine,
-		// done here on any machine so the tests cover that path.
-		if err := kit.MakePrivate("/"); err != nil {
-			return err
-		}
-		if err := os.Mkdir(filepath.Join(cfg.Root, kit.OldRoot), 0o700); err != nil {
-			return err
-		}
-		if err := kit.LiftRoot(filepath.Join(cfg.Root, kit.OldRoot)); err != nil {
-			return err
-		}
-	}
-	if err := kit.EnterRoot(cfg.Root, containerMounts(cfg.Volume), kit.SafeDevices); err != nil {
+	if err := mount.EnterRoot(mount.RootConfig{Dir: cfg.Root, Mounts: containerMounts(cfg.Volume), Devices: mount.SafeDevices}, nil); err != nil {
 		return err
 	}
 	// A runtime sets the hostname it wrote into the init layer.
@@ -116,19 +101,16 @@ type hostView struct {
 
 // enter runs a child in c's union and returns what it saw from inside and
 // what the host saw meanwhile.
-func enter(ctx context.Context, c *container, volume string, lift bool) (enterReport, hostView, error) {
+func enter(ctx context.Context, c *container, volume string) (enterReport, hostView, error) {
 	var r enterReport
 	var h hostView
-	child, err := kit.NewChild("unionfs-enter")
-	if err != nil {
-		return r, h, err
-	}
+	child := reexec.NewChild("unionfs-enter")
 	child.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS
 	if err := child.Start(ctx); err != nil {
 		return r, h, err
 	}
 	defer child.Close()
-	if err := child.Send(enterConfig{Root: c.Merged, Volume: volume, Lift: lift}); err != nil {
+	if err := child.Send(enterConfig{Root: c.Merged, Volume: volume}); err != nil {
 		return r, h, err
 	}
 	if err := child.Recv(&r); err != nil {
@@ -162,9 +144,9 @@ func (l *lab) stepEnter(s *kit.Session) error {
 	}
 	s.Cmd("%s    # a volume: a host directory, over the union", strings.Join(cmds, "\n"))
 	s.Cmd("mknod $M/dev/null c 1 3 ...    # and zero, full, random, urandom, tty\n" +
-		"cd $M && pivot_root . .oldroot && umount -l /.oldroot && rmdir /.oldroot    # lesson 03\n" +
+		"cd $M && pivot_root . . && umount -l .    # lesson 03\n" +
 		"hostname $(cat /etc/hostname)")
-	r, h, err := enter(s.Ctx, c, volume, false)
+	r, h, err := enter(s.Ctx, c, volume)
 	if err != nil {
 		return err
 	}

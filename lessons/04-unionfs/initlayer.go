@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
 	"github.com/unboxlab/unbox/internal/overlay"
 )
 
@@ -54,7 +55,7 @@ type container struct {
 	Merged   string
 
 	layers  overlay.Layers // what lab.mount stacked
-	overlay kit.Mount      // and the mount it made of them
+	overlay mount.Mount    // and the mount it made of them
 	unmount func() error   // set while mounted
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/overlay"
+	"github.com/unboxlab/unbox/internal/rootfs"
 )
 
 // An image layer is a directory holding what one build step changed: files
@@ -142,7 +143,7 @@ func (l *lab) buildImage(ctx context.Context) error {
 		return err
 	}
 	base := imageLayer{Name: "1-base", Dir: l.path("layers", "1-base")}
-	if _, err := kit.Rootfs(ctx, base.Dir, kit.RootfsOptions{}); err != nil {
+	if _, err := rootfs.Build(ctx, base.Dir, rootfs.Options{}); err != nil {
 		return fmt.Errorf("layer 1: %w", err)
 	}
 	passwd, err := os.ReadFile(filepath.Join(base.Dir, "etc", "passwd"))

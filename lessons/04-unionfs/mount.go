@@ -10,25 +10,26 @@ import (
 	"strings"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
 	"github.com/unboxlab/unbox/internal/overlay"
 	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 // mount mounts c's union at c.Merged: its init layer on top of the image's
 // layers (all read-only, top first), and c.Upper as the writable layer. The
-// kit.Mount it applies is the one the lesson prints (c.overlay).
+// mount.Mount it applies is the one the lesson prints (c.overlay).
 func (l *lab) mount(c *container) error {
 	c.layers = overlay.Layers{Lower: append([]string{c.Init}, l.lowerDirs()...), Upper: c.Upper, Work: c.Work}
 	opts, err := c.layers.Options(l.PageSize)
 	if err != nil {
 		return err
 	}
-	m := kit.Mount{Source: overlay.FSType, Target: c.Merged, Type: overlay.FSType, Data: opts}
-	unmount, err := kit.MountAll("/", []kit.Mount{m})
+	m := mount.Mount{Source: overlay.FSType, Target: c.Merged, Type: overlay.FSType, Data: opts}
+	mounted, err := mount.MountAll("/", []mount.Mount{m}, nil)
 	if err != nil {
 		return fmt.Errorf("%w%s", err, overlay.MountHint(err))
 	}
-	c.overlay, c.unmount = m, unmount
+	c.overlay, c.unmount = m, mounted.Unmount
 	return nil
 }
 

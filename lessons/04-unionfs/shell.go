@@ -17,18 +17,20 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/mount"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("unionfs-shell", shellChild) }
+func init() { reexec.Register("unionfs-shell", shellChild) }
 
 // shellChild enters the union the way step 7's child does, names itself
 // from the init layer, and becomes the image's shell.
-func shellChild(c *kit.Conn) error {
+func shellChild(c *reexec.Conn) error {
 	var root string
 	if err := c.Recv(&root); err != nil {
 		return err
 	}
-	if err := kit.EnterRoot(root, kit.ContainerMounts(), kit.SafeDevices); err != nil {
+	if err := mount.EnterRoot(mount.RootConfig{Dir: root, Mounts: mount.ContainerMounts(), Devices: mount.SafeDevices}, nil); err != nil {
 		return err
 	}
 	name, err := os.ReadFile("/etc/hostname")
@@ -71,10 +73,7 @@ func shell(s *kit.Session) error {
 			"step 7. Change things: echo hi > /etc/motd; rm /etc/passwd; mkdir /new. Type exit to leave.")
 	s.Cmd("%s\n# then step 7's namespaces, mounts and pivot_root, and: exec /bin/sh", c.overlay)
 
-	child, err := kit.NewChild("unionfs-shell")
-	if err != nil {
-		return err
-	}
+	child := reexec.NewChild("unionfs-shell")
 	child.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
 	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = s.In, s.Out, s.Err
 	err = s.Foreground(func() error {

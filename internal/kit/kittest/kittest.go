@@ -27,6 +27,7 @@ import (
 	"testing"
 
 	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 // RequireEnv is the switch that turns privileged skips into failures.
@@ -38,7 +39,7 @@ const asLessonEnv = "_UNBOX_TEST_AS_LESSON"
 // Main is a lesson package's TestMain. run is the lesson's run function, or
 // nil for a package that is not a lesson.
 func Main(m *testing.M, run kit.RunFunc) {
-	kit.MaybeRunInit()
+	reexec.Init()
 	if os.Getenv(asLessonEnv) == "1" && run != nil {
 		kit.Main(run)
 	}

@@ -16,12 +16,13 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 func TestMain(m *testing.M) { kittest.Main(m, nil) }
 
 func init() {
-	kit.RegisterInit("kittest-hang", func(*kit.Conn) error { time.Sleep(time.Hour); return nil })
+	reexec.Register("kittest-hang", func(*reexec.Conn) error { time.Sleep(time.Hour); return nil })
 }
 
 // fakeT records how a helper ended a test instead of ending this one.
@@ -118,7 +119,8 @@ func TestPrivLeakCheckSeesLeaks(t *testing.T) {
 	root := t.TempDir()
 	before := kittest.TakeSnapshot(root)
 
-	mnt := filepath.Join(root, "m")
+	// A space in the path: the kernel writes it \040 in mountinfo.
+	mnt := filepath.Join(root, "m n")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +135,7 @@ func TestPrivLeakCheckSeesLeaks(t *testing.T) {
 	}
 	defer unix.Rmdir(cg)
 
-	child, err := kit.NewChild("kittest-hang")
-	if err != nil {
-		t.Fatal(err)
-	}
+	child := reexec.NewChild("kittest-hang")
 	if err := child.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package kittest
 
 import (
-	"bufio"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 // Snapshot is what of ours exists on the host at one moment: the leak check
@@ -107,53 +108,20 @@ func mentionsUs(s string) bool {
 }
 
 // mounts are those under the test's temp dir or naming unbox, and every
-// namespace bind mount (nsfs), from /proc/self/mountinfo (proc(5)).
+// namespace bind mount (nsfs), from /proc/self/mountinfo.
 func (o ours) mounts() []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	ms, err := procfs.ReadMountinfo("self")
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		fields, postFields := strings.Fields(pre), strings.Fields(post)
-		if len(fields) < 5 || len(postFields) < 2 {
-			continue
-		}
-		point := unescapeMountinfo(fields[4])
-		fstype, source := postFields[0], unescapeMountinfo(postFields[1])
-		if fstype == "nsfs" || mentionsUs(point) || mentionsUs(source) ||
-			(o.tempRoot != "" && strings.HasPrefix(point, o.tempRoot)) {
-			out = append(out, point+" "+fstype+" "+source)
+	for _, m := range ms {
+		if m.Type == "nsfs" || mentionsUs(m.Point) || mentionsUs(m.Source) ||
+			(o.tempRoot != "" && strings.HasPrefix(m.Point, o.tempRoot)) {
+			out = append(out, m.Point+" "+m.Type+" "+m.Source)
 		}
 	}
 	return out
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) that the
-// kernel writes for spaces, tabs, newlines and backslashes in paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func (o ours) links() []string {
@@ -190,38 +158,23 @@ func (o ours) cgroups() []string {
 // child that outlived its parent), and processes in another PID namespace
 // (a container). Only processes new since the snapshot count as leaks.
 func (o ours) processes() []string {
-	entries, _ := os.ReadDir("/proc")
-	self := strconv.Itoa(os.Getpid())
+	pids, _ := procfs.PIDs()
+	self := os.Getpid()
 	var out []string
-	for _, e := range entries {
-		pid := e.Name()
-		if pid == self || pid[0] < '0' || pid[0] > '9' {
+	for _, pid := range pids {
+		if pid == self {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		p := strconv.Itoa(pid)
+		st, err := procfs.ReadStat(p)
 		if err != nil {
 			continue
 		}
-		comm, ppid := statFields(string(stat))
-		exe, _ := os.Readlink("/proc/" + pid + "/exe")
-		pidns, _ := os.Readlink("/proc/" + pid + "/ns/pid")
-		if ppid == self || (exe != "" && exe == o.self) || (pidns != "" && o.hostPID != "" && pidns != o.hostPID) {
-			out = append(out, fmt.Sprintf("%s %s", pid, comm))
+		exe, _ := os.Readlink("/proc/" + p + "/exe")
+		pidns, _ := os.Readlink("/proc/" + p + "/ns/pid")
+		if st.PPID == self || (exe != "" && exe == o.self) || (pidns != "" && o.hostPID != "" && pidns != o.hostPID) {
+			out = append(out, fmt.Sprintf("%d %s", pid, st.Comm))
 		}
 	}
 	return out
-}
-
-// statFields returns comm and ppid from /proc/<pid>/stat; comm may hold
-// spaces and parentheses, so the fields after it are found from the last ')'.
-func statFields(stat string) (comm, ppid string) {
-	i, j := strings.IndexByte(stat, '('), strings.LastIndexByte(stat, ')')
-	if i < 0 || j < i {
-		return "", ""
-	}
-	f := strings.Fields(stat[j+1:])
-	if len(f) < 2 {
-		return stat[i+1 : j], ""
-	}
-	return stat[i+1 : j], f[1]
 }

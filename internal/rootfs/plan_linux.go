@@ -1,4 +1,4 @@
-package kit
+package rootfs
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -16,45 +15,6 @@ import (
 	"strings"
 	"time"
 )
-
-// A container image is, at the bottom, just a directory: a root filesystem
-// with a shell and a few tools. Lessons 03 onward need one, and no network is
-// allowed to fetch it, so we build it from what the host has:
-//
-//   - "busybox": a statically linked busybox (Debian/Ubuntu busybox-static),
-//     one file plus a symlink per applet, as in the busybox Docker image;
-//   - "host": the host's own shell and core tools, each copied with the
-//     interpreter and shared libraries it loads, in a merged-/usr layout.
-//
-// The result is cached, keyed by what went into it, and each caller gets its
-// own copy, so a lesson may write into its root filesystem freely.
-
-// RootfsSource says where the fixture's programs come from.
-type RootfsSource string
-
-// The sources [Rootfs] can build from.
-const (
-	// SourceAuto takes busybox when the host has a static one, else host.
-	SourceAuto    RootfsSource = ""
-	SourceBusybox RootfsSource = "busybox"
-	SourceHost    RootfsSource = "host"
-)
-
-// RootfsOptions tune [Rootfs]; the zero value is what lessons want.
-type RootfsOptions struct {
-	Source RootfsSource
-	// CacheDir holds built root filesystems. Empty means
-	// /var/lib/unbox/cache/rootfs as root, else the user's cache directory.
-	CacheDir string
-}
-
-// RootfsInfo describes a root filesystem that [Rootfs] made.
-type RootfsInfo struct {
-	Dir    string
-	Source RootfsSource
-	// Programs are the commands in /bin, sorted.
-	Programs []string
-}
 
 // rootfsVersion changes whenever the layout below changes, so old caches are
 // not reused.
@@ -70,55 +30,14 @@ var hostPrograms = []string{
 	"cut", "sort", "tr", "dd", "mknod", "test", "expr", "printf",
 }
 
-// Rootfs puts a small root filesystem at dst, which must not exist yet.
-func Rootfs(ctx context.Context, dst string, opts RootfsOptions) (*RootfsInfo, error) {
-	p, err := planRootfs(ctx, opts.Source)
-	if err != nil {
-		return nil, err
-	}
-	cacheDir := opts.CacheDir
-	if cacheDir == "" {
-		if cacheDir, err = defaultRootfsCache(); err != nil {
-			return nil, err
-		}
-	}
-	cached, err := p.build(cacheDir)
-	if err != nil {
-		return nil, err
-	}
-	if err := copyTree(cached, dst); err != nil {
-		return nil, fmt.Errorf("copy root filesystem %s to %s: %w", cached, dst, err)
-	}
-	info := &RootfsInfo{Dir: dst, Source: p.source}
-	entries, err := os.ReadDir(filepath.Join(dst, "bin"))
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		info.Programs = append(info.Programs, e.Name())
-	}
-	return info, nil
-}
-
-func defaultRootfsCache() (string, error) {
-	if os.Geteuid() == 0 {
-		return "/var/lib/unbox/cache/rootfs", nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory for the root filesystem: %w (set $XDG_CACHE_HOME)", err)
-	}
-	return filepath.Join(d, "unbox", "rootfs"), nil
-}
-
-// rootfsPlan is the root filesystem as data: what goes where. Building it is
+// plan is the root filesystem as data: what goes where. Building it is
 // one loop; the cache key is a hash of it.
-type rootfsPlan struct {
-	source  RootfsSource
-	entries []rootfsEntry
+type plan struct {
+	source  Source
+	entries []entry
 }
 
-type rootfsEntry struct {
+type entry struct {
 	path string // relative to the root, e.g. "usr/bin/ls"
 	mode fs.FileMode
 	// Exactly one of these, or none for a directory:
@@ -127,41 +46,43 @@ type rootfsEntry struct {
 	content string // file content
 }
 
-func planRootfs(ctx context.Context, source RootfsSource) (*rootfsPlan, error) {
+func planFor(ctx context.Context, source Source) (*plan, error) {
 	switch source {
-	case SourceAuto:
-		if bb, err := findStaticBusybox(); err == nil {
+	case Auto:
+		if bb, err := FindStaticBusybox(); err == nil {
 			return planBusybox(ctx, bb)
 		}
 		return planHost()
-	case SourceBusybox:
-		bb, err := findStaticBusybox()
+	case Busybox:
+		bb, err := FindStaticBusybox()
 		if err != nil {
 			return nil, fmt.Errorf("root filesystem from busybox: %w (sudo apt-get install busybox-static)", err)
 		}
 		return planBusybox(ctx, bb)
-	case SourceHost:
+	case Host:
 		return planHost()
 	}
 	return nil, fmt.Errorf("unknown root filesystem source %q (want busybox or host)", source)
 }
 
 // baseEntries are the directories and files every root filesystem has.
-func baseEntries() []rootfsEntry {
-	var e []rootfsEntry
+func baseEntries() []entry {
+	var e []entry
 	for _, d := range []string{"dev", "etc", "home", "proc", "run", "sys", "var", "usr"} {
-		e = append(e, rootfsEntry{path: d, mode: fs.ModeDir | 0o755})
+		e = append(e, entry{path: d, mode: fs.ModeDir | 0o755})
 	}
 	e = append(e,
-		rootfsEntry{path: "root", mode: fs.ModeDir | 0o700},
-		rootfsEntry{path: "tmp", mode: fs.ModeDir | fs.ModeSticky | 0o777},
-		rootfsEntry{path: "etc/passwd", mode: 0o644, content: "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
-		rootfsEntry{path: "etc/group", mode: 0o644, content: "root:x:0:\nnogroup:x:65534:\n"},
+		entry{path: "root", mode: fs.ModeDir | 0o700},
+		entry{path: "tmp", mode: fs.ModeDir | fs.ModeSticky | 0o777},
+		entry{path: "etc/passwd", mode: 0o644, content: "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
+		entry{path: "etc/group", mode: 0o644, content: "root:x:0:\nnogroup:x:65534:\n"},
 	)
 	return e
 }
 
-func findStaticBusybox() (string, error) {
+// FindStaticBusybox returns the host's statically linked busybox, which
+// [Build] prefers, or says why there is none.
+func FindStaticBusybox() (string, error) {
 	var dynamic []string
 	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox", "/usr/sbin/busybox"} {
 		if _, err := os.Stat(p); err != nil {
@@ -179,37 +100,37 @@ func findStaticBusybox() (string, error) {
 	return "", errors.New("no busybox on the host")
 }
 
-func planBusybox(ctx context.Context, busybox string) (*rootfsPlan, error) {
+func planBusybox(ctx context.Context, busybox string) (*plan, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, busybox, "--list").Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s --list: %w", busybox, err)
 	}
-	p := &rootfsPlan{source: SourceBusybox, entries: baseEntries()}
+	p := &plan{source: Busybox, entries: baseEntries()}
 	p.entries = append(p.entries,
-		rootfsEntry{path: "bin", mode: fs.ModeDir | 0o755},
-		rootfsEntry{path: "sbin", mode: fs.ModeSymlink | 0o777, link: "bin"},
-		rootfsEntry{path: "usr/bin", mode: fs.ModeSymlink | 0o777, link: "../bin"},
-		rootfsEntry{path: "usr/sbin", mode: fs.ModeSymlink | 0o777, link: "../bin"},
-		rootfsEntry{path: "bin/busybox", mode: 0o755, from: busybox},
+		entry{path: "bin", mode: fs.ModeDir | 0o755},
+		entry{path: "sbin", mode: fs.ModeSymlink | 0o777, link: "bin"},
+		entry{path: "usr/bin", mode: fs.ModeSymlink | 0o777, link: "../bin"},
+		entry{path: "usr/sbin", mode: fs.ModeSymlink | 0o777, link: "../bin"},
+		entry{path: "bin/busybox", mode: 0o755, from: busybox},
 	)
 	for _, applet := range strings.Fields(string(out)) {
 		if applet == "busybox" || strings.Contains(applet, "/") {
 			continue
 		}
-		p.entries = append(p.entries, rootfsEntry{path: "bin/" + applet, mode: fs.ModeSymlink | 0o777, link: "busybox"})
+		p.entries = append(p.entries, entry{path: "bin/" + applet, mode: fs.ModeSymlink | 0o777, link: "busybox"})
 	}
 	return p, nil
 }
 
-func planHost() (*rootfsPlan, error) {
-	p := &rootfsPlan{source: SourceHost, entries: baseEntries()}
+func planHost() (*plan, error) {
+	p := &plan{source: Host, entries: baseEntries()}
 	// Merged /usr, as current Debian and Ubuntu have it: /bin is usr/bin.
 	for _, d := range []string{"bin", "sbin", "lib", "lib64"} {
 		p.entries = append(p.entries,
-			rootfsEntry{path: "usr/" + d, mode: fs.ModeDir | 0o755},
-			rootfsEntry{path: d, mode: fs.ModeSymlink | 0o777, link: "usr/" + d})
+			entry{path: "usr/" + d, mode: fs.ModeDir | 0o755},
+			entry{path: d, mode: fs.ModeSymlink | 0o777, link: "usr/" + d})
 	}
 	searchDirs := librarySearchDirs("/etc/ld.so.conf")
 	placed := map[string]bool{}
@@ -228,14 +149,14 @@ func planHost() (*rootfsPlan, error) {
 			}
 			continue // not an ELF program (a script), or a library we cannot find
 		}
-		p.entries = append(p.entries, rootfsEntry{path: "usr/bin/" + name, mode: 0o755, from: src})
+		p.entries = append(p.entries, entry{path: "usr/bin/" + name, mode: 0o755, from: src})
 		for _, lib := range libs {
 			dst := usrPath(lib)
 			if placed[dst] {
 				continue
 			}
 			placed[dst] = true
-			p.entries = append(p.entries, rootfsEntry{path: dst, mode: 0o755, from: lib})
+			p.entries = append(p.entries, entry{path: dst, mode: 0o755, from: lib})
 		}
 	}
 	return p, nil
@@ -268,7 +189,7 @@ func usrPath(hostPath string) string {
 
 // key is a hash of the plan and of every host file it copies (path, size,
 // modification time): an upgraded busybox or libc makes a new cache entry.
-func (p *rootfsPlan) key() (string, error) {
+func (p *plan) key() (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "unbox-rootfs %s %s\n", rootfsVersion, p.source)
 	for _, e := range p.entries {
@@ -288,7 +209,7 @@ func (p *rootfsPlan) key() (string, error) {
 // build makes the root filesystem under cacheDir unless it is there already,
 // and returns its path. It builds in a temporary directory and renames, so a
 // half-built tree is never used, and two builds at once both succeed.
-func (p *rootfsPlan) build(cacheDir string) (string, error) {
+func (p *plan) build(cacheDir string) (string, error) {
 	key, err := p.key()
 	if err != nil {
 		return "", fmt.Errorf("root filesystem plan: %w", err)
@@ -326,7 +247,7 @@ func (p *rootfsPlan) build(cacheDir string) (string, error) {
 	return final, nil
 }
 
-func (e rootfsEntry) apply(root string) error {
+func (e entry) apply(root string) error {
 	dst := filepath.Join(root, e.path)
 	var err error
 	switch {
@@ -345,65 +266,4 @@ func (e rootfsEntry) apply(root string) error {
 		return fmt.Errorf("root filesystem: %s: %w", e.path, err)
 	}
 	return nil
-}
-
-func copyFile(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	// os.OpenFile's perm passes through the umask; set it exactly.
-	return os.Chmod(dst, perm)
-}
-
-// copyTree copies a tree of directories, regular files and symlinks (the
-// only things a root filesystem fixture holds) from src to a new dst.
-func copyTree(src, dst string) error {
-	if _, err := os.Lstat(dst); err == nil {
-		if entries, _ := os.ReadDir(dst); len(entries) > 0 {
-			return fmt.Errorf("%s exists and is not empty", dst)
-		}
-	}
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			return os.Chmod(target, fi.Mode()&(fs.ModePerm|fs.ModeSticky))
-		case fi.Mode()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case fi.Mode().IsRegular():
-			return copyFile(path, target, fi.Mode().Perm())
-		}
-		return fmt.Errorf("%s: unexpected file type %v", path, fi.Mode().Type())
-	})
 }
