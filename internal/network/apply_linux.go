@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -36,6 +37,10 @@ type Undo struct {
 type undoStep struct {
 	cmd string
 	fn  func(h *handles) error
+	// table is set on the steps that put back or delete a table: putting
+	// back an older version is pointless when a later step deletes it.
+	table  string
+	delete bool
 }
 
 // Apply carries out the plan in order, telling trace each command before
@@ -51,6 +56,7 @@ func (u *Undo) Apply(p Plan, trace Trace) error {
 	h := newHandles()
 	defer h.close()
 	mark := len(u.steps)
+	var up []SetUp
 	for _, a := range p {
 		trace.log(a.Command())
 		step, err := u.apply(h, a)
@@ -60,8 +66,40 @@ func (u *Undo) Apply(p Plan, trace Trace) error {
 		if step != nil {
 			u.steps = append(u.steps, *step)
 		}
+		if a, ok := a.(SetUp); ok {
+			up = append(up, a)
+		}
 	}
+	h.waitRunning(up)
 	return nil
+}
+
+// waitRunning waits, for a moment at most, until every link that was
+// brought up and has a carrier is also running. A link's carrier comes on
+// at once (a veth's when both ends are up), but the kernel attaches its
+// transmit queue later, from the linkwatch work queue, under the same lock
+// as the running flag; until then the link drops what it is given, and a
+// connection's first packet is lost and retried a second later
+// (net/core/link_watch.c, dev_activate).
+func (h *handles) waitRunning(links []SetUp) {
+	deadline := time.Now().Add(2 * time.Second)
+	for _, l := range links {
+		hl, err := h.at(l.NS)
+		if err != nil {
+			continue
+		}
+		for time.Now().Before(deadline) {
+			link, err := hl.LinkByName(l.Link)
+			if err != nil {
+				break
+			}
+			f := link.Attrs().RawFlags
+			if f&unix.IFF_LOWER_UP == 0 || f&unix.IFF_RUNNING != 0 {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }
 
 // Run undoes everything applied so far, last first, telling trace each
@@ -81,7 +119,9 @@ func (u *Undo) Commands() []string {
 	defer u.mu.Unlock()
 	var out []string
 	for i := len(u.steps) - 1; i >= 0; i-- {
-		out = append(out, u.steps[i].cmd)
+		if !u.deletedLater(i, 0) {
+			out = append(out, u.steps[i].cmd)
+		}
 	}
 	return out
 }
@@ -89,6 +129,9 @@ func (u *Undo) Commands() []string {
 func (u *Undo) runFrom(h *handles, mark int, trace Trace) error {
 	var errs []error
 	for i := len(u.steps) - 1; i >= mark; i-- {
+		if u.deletedLater(i, mark) {
+			continue
+		}
 		trace.log(u.steps[i].cmd)
 		if err := u.steps[i].fn(h); err != nil {
 			errs = append(errs, fmt.Errorf("undo: %s: %w", u.steps[i].cmd, err))
@@ -96,6 +139,21 @@ func (u *Undo) runFrom(h *handles, mark int, trace Trace) error {
 	}
 	u.steps = u.steps[:mark]
 	return errors.Join(errs...)
+}
+
+// deletedLater reports whether step i puts back a table that a step run
+// after it (an earlier one, down to mark) deletes.
+func (u *Undo) deletedLater(i, mark int) bool {
+	st := u.steps[i]
+	if st.table == "" || st.delete {
+		return false
+	}
+	for j := i - 1; j >= mark; j-- {
+		if u.steps[j].table == st.table && u.steps[j].delete {
+			return true
+		}
+	}
+	return false
 }
 
 func nsKey(ns *NetNS) string {
@@ -119,7 +177,7 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 			return nil, err
 		}
 		u.created["ns:"+a.NS.Path] = true
-		return &undoStep{"ip netns delete " + a.NS.Name, func(h *handles) error {
+		return &undoStep{cmd: "ip netns delete " + a.NS.Name, fn: func(h *handles) error {
 			h.forget(a.NS)
 			return DeleteNetNS(a.NS)
 		}}, nil
@@ -192,7 +250,7 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		if u.made(nil, a.Link) {
 			return nil, nil
 		}
-		return &undoStep{"ip link set " + a.Link + " nomaster", func(h *handles) error {
+		return &undoStep{cmd: "ip link set " + a.Link + " nomaster", fn: func(h *handles) error {
 			hl, err := h.at(nil)
 			if err != nil {
 				return err
@@ -215,7 +273,7 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		if u.made(nil, a.Link) {
 			return nil, nil
 		}
-		return &undoStep{"bridge link set dev " + a.Link + " hairpin off", func(h *handles) error {
+		return &undoStep{cmd: "bridge link set dev " + a.Link + " hairpin off", fn: func(h *handles) error {
 			hl, err := h.at(nil)
 			if err != nil {
 				return err
@@ -239,7 +297,7 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		if wasUp || u.made(a.NS, a.Link) {
 			return nil, nil
 		}
-		return &undoStep{ipIn(a.NS) + " link set " + a.Link + " down", func(h *handles) error {
+		return &undoStep{cmd: ipIn(a.NS) + " link set " + a.Link + " down", fn: func(h *handles) error {
 			hl, err := h.at(a.NS)
 			if err != nil {
 				return ignoreGone(err)
@@ -282,7 +340,7 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		if u.made(ns, name) {
 			return nil, nil
 		}
-		return &undoStep{undoCmd, func(h *handles) error {
+		return &undoStep{cmd: undoCmd, fn: func(h *handles) error {
 			hl, err := h.at(ns)
 			if err != nil {
 				return ignoreGone(err)
@@ -309,7 +367,7 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 			return nil, nil
 		}
 		cmd := strings.Replace(a.Command(), " route add ", " route del ", 1)
-		return &undoStep{cmd, func(h *handles) error {
+		return &undoStep{cmd: cmd, fn: func(h *handles) error {
 			hl, err := h.at(a.NS)
 			if err != nil {
 				return ignoreGone(err)
@@ -325,14 +383,11 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		if err := WriteSysctl(a.Key, a.Value); err != nil {
 			return nil, err
 		}
-		if old == a.Value {
-			return nil, nil
-		}
 		if dev, ok := sysctlDevice(a.Key); ok && u.made(nil, dev) {
 			return nil, nil // it goes with the link
 		}
 		restore := Sysctl{Key: a.Key, Value: old}
-		return &undoStep{restore.Command(), func(*handles) error { return WriteSysctl(restore.Key, restore.Value) }}, nil
+		return &undoStep{cmd: restore.Command(), fn: func(*handles) error { return WriteSysctl(restore.Key, restore.Value) }}, nil
 
 	case ApplyTable:
 		name := a.Table.Name
@@ -348,13 +403,13 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		switch {
 		case prev != nil:
 			back := ApplyTable{Table: prev}
-			return &undoStep{back.Command(), func(*handles) error {
+			return &undoStep{cmd: back.Command(), table: name, fn: func(*handles) error {
 				u.tables[name] = prev
 				return ApplyTableNow(prev)
 			}}, nil
 		case !existed:
 			u.created["table:"+name] = true
-			return &undoStep{DeleteTable{Name: name}.Command(), func(*handles) error {
+			return &undoStep{cmd: DeleteTable{Name: name}.Command(), table: name, delete: true, fn: func(*handles) error {
 				delete(u.tables, name)
 				return DeleteTableNow(name)
 			}}, nil
@@ -367,7 +422,7 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		}
 		if prev := u.tables[a.Name]; prev != nil {
 			back := ApplyTable{Table: prev}
-			return &undoStep{back.Command(), func(*handles) error { return ApplyTableNow(prev) }}, nil
+			return &undoStep{cmd: back.Command(), table: a.Name, fn: func(*handles) error { return ApplyTableNow(prev) }}, nil
 		}
 		return nil, nil
 	}
@@ -375,7 +430,7 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 }
 
 func delLinkStep(name string) *undoStep {
-	return &undoStep{"ip link del " + name, func(h *handles) error {
+	return &undoStep{cmd: "ip link del " + name, fn: func(h *handles) error {
 		hl, err := h.at(nil)
 		if err != nil {
 			return err
@@ -388,8 +443,12 @@ func delLinkStep(name string) *undoStep {
 	}}
 }
 
-// deleteLink deletes a link of the host's namespace, if it is there.
-func deleteLink(name string) error {
+// DeleteLink deletes a link of ours (ubx…) in the host's namespace, if it
+// is there (`ip link del NAME`); a veth takes its peer with it.
+func DeleteLink(name string) error {
+	if err := checkOurLink(name); err != nil {
+		return err
+	}
 	h := newHandles()
 	defer h.close()
 	return delLinkStep(name).fn(h)

@@ -58,6 +58,10 @@ type DNSServer struct {
 	Upstreams []string      // "host:port"
 	TTL       uint32        // seconds; 0 means 5
 	Timeout   time.Duration // per upstream; 0 means 2s
+	// Authoritative makes a responder without upstreams the whole truth:
+	// a name it does not know does not exist (NXDOMAIN), rather than
+	// being refused. For a stand-in of the world's DNS, in a lesson.
+	Authoritative bool
 
 	mu      sync.Mutex
 	servers []*dns.Server
@@ -198,6 +202,11 @@ func (s *DNSServer) answer(req *dns.Msg, network string) *dns.Msg {
 		}
 	}
 	if len(s.Upstreams) == 0 {
+		if s.Authoritative {
+			m.SetRcode(req, dns.RcodeNameError)
+			m.Authoritative = true
+			return m
+		}
 		return m.SetRcode(req, dns.RcodeRefused)
 	}
 	return s.forward(req, network)
@@ -292,9 +301,9 @@ func ResolvConf(nameserver netip.Addr) string {
 // address, is not in it, which is why names of other containers come from
 // the DNS responder instead (Docker's old --link wrote them here).
 func HostsFile(addr netip.Addr, names ...string) string {
-	s := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	s := "127.0.0.1 localhost\n::1       localhost ip6-localhost ip6-loopback\n"
 	if addr.IsValid() && len(names) > 0 {
-		s += addr.String() + "\t" + strings.Join(names, " ") + "\n"
+		s += addr.String() + " " + strings.Join(names, " ") + "\n"
 	}
 	return s
 }

@@ -171,7 +171,7 @@ func TestUpstreamsAndFiles(t *testing.T) {
 		t.Errorf("ResolvConf =\n%s", rc)
 	}
 	hosts := network.HostsFile(netip.MustParseAddr("10.66.0.2"), "a", "db")
-	if !strings.HasPrefix(hosts, "127.0.0.1\tlocalhost\n") || !strings.HasSuffix(hosts, "10.66.0.2\ta db\n") {
+	if !strings.HasPrefix(hosts, "127.0.0.1 localhost\n") || !strings.HasSuffix(hosts, "\n10.66.0.2 a db\n") {
 		t.Errorf("HostsFile =\n%s", hosts)
 	}
 }

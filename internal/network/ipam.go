@@ -278,7 +278,26 @@ func (l *Leases) locked(write bool, fn func(*leaseFile) error) error {
 		return nil
 	}
 	slices.SortFunc(f.Leases, func(a, b Lease) int { return a.Addr.Compare(b.Addr) })
-	return writeJSON(l.LeaseFile(), f)
+	return writeFile(l.LeaseFile(), f.marshal())
+}
+
+// marshal writes the lease file with one lease per line, so that a person
+// can read it (and diff it) at a glance.
+func (f *leaseFile) marshal() []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{\n  \"subnet\": %q,\n  \"leases\": [", f.Subnet)
+	for i, ls := range f.Leases {
+		line, _ := json.Marshal(ls)
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n    " + string(line))
+	}
+	if len(f.Leases) > 0 {
+		b.WriteString("\n  ")
+	}
+	b.WriteString("]\n}\n")
+	return []byte(b.String())
 }
 
 // lockFile takes an exclusive flock(2) on path, waiting for it, and
@@ -301,19 +320,25 @@ func lockFile(path string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// writeJSON writes v to path atomically: a temporary file in the same
-// directory, synced, then renamed over path (rename(2) is atomic).
+// writeJSON writes v to path as indented JSON, atomically (writeFile).
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
+	return writeFile(path, append(b, '\n'))
+}
+
+// writeFile writes b to path atomically: a temporary file in the same
+// directory, synced, then renamed over path (rename(2) is atomic), so a
+// reader sees the old file or the new one, never half of one.
+func writeFile(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

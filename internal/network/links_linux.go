@@ -112,7 +112,9 @@ func ipNetPrefix(n *net.IPNet) (netip.Prefix, bool) {
 }
 
 // Routes lists the IPv4 routes of a namespace's main table as `ip route`
-// prints them ("default via 10.66.0.1 dev eth0").
+// prints them ("default via 10.66.0.1 dev eth0"), without the flags that
+// change on their own (linkdown follows the carrier, which the kernel
+// updates in the background).
 func Routes(ns *NetNS) ([]string, error) {
 	h := newHandles()
 	defer h.close()
@@ -147,9 +149,6 @@ func Routes(ns *NetNS) ([]string, error) {
 		}
 		if r.Src != nil {
 			s += " src " + r.Src.String()
-		}
-		if r.Flags&unix.RTNH_F_LINKDOWN != 0 {
-			s += " linkdown"
 		}
 		out = append(out, s)
 	}

@@ -13,12 +13,16 @@ import (
 // CreateNetNS makes a new network namespace and pins it at ns.Path, as
 // `ip netns add` does (ip-netns(8)): create an empty file, unshare(2) a new
 // network namespace on one thread, bind-mount that thread's
-// /proc/self/task/<tid>/ns/net on the file.
+// /proc/self/task/<tid>/ns/net on the file, and go back.
 //
 // Go runs goroutines on any of its threads, and unshare changes only the
-// calling thread, so this happens on a goroutine locked to its thread that
-// never unlocks it: when the goroutine ends the runtime throws the thread
-// away, and no other goroutine ever runs in the new namespace by accident.
+// calling thread, so this happens on a goroutine locked to its thread,
+// which setns(2)es back to where it was before it unlocks. It must not
+// simply let the thread die: a child process started earlier from that
+// thread (exec.Cmd with Pdeathsig, as every re-exec'd child here is) would
+// be killed with it, since the parent-death signal follows the thread
+// (prctl(2), PR_SET_PDEATHSIG). Only if it cannot go back does the thread
+// stay locked, and the runtime discards it.
 //
 // Unlike ip(8) we do not make NetNSDir a shared mount: nothing we start
 // keeps a copy of these mounts for longer than the namespace lives (a
@@ -36,25 +40,46 @@ func CreateNetNS(ns *NetNS) error {
 		return fmt.Errorf("ip netns add %s: %w", ns.Name, err)
 	}
 	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: see above
+	err = onThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
-			return
+			return fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 		if err := unix.Mount(src, ns.Path, "", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("mount --bind %s %s: %w", src, ns.Path, err)
-			return
+			return fmt.Errorf("mount --bind %s %s: %w", src, ns.Path, err)
 		}
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		os.Remove(ns.Path)
 		return fmt.Errorf("ip netns add %s: %w", ns.Name, err)
 	}
 	return nil
+}
+
+// onThread runs fn on a goroutine locked to its thread and puts the
+// thread back in the network namespace it started in afterwards, whatever
+// fn did to it. If it cannot, the thread stays locked and is discarded.
+func onThread(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer home.Close()
+		ferr := fn()
+		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("setns back to the host's network namespace: %w", err))
+			return // still locked: the thread is discarded
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
 }
 
 // DeleteNetNS unpins the namespace, as `ip netns delete` does: unmount the
@@ -103,36 +128,19 @@ func (ns *NetNS) open() (*os.File, error) {
 // process fn starts (exec.Cmd.Start) is born in it. fn must not hand work
 // to other goroutines and expect it to run in the namespace.
 //
-// The thread goes back to the host's namespace afterwards; if it cannot,
-// it stays locked and the runtime discards it.
+// The thread goes back to the host's namespace afterwards and lives on
+// (see CreateNetNS for why that matters); if it cannot, it stays locked
+// and the runtime discards it.
 func (ns *NetNS) Do(fn func() error) error {
 	target, err := ns.open()
 	if err != nil {
 		return err
 	}
 	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer home.Close()
+	return onThread(func() error {
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns into %s: %w", ns.Name, err)
-			return
+			return fmt.Errorf("setns into %s: %w", ns.Name, err)
 		}
-		ferr := fn()
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("setns back from %s: %w", ns.Name, err))
-			return // still locked: the thread is discarded
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+		return fn()
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -143,32 +144,37 @@ func familyName(f nftables.TableFamily) string {
 	return fmt.Sprint(f)
 }
 
-// ReadCounters fills in each rule's Counter from the kernel's copy of the
-// table, which must be the table t was applied as.
-func ReadCounters(t *Table) error {
+// ReadCounters returns a copy of t with each rule's Counter as the kernel
+// counted it, as `nft list table` shows them. The kernel's table must be t
+// as it was applied.
+func ReadCounters(t *Table) (*Table, error) {
 	c, err := nftables.New()
 	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
+		return nil, fmt.Errorf("nftables: %w", err)
 	}
+	out := &Table{Name: t.Name}
 	tbl := &nftables.Table{Name: t.Name, Family: nftables.TableFamilyIPv4}
 	for _, ch := range t.Chains {
 		rules, err := c.GetRules(tbl, &nftables.Chain{Name: ch.Name, Table: tbl})
 		if err != nil {
-			return nftError(fmt.Sprintf("nft list chain ip %s %s", t.Name, ch.Name), err)
+			return nil, nftError(fmt.Sprintf("nft list chain ip %s %s", t.Name, ch.Name), err)
 		}
 		if len(rules) != len(ch.Rules) {
-			return fmt.Errorf("nft list chain ip %s %s: %d rules in the kernel, %d expected: the table was changed by someone else",
+			return nil, fmt.Errorf("nft list chain ip %s %s: %d rules in the kernel, %d expected: the table was changed by someone else",
 				t.Name, ch.Name, len(rules), len(ch.Rules))
 		}
+		cp := *ch
+		cp.Rules = slices.Clone(ch.Rules)
 		for i, r := range rules {
 			for _, e := range r.Exprs {
 				if cnt, ok := e.(*expr.Counter); ok {
-					ch.Rules[i].Counter = &Counter{Packets: cnt.Packets, Bytes: cnt.Bytes}
+					cp.Rules[i].Counter = &Counter{Packets: cnt.Packets, Bytes: cnt.Bytes}
 				}
 			}
 		}
+		out.Chains = append(out.Chains, &cp)
 	}
-	return nil
+	return out, nil
 }
 
 func chainHook(h string) (*nftables.ChainHook, error) {

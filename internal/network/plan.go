@@ -101,7 +101,9 @@ type AddRoute struct {
 
 // Sysctl writes a value under /proc/sys in the host's namespace. Key is
 // dotted, as sysctl(8) spells it ("net.ipv4.ip_forward"). Undone by
-// writing back the value it found.
+// writing back the value it found, even when that was the same value:
+// undo restores what was there, whatever happened in between. A key of a
+// link the same Undo created needs no undoing: it goes with the link.
 type Sysctl struct {
 	Key   string
 	Value string

@@ -39,7 +39,7 @@ func (p PortMapping) String() string {
 func ParsePort(s string) (PortMapping, error) {
 	p := PortMapping{Proto: "tcp"}
 	bad := func(format string, args ...any) (PortMapping, error) {
-		return PortMapping{}, fmt.Errorf("-p %s: %s (the form is [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|/udp], e.g. 8080:80)",
+		return PortMapping{}, fmt.Errorf("-p %s: %s (the form is [IP:][HOST:]CONTAINER[/PROTO], e.g. 8080:80)",
 			s, fmt.Sprintf(format, args...))
 	}
 	rest, proto, hasProto := strings.Cut(s, "/")
@@ -115,4 +115,16 @@ func (p PortMapping) Check() error {
 func (p PortMapping) Overlaps(q PortMapping) bool {
 	return p.Proto == q.Proto && p.HostPort == q.HostPort &&
 		(!p.HostIP.IsValid() || !q.HostIP.IsValid() || p.HostIP == q.HostIP)
+}
+
+// PortConflict refuses to publish p for owner when one of the published
+// forwards claims the same host port, saying which and what to do.
+func PortConflict(p PortMapping, owner string, published []Forward) error {
+	for _, f := range published {
+		if f.Overlaps(p) {
+			return fmt.Errorf("-p %s for %s: host port %d/%s is published already, by %s (-p %s): "+
+				"choose another host port", p, owner, p.HostPort, p.Proto, f.Owner, f.PortMapping)
+		}
+	}
+	return nil
 }

@@ -376,7 +376,7 @@ func TestPrivOtherTablesUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := network.ReadCounters(table); err != nil {
+	if _, err := network.ReadCounters(table); err != nil {
 		t.Errorf("ReadCounters: %v (the kernel's table differs from the one built)", err)
 	}
 	if err := s.Remove(n.Name); err != nil {

@@ -178,7 +178,7 @@ func (s *Store) Remove(name string) error {
 		return fmt.Errorf("network %s is in use by %s: disconnect or remove them first", name, strings.Join(names, ", "))
 	}
 	s.Trace.log("ip link del " + n.Bridge)
-	if err := deleteLink(n.Bridge); err != nil {
+	if err := DeleteLink(n.Bridge); err != nil {
 		return fmt.Errorf("network %s: ip link del %s: %w", name, n.Bridge, err)
 	}
 	if err := os.RemoveAll(s.dir(name)); err != nil {
@@ -382,11 +382,7 @@ func (s *Store) claimPorts(owner string, ports []PortMapping) ([]PortMapping, er
 	if err != nil {
 		return nil, err
 	}
-	type claim struct {
-		PortMapping
-		owner, network string
-	}
-	var claimed []claim
+	var published []Forward
 	for _, n := range nets {
 		eps, err := s.endpoints(n.Name)
 		if err != nil {
@@ -394,7 +390,7 @@ func (s *Store) claimPorts(owner string, ports []PortMapping) ([]PortMapping, er
 		}
 		for _, e := range eps {
 			for _, p := range e.Ports {
-				claimed = append(claimed, claim{p, e.Name, n.Name})
+				published = append(published, Forward{PortMapping: p, Owner: e.Name + " on network " + n.Name})
 			}
 		}
 	}
@@ -402,32 +398,27 @@ func (s *Store) claimPorts(owner string, ports []PortMapping) ([]PortMapping, er
 	for i := range out {
 		p := &out[i]
 		if p.HostPort == 0 {
-			port, err := freeHostPort(*p, func(q PortMapping) bool {
-				return slices.ContainsFunc(claimed, func(c claim) bool { return c.Overlaps(q) })
-			})
+			port, err := freeHostPort(*p, func(q PortMapping) bool { return PortConflict(q, "", published) != nil })
 			if err != nil {
 				return nil, err
 			}
 			p.HostPort = port
 		}
-		for _, c := range claimed {
-			if c.Overlaps(*p) {
-				return nil, fmt.Errorf("-p %s for %s: host port %d/%s is published already, by %s on network %s "+
-					"(-p %s): choose another host port", p, owner, p.HostPort, p.Proto, c.owner, c.network, c.PortMapping)
-			}
+		if err := PortConflict(*p, owner, published); err != nil {
+			return nil, err
 		}
-		if err := hostPortFree(*p); err != nil {
+		if err := HostPortFree(*p); err != nil {
 			return nil, fmt.Errorf("-p %s for %s: %w", p, owner, err)
 		}
-		claimed = append(claimed, claim{*p, owner, ""})
+		published = append(published, Forward{PortMapping: *p, Owner: owner})
 	}
 	return out, nil
 }
 
-// hostPortFree checks that no program on the host listens on the port, by
+// HostPortFree checks that no program on the host listens on the port, by
 // binding it for a moment: a DNAT rule would silently take that program's
 // connections away.
-func hostPortFree(p PortMapping) error {
+func HostPortFree(p PortMapping) error {
 	ip := "0.0.0.0"
 	if p.HostIP.IsValid() {
 		ip = p.HostIP.String()
@@ -513,7 +504,7 @@ func (s *Store) Disconnect(network, name string) error {
 	}
 	ep := eps[i]
 	s.Trace.log("ip link del " + ep.HostLink)
-	if err := deleteLink(ep.HostLink); err != nil {
+	if err := DeleteLink(ep.HostLink); err != nil {
 		return fmt.Errorf("disconnect %s from %s: %w", name, network, err)
 	}
 	if err := s.writeEndpoints(network, slices.Delete(eps, i, i+1)); err != nil {
