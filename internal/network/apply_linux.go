@@ -232,54 +232,20 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		return delLinkStep(a.Name), nil
 
 	case SetMaster:
-		hl, err := h.at(nil)
-		if err != nil {
-			return nil, err
-		}
-		link, err := linkByName(hl, nil, a.Link)
-		if err != nil {
-			return nil, err
-		}
-		master, err := linkByName(hl, nil, a.Master)
-		if err != nil {
-			return nil, err
-		}
-		if err := hl.LinkSetMaster(link, master); err != nil {
-			return nil, explain(a.Command(), err, "")
-		}
-		if u.made(nil, a.Link) {
-			return nil, nil
-		}
-		return &undoStep{cmd: "ip link set " + a.Link + " nomaster", fn: func(h *handles) error {
-			hl, err := h.at(nil)
-			if err != nil {
-				return err
-			}
-			return ignoreGone(hl.LinkSetNoMaster(link))
-		}}, nil
+		return u.onHostLink(h, a.Link, a.Command(), "ip link set "+a.Link+" nomaster",
+			func(hl *netlink.Handle, link netlink.Link) error {
+				master, err := linkByName(hl, nil, a.Master)
+				if err != nil {
+					return err
+				}
+				return hl.LinkSetMaster(link, master)
+			},
+			func(hl *netlink.Handle, link netlink.Link) error { return hl.LinkSetNoMaster(link) })
 
 	case SetHairpin:
-		hl, err := h.at(nil)
-		if err != nil {
-			return nil, err
-		}
-		link, err := linkByName(hl, nil, a.Link)
-		if err != nil {
-			return nil, err
-		}
-		if err := hl.LinkSetHairpin(link, true); err != nil {
-			return nil, explain(a.Command(), err, "")
-		}
-		if u.made(nil, a.Link) {
-			return nil, nil
-		}
-		return &undoStep{cmd: "bridge link set dev " + a.Link + " hairpin off", fn: func(h *handles) error {
-			hl, err := h.at(nil)
-			if err != nil {
-				return err
-			}
-			return ignoreGone(hl.LinkSetHairpin(link, false))
-		}}, nil
+		return u.onHostLink(h, a.Link, a.Command(), "bridge link set dev "+a.Link+" hairpin off",
+			func(hl *netlink.Handle, link netlink.Link) error { return hl.LinkSetHairpin(link, true) },
+			func(hl *netlink.Handle, link netlink.Link) error { return hl.LinkSetHairpin(link, false) })
 
 	case SetUp:
 		hl, err := h.at(a.NS)
@@ -427,6 +393,33 @@ func (u *Undo) apply(h *handles, a Action) (*undoStep, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("network: unknown action %T", a)
+}
+
+// onHostLink does something to a link of the host's namespace and, unless
+// this Undo made the link (then the change goes with it), returns the step
+// that reverses it.
+func (u *Undo) onHostLink(h *handles, name, cmd, undoCmd string, do, undo func(*netlink.Handle, netlink.Link) error) (*undoStep, error) {
+	hl, err := h.at(nil)
+	if err != nil {
+		return nil, err
+	}
+	link, err := linkByName(hl, nil, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := do(hl, link); err != nil {
+		return nil, explain(cmd, err, "")
+	}
+	if u.made(nil, name) {
+		return nil, nil
+	}
+	return &undoStep{cmd: undoCmd, fn: func(h *handles) error {
+		hl, err := h.at(nil)
+		if err != nil {
+			return err
+		}
+		return ignoreGone(undo(hl, link))
+	}}, nil
 }
 
 func delLinkStep(name string) *undoStep {

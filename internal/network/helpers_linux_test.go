@@ -35,21 +35,12 @@ var needs = sync.OnceValue(func() []kit.Need {
 })
 
 // privileged starts a privileged test: root and the kernel's network
-// features, the kit's leak check, one for our links, tables and named
-// namespaces, and a check that ip_forward is as it was.
+// features, the kit's leak check, and one for our links, tables, named
+// namespaces and ip_forward (network.HostState).
 func privileged(t *testing.T) {
 	t.Helper()
 	kittest.Privileged(t, needs()...)
-	kittest.NoLeaksOf(t, "network objects", network.OursOnHost)
-	was, err := network.ReadSysctl(network.ForwardingKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if now, _ := network.ReadSysctl(network.ForwardingKey); now != was {
-			t.Errorf("%s = %s after the test; want %s, as it was", network.ForwardingKey, now, was)
-		}
-	})
+	kittest.NoLeaksOf(t, "network objects and ip_forward", network.HostState)
 }
 
 // newNS creates a network namespace pinned in the test's temp dir and

@@ -327,6 +327,15 @@ func nftError(cmd string, err error) error {
 	return fmt.Errorf("%s: %w%s", cmd, err, hint)
 }
 
+// HostState is what a clean up must leave as it found it: OursOnHost,
+// and ip_forward, as "net.ipv4.ip_forward=0". A test that compares it
+// before and after sees a leak and a sysctl left changed alike.
+func HostState() ([]string, error) {
+	ours, err := OursOnHost()
+	fwd, ferr := ReadSysctl(ForwardingKey)
+	return append(ours, ForwardingKey+"="+fwd), errors.Join(err, ferr)
+}
+
 // OursOnHost lists what of ours exists on the host now: links named ubx…
 // in the host's namespace, nftables tables named unbox…, and named network
 // namespaces unbox… in NetNSDir. A clean host lists nothing; the leak

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/nftables"
@@ -33,18 +32,9 @@ func TestPrivTwentyContainersAtOnce(t *testing.T) {
 
 	eps := make([]network.Endpoint, count)
 	errs := make([]error, count)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range count {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			eps[i], errs[i] = s.Connect("twenty", network.Endpoint{Name: fmt.Sprintf("c%02d", i), NetNS: nss[i].Path})
-		}()
-	}
-	close(start)
-	wg.Wait()
+	atOnce(count, func(i int) {
+		eps[i], errs[i] = s.Connect("twenty", network.Endpoint{Name: fmt.Sprintf("c%02d", i), NetNS: nss[i].Path})
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("Connect c%02d: %v", i, err)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/unboxlab/unbox/internal/network"
@@ -215,20 +214,11 @@ func TestLeasesConcurrent(t *testing.T) {
 	const n = 100
 	got := make([]netip.Addr, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			// Each its own Leases value, as separate processes would have.
-			mine := *l
-			got[i], errs[i] = mine.Allocate(fmt.Sprintf("c%d", i))
-		}()
-	}
-	close(start)
-	wg.Wait()
+	atOnce(n, func(i int) {
+		// Each its own Leases value, as separate processes would have.
+		mine := *l
+		got[i], errs[i] = mine.Allocate(fmt.Sprintf("c%d", i))
+	})
 	seen := map[netip.Addr]int{}
 	for i, a := range got {
 		if errs[i] != nil {

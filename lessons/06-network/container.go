@@ -51,14 +51,8 @@ type reply struct {
 }
 
 func containerInit(c *kit.Conn) error {
-	var cfg containerConfig
-	if err := c.Recv(&cfg); err != nil {
-		return err
-	}
-	if err := unix.Sethostname([]byte(cfg.Name)); err != nil {
-		return fmt.Errorf("sethostname: %w", err)
-	}
-	if err := enterFiles(cfg.Files); err != nil {
+	cfg, err := setUpContainer(c)
+	if err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp4", ":80")
@@ -86,6 +80,19 @@ func containerInit(c *kit.Conn) error {
 			return err
 		}
 	}
+}
+
+// setUpContainer receives the container's configuration and applies it:
+// its hostname, and its files over /etc.
+func setUpContainer(c *kit.Conn) (containerConfig, error) {
+	var cfg containerConfig
+	if err := c.Recv(&cfg); err != nil {
+		return cfg, err
+	}
+	if err := unix.Sethostname([]byte(cfg.Name)); err != nil {
+		return cfg, fmt.Errorf("sethostname: %w", err)
+	}
+	return cfg, enterFiles(cfg.Files)
 }
 
 // enterFiles makes the container's mount namespace private, then binds each
@@ -226,7 +233,7 @@ func shortErr(err error) string {
 	return s
 }
 
-// dialFromHost connects from the lesson's own process (the host's network
+// dialFrom connects from the lesson's own process (the host's network
 // namespace, or ns when given) and returns the server's line or the error.
 func dialFrom(ns *network.NetNS, addr string) string {
 	var line string

@@ -24,14 +24,8 @@ func init() { kit.RegisterInit("net-shell", shellInit) }
 // shellInit sets the container up as containerInit does, then becomes the
 // host's shell.
 func shellInit(c *kit.Conn) error {
-	var cfg containerConfig
-	if err := c.Recv(&cfg); err != nil {
-		return err
-	}
-	if err := unix.Sethostname([]byte(cfg.Name)); err != nil {
-		return fmt.Errorf("sethostname: %w", err)
-	}
-	if err := enterFiles(cfg.Files); err != nil {
+	cfg, err := setUpContainer(c)
+	if err != nil {
 		return err
 	}
 	env := append(os.Environ(), "PS1="+cfg.Name+"# ")
