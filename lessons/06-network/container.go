@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,6 +37,31 @@ type containerConfig struct {
 	// Files are bind-mounted over the container's own view of /etc:
 	// target → source.
 	Files map[string]string
+	// Dir is the container's directory on the host (the sources are in
+	// it), where it may make mount points of its own.
+	Dir string
+}
+
+// writeEtc writes a container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf into dir, as a runtime writes them when it creates a
+// container, and returns the configuration that binds them in.
+func writeEtc(dir, name string, addr, nameserver netip.Addr) (containerConfig, error) {
+	cfg := containerConfig{Name: name, Dir: dir, Files: map[string]string{}}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return cfg, err
+	}
+	for target, content := range map[string]string{
+		"/etc/hostname":    name + "\n",
+		"/etc/hosts":       network.HostsFile(addr, name),
+		"/etc/resolv.conf": network.ResolvConf(nameserver),
+	} {
+		src := filepath.Join(dir, filepath.Base(target))
+		if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
+			return cfg, err
+		}
+		cfg.Files[target] = src
+	}
+	return cfg, nil
 }
 
 // request is one thing the lesson asks a container to do.
@@ -92,19 +118,62 @@ func setUpContainer(c *kit.Conn) (containerConfig, error) {
 	if err := unix.Sethostname([]byte(cfg.Name)); err != nil {
 		return cfg, fmt.Errorf("sethostname: %w", err)
 	}
-	return cfg, enterFiles(cfg.Files)
+	return cfg, enterFiles(cfg)
 }
 
 // enterFiles makes the container's mount namespace private, then binds each
 // file over its target, as Docker binds /etc/resolv.conf, /etc/hosts and
 // /etc/hostname into every container.
-func enterFiles(files map[string]string) error {
+func enterFiles(cfg containerConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("mount --make-rprivate /: %w", err)
 	}
-	for target, source := range files {
+	for target := range cfg.Files {
+		if _, err := os.Stat(target); err != nil {
+			if err := etcWithRoomFor(cfg); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	for target, source := range cfg.Files {
 		if err := unix.Mount(source, target, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("mount --bind %s %s: %w", source, target, err)
+		}
+	}
+	return nil
+}
+
+// etcWithRoomFor gives the container an /etc in which every file of cfg
+// exists to be bound over, for a host that lacks one (a minimal VM has no
+// /etc/resolv.conf): the host's /etc is bound aside into the container's
+// directory, a tmpfs covers /etc, and it holds a symbolic link to each of
+// the host's entries plus an empty file for each missing one. All of it is
+// in the container's own mount namespace; the host's /etc is not written.
+func etcWithRoomFor(cfg containerConfig) error {
+	aside := filepath.Join(cfg.Dir, "host-etc")
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("/etc", aside, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("mount --rbind /etc %s: %w", aside, err)
+	}
+	if err := unix.Mount("tmpfs", "/etc", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755"); err != nil {
+		return fmt.Errorf("mount -t tmpfs tmpfs /etc: %w", err)
+	}
+	entries, err := os.ReadDir(aside)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Symlink(filepath.Join(aside, e.Name()), filepath.Join("/etc", e.Name())); err != nil {
+			return err
+		}
+	}
+	for target := range cfg.Files {
+		os.Remove(target) // a link to the host's copy, if there was one
+		if err := os.WriteFile(target, nil, 0o644); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -164,7 +233,8 @@ type container struct {
 // startContainer starts a container in ns, with files bound over its /etc.
 // The child is started from a thread that has joined ns (NetNS.Do), so it
 // is born there, all its threads with it: an `ip netns exec`.
-func startContainer(ctx context.Context, name string, ns *network.NetNS, files map[string]string) (*container, error) {
+func startContainer(ctx context.Context, ns *network.NetNS, cfg containerConfig) (*container, error) {
+	name := cfg.Name
 	child, err := kit.NewChild("net-container", name)
 	if err != nil {
 		return nil, err
@@ -174,7 +244,7 @@ func startContainer(ctx context.Context, name string, ns *network.NetNS, files m
 		return nil, fmt.Errorf("start container %s: %w", name, err)
 	}
 	c := &container{name: name, ns: ns, child: child}
-	if err := child.Send(containerConfig{Name: name, Files: files}); err != nil {
+	if err := child.Send(cfg); err != nil {
 		c.stop()
 		return nil, err
 	}

@@ -162,31 +162,16 @@ func (l *lab) newNS(s *kit.Session, name string) (*network.NetNS, error) {
 // /etc/hostname, /etc/hosts and /etc/resolv.conf (written now, as a runtime
 // writes them when it creates the container; step 7 looks at them).
 func (l *lab) startContainer(s *kit.Session, name string) (*container, error) {
-	dir := filepath.Join(l.dir, name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, err
-	}
 	addr, err := l.leases.Allocate(name)
 	if err != nil {
 		return nil, err
 	}
 	l.addrs[name] = addr
-	files := map[string]string{
-		"/etc/hostname":    name + "\n",
-		"/etc/hosts":       network.HostsFile(addr, name),
-		"/etc/resolv.conf": network.ResolvConf(l.gw),
+	cfg, err := writeEtc(filepath.Join(l.dir, name), name, addr, l.gw)
+	if err != nil {
+		return nil, err
 	}
-	binds := map[string]string{}
-	for target, content := range files {
-		src := filepath.Join(dir, filepath.Base(target))
-		if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
-			return nil, err
-		}
-		if _, err := os.Stat(target); err == nil {
-			binds[target] = src
-		}
-	}
-	c, err := startContainer(s.Ctx, name, l.ns[name], binds)
+	c, err := startContainer(s.Ctx, l.ns[name], cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -85,28 +85,11 @@ func shell(s *kit.Session) error {
 	}
 	stops = append(stops, func() error { return store.Disconnect(n.Name, "shell") })
 
-	files := func(name string, addr netip.Addr) (map[string]string, error) {
-		binds := map[string]string{}
-		for target, content := range map[string]string{
-			"/etc/hostname":    name + "\n",
-			"/etc/hosts":       network.HostsFile(addr, name),
-			"/etc/resolv.conf": network.ResolvConf(n.Gateway),
-		} {
-			src := filepath.Join(dir, name+"-"+filepath.Base(target))
-			if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
-				return nil, err
-			}
-			if _, err := os.Stat(target); err == nil {
-				binds[target] = src
-			}
-		}
-		return binds, nil
-	}
-	webFiles, err := files("web", web.Addr)
+	webCfg, err := writeEtc(filepath.Join(dir, "web"), "web", web.Addr, n.Gateway)
 	if err != nil {
 		return err
 	}
-	webCtr, err := startContainer(s.Ctx, "web", nss["web"], webFiles)
+	webCtr, err := startContainer(s.Ctx, nss["web"], webCfg)
 	if err != nil {
 		return err
 	}
@@ -128,7 +111,7 @@ func shell(s *kit.Session) error {
 	printCmds(s, cmds)
 	s.Cmd("ip netns exec %s unshare --mount --uts sh    # you are here: %s", nss["shell"].Name, sh.Addr)
 
-	shellFiles, err := files("shell", sh.Addr)
+	shellCfg, err := writeEtc(filepath.Join(dir, "shell"), "shell", sh.Addr, n.Gateway)
 	if err != nil {
 		return err
 	}
@@ -143,7 +126,7 @@ func shell(s *kit.Session) error {
 			return err
 		}
 		defer child.Close()
-		if err := child.Send(containerConfig{Name: "shell", Files: shellFiles}); err != nil {
+		if err := child.Send(shellCfg); err != nil {
 			return err
 		}
 		return child.Wait()
