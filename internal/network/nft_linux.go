@@ -321,8 +321,8 @@ func nftError(cmd string, err error) error {
 	case errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EAFNOSUPPORT):
 		hint = ": this kernel has no nf_tables (modprobe nf_tables)"
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EOPNOTSUPP):
-		hint = ": the kernel lacks a part of nf_tables these rules use; load them with " +
-			"`modprobe -a nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4` (or use the Vagrant VM)"
+		hint = ": the kernel lacks a part of nf_tables these rules use (load its modules: " +
+			"modprobe -a nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4)"
 	}
 	return fmt.Errorf("%s: %w%s", cmd, err, hint)
 }

@@ -42,21 +42,43 @@ func probeLink(l netlink.Link, cmd, kind string) error {
 	return hl.LinkDel(l)
 }
 
-// ProbeNftables applies a table with one rule of every kind the package
-// writes (masquerade, DNAT, fib, conntrack status, interface and address
-// matches, drop) and deletes it: nf_tables, its NAT chains and each
-// expression's module must all be there.
+// ProbeNftables applies, one after the other, a table with each kind of
+// rule the package writes and deletes it again, and names the first part
+// of nf_tables the kernel lacks with the module that provides it: the
+// core with interface and address matches, NAT chains, masquerade, DNAT,
+// fib and conntrack.
 func ProbeNftables() error {
 	name := fmt.Sprintf("unbox-probe-%d", os.Getpid())
 	subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, 0}), 24)
-	t := Ruleset(name, []BridgeNet{{Bridge: "ubx-probe", Subnet: subnet, Localnet: true}}, []Forward{{
-		PortMapping: PortMapping{HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
-		To:          netip.AddrFrom4([4]byte{192, 0, 2, 2}),
-	}})
-	if err := ApplyTableNow(t); err != nil {
-		return err
+	to := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, 2}), 80)
+	local := Match{Kind: MatchDaddrLocal}
+	ifname := Match{Kind: MatchIifname, Name: "ubx-probe"}
+	saddr := Match{Kind: MatchSaddr, Prefix: subnet}
+	dport := Match{Kind: MatchDport, Proto: "tcp", Port: 8080}
+	nat := func(hook string, prio int, r Rule) *Chain {
+		return &Chain{Name: hook, Type: "nat", Hook: hook, Priority: prio, Rules: []Rule{r}}
 	}
-	return DeleteTableNow(name)
+	for _, p := range []struct {
+		what, module string
+		chain        *Chain
+	}{
+		{"nf_tables", "nf_tables", &Chain{Name: "guard", Type: "filter", Hook: "prerouting", Priority: -300,
+			Rules: []Rule{{Match: []Match{ifname, saddr, dport}, Verdict: Verdict{Kind: Drop}}}}},
+		{"NAT chains", "nft_chain_nat", &Chain{Name: "postrouting", Type: "nat", Hook: "postrouting", Priority: 100}},
+		{"masquerade", "nft_masq", nat("postrouting", 100, Rule{Match: []Match{saddr}, Verdict: Verdict{Kind: Masquerade}})},
+		{"DNAT", "nft_nat", nat("prerouting", -100, Rule{Match: []Match{dport}, Verdict: Verdict{Kind: DNAT, To: to}})},
+		{"fib daddr type local", "nft_fib_ipv4", nat("prerouting", -100, Rule{Match: []Match{local}, Verdict: Verdict{Kind: DNAT, To: to}})},
+		{"ct status", "nft_ct", nat("postrouting", 100, Rule{Match: []Match{{Kind: MatchCtDNAT}}, Verdict: Verdict{Kind: Masquerade}})},
+	} {
+		err := ApplyTableNow(&Table{Name: name, Chains: []*Chain{p.chain}})
+		if derr := DeleteTableNow(name); err == nil {
+			err = derr
+		}
+		if err != nil {
+			return fmt.Errorf("%s (module %s): %w", p.what, p.module, err)
+		}
+	}
+	return nil
 }
 
 // ErrNeedsLinux is what the parts of this package that touch the kernel
@@ -76,6 +98,6 @@ type Requirement struct {
 var Requirements = []Requirement{
 	{Name: "veth", Check: ProbeVeth, Fix: "a kernel with CONFIG_VETH (sudo modprobe veth); or use the Vagrant VM"},
 	{Name: "bridge", Check: ProbeBridge, Fix: "a kernel with CONFIG_BRIDGE (sudo modprobe bridge); or use the Vagrant VM"},
-	{Name: "nf_tables", Check: ProbeNftables, Fix: "a kernel with nf_tables and its NAT (sudo modprobe -a nf_tables " +
-		"nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4); or use the Vagrant VM"},
+	{Name: "nf_tables", Check: ProbeNftables, Fix: "a kernel with nf_tables and the module named " +
+		"(sudo modprobe MODULE); or use the Vagrant VM"},
 }
