@@ -26,13 +26,15 @@
 //
 //   - [NetNS]: a network namespace kept alive by a bind mount, as
 //     `ip netns add` makes it (ip-netns(8)); [NetNS.Do] runs code in it.
-//   - Links: [AddBridge], [AddVeth] (the peer created directly in the
-//     container's namespace), [SetMaster], [SetUp]; [AddAddr], [AddRoute];
-//     [Sysctl] for ip_forward and route_localnet.
+//   - Links: [AddBridge] (with a fixed MAC), [AddVeth] (the peer created
+//     directly in the container's namespace), [SetMaster], [SetHairpin],
+//     [SetUp]; [AddAddr], [AddRoute]; [Sysctl] for ip_forward and
+//     route_localnet. [BridgePlan] and [EndpointPlan] are the plans a
+//     network and a container on it need.
 //   - Rules: a [Table] of ours (named unbox…, family ip), built by [Ruleset]
 //     from the networks and their published ports, and replaced whole in
-//     one nf_tables transaction ([ApplyTable]); the host's other tables are
-//     never read for writing, flushed or touched.
+//     one nf_tables transaction ([ApplyTable], [ApplyTableNow]); the host's
+//     other tables are never flushed or touched.
 //   - Addresses: [ChooseSubnet] picks a subnet that overlaps no route the
 //     host has; [Leases] hands out addresses from a JSON file under flock(2),
 //     so containers started at the same time never get the same one.
@@ -49,8 +51,10 @@
 //     a lock.
 //
 // Everything made on the host carries our prefix: links start with "ubx",
-// nftables tables and namespaces with "unbox"; [OursOnHost] lists them.
-// IPv4 only, for now.
+// nftables tables and namespaces with "unbox"; [OursOnHost] lists them, and
+// [HostState] adds ip_forward, for leak checks. [Requirements] probe the
+// kernel for veth, bridge and each part of nf_tables used. IPv4 only, for
+// now; networks are not isolated from each other (Docker's are).
 //
 // Nothing in this package prints; callers show the trace.
 package network
