@@ -24,7 +24,10 @@ package kittest
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/reexec"
@@ -85,4 +88,33 @@ func Privileged(t *testing.T, needs ...kit.Need) {
 	t.Helper()
 	Require(t, append([]kit.Need{kit.NeedRoot}, needs...)...)
 	NoLeaks(t)
+}
+
+// NoLeaksOf is a leak check for host objects that [NoLeaks] cannot list
+// itself (a concept package's, such as nftables tables): list runs now and
+// again when the test ends, after its own cleanups, and anything new in the
+// second list fails the test, with kind in the message.
+func NoLeaksOf(t *testing.T, kind string, list func() ([]string, error)) {
+	t.Helper()
+	before, err := list()
+	if err != nil {
+		t.Fatalf("leak check of %s: %v", kind, err)
+	}
+	t.Cleanup(func() {
+		var leaked []string
+		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			now, err := list()
+			if err != nil {
+				t.Errorf("leak check of %s: %v", kind, err)
+				return
+			}
+			leaked = slices.DeleteFunc(now, func(x string) bool { return slices.Contains(before, x) })
+			if len(leaked) == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(leaked) > 0 {
+			t.Errorf("leak check: left on the host after the test (%s):\n  %s", kind, strings.Join(leaked, "\n  "))
+		}
+	})
 }
