@@ -25,11 +25,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/network"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("net-container", containerInit) }
+func init() { reexec.Register("net-container", containerInit) }
 
 // containerConfig is what the lesson sends a new container.
 type containerConfig struct {
@@ -76,7 +76,7 @@ type reply struct {
 	Err  string
 }
 
-func containerInit(c *kit.Conn) error {
+func containerInit(c *reexec.Conn) error {
 	cfg, err := setUpContainer(c)
 	if err != nil {
 		return err
@@ -110,7 +110,7 @@ func containerInit(c *kit.Conn) error {
 
 // setUpContainer receives the container's configuration and applies it:
 // its hostname, and its files over /etc.
-func setUpContainer(c *kit.Conn) (containerConfig, error) {
+func setUpContainer(c *reexec.Conn) (containerConfig, error) {
 	var cfg containerConfig
 	if err := c.Recv(&cfg); err != nil {
 		return cfg, err
@@ -227,7 +227,7 @@ func dialLine(addr string) (string, error) {
 type container struct {
 	name  string
 	ns    *network.NetNS
-	child *kit.Child
+	child *reexec.Child
 }
 
 // startContainer starts a container in ns, with files bound over its /etc.
@@ -235,10 +235,7 @@ type container struct {
 // is born there, all its threads with it: an `ip netns exec`.
 func startContainer(ctx context.Context, ns *network.NetNS, cfg containerConfig) (*container, error) {
 	name := cfg.Name
-	child, err := kit.NewChild("net-container", name)
-	if err != nil {
-		return nil, err
-	}
+	child := reexec.NewChild("net-container", name)
 	child.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS
 	if err := ns.Do(func() error { return child.Start(ctx) }); err != nil {
 		return nil, fmt.Errorf("start container %s: %w", name, err)

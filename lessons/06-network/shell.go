@@ -17,13 +17,14 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/network"
+	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-func init() { kit.RegisterInit("net-shell", shellInit) }
+func init() { reexec.Register("net-shell", shellInit) }
 
 // shellInit sets the container up as containerInit does, then becomes the
 // host's shell.
-func shellInit(c *kit.Conn) error {
+func shellInit(c *reexec.Conn) error {
 	cfg, err := setUpContainer(c)
 	if err != nil {
 		return err
@@ -116,10 +117,7 @@ func shell(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	child, err := kit.NewChild("net-shell")
-	if err != nil {
-		return err
-	}
+	child := reexec.NewChild("net-shell")
 	child.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS
 	child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = s.In, s.Out, s.Err
 	err = s.Foreground(func() error {
