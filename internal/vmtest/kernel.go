@@ -41,8 +41,10 @@ import (
 // modules, not built in, and the guest has no modprobe to load one on
 // demand: a test that needs a module the list lacks fails in the VM alone.
 // So a test that needs another module adds it here, with the lesson that
-// needs it, and to TestPrivKernelHasWhatTheLessonsNeed (kernel_linux_test.go)
-// if the lane should fail early and by name when the module is missing.
+// needs it. TestPrivKernelHasWhatTheLessonsNeed (kernel_linux_test.go) runs
+// the packages' own probes (network.Requirements, overlay.Probe) first in
+// every boot, so that a package whose probe asks for the new feature fails
+// there, by name, when the module is missing.
 var kernelModules = []string{
 	"overlay", // lessons 04 onward: overlayfs (kit.NeedOverlay)
 	"veth",    // lesson 06: the container's end of the cable
