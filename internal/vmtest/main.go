@@ -109,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.DurationVar(&o.timeout, "timeout", 15*time.Minute, "limit for each whole boot")
 	kernelDebs := fl.String("kernel-deb", "", "kernel packages (.deb, comma-separated: the image, and the modules where they come apart) to boot instead of the pinned one (kernelpin.go)")
 	fl.BoolVar(&o.bumpKernel, "bump-kernel", false, "print the kernel pin for apt's current linux-image-amd64, for kernelpin.go, and exit")
-	fl.StringVar(&o.cacheDir, "cache", "", "where the unpacked kernel is kept (default: the user's cache directory)/unbox/vmtest")
+	fl.StringVar(&o.cacheDir, "cache", "", "where the kernel package and the kernel unpacked from it are kept (default: the user's cache directory)/unbox/vmtest")
 	fl.StringVar(&o.qemu, "qemu", "qemu-system-x86_64", "the QEMU binary")
 	fl.BoolVar(&o.keep, "keep", false, "keep the work directory (initramfs, serial logs) even when all passes")
 	fl.BoolVar(&o.verbose, "v", false, "print the VM's serial output as it comes")
@@ -274,7 +274,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // time idle (a test waits for a child, a timer, the console), and the
 // tests in it run one binary at a time: on two host CPUs, three
 // single-CPU VMs at once took the three boots in about two thirds of the
-// time that two two-CPU VMs, then the third, did (README, Contributing).
+// time that two two-CPU VMs, then the third, did.
 // More than 4 CPUs buys nothing for tests that run one binary at a time.
 func vmShape(parallel, cpus, boots, hostCPUs int) (int, int) {
 	if parallel <= 0 {
