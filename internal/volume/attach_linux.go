@@ -40,18 +40,8 @@ type Attached struct {
 // the store's lock. If a step fails, what it made and recorded is undone:
 // the error leaves the store as it was.
 func (s *Store) Attach(user, root string, specs []Spec) (*Attached, error) {
-	targets := map[string]string{}
-	for _, sp := range specs {
-		if other, ok := targets[sp.Target]; ok {
-			return nil, fmt.Errorf("%s: %s is the target of %s too", sp, sp.Target, other)
-		}
-		targets[sp.Target] = sp.String()
-		if sp.Kind == Bind {
-			if _, err := os.Stat(sp.Source); err != nil {
-				return nil, fmt.Errorf("%s: bind source %s: %w (create it first: unbox does not make host directories)",
-					sp, sp.Source, errors.Unwrap(err))
-			}
-		}
+	if err := CheckSpecs(specs); err != nil {
+		return nil, err
 	}
 	unlock, err := s.lock()
 	if err != nil {
@@ -105,6 +95,26 @@ func (s *Store) Attach(user, root string, specs []Spec) (*Attached, error) {
 		a.Mounts = append(a.Mounts, sp.Mounts(v.Mountpoint)...)
 	}
 	return a, nil
+}
+
+// CheckSpecs is step 1 of [Store.Attach], which a caller may run before
+// it makes anything else for the container (its root filesystem): every
+// bind source exists, and no two specs share a target.
+func CheckSpecs(specs []Spec) error {
+	targets := map[string]string{}
+	for _, sp := range specs {
+		if other, ok := targets[sp.Target]; ok {
+			return fmt.Errorf("%s: %s is the target of %s too", sp, sp.Target, other)
+		}
+		targets[sp.Target] = sp.String()
+		if sp.Kind == Bind {
+			if _, err := os.Stat(sp.Source); err != nil {
+				return fmt.Errorf("%s: bind source %s: %w (create it first: unbox does not make host directories)",
+					sp, sp.Source, errors.Unwrap(err))
+			}
+		}
+	}
+	return nil
 }
 
 // Detach is what removing the container user does to its volumes (docker

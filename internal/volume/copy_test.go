@@ -55,8 +55,14 @@ func image(t *testing.T, root string) string {
 	if err := unix.Mkfifo(filepath.Join(app, "pipe"), 0o620); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Lsetxattr(filepath.Join(app, "config.json"), "user.origin", []byte("image"), 0); err != nil {
-		t.Skipf("user xattrs not supported in %s: %v", root, err)
+	// user.* xattrs need Linux 6.6 on tmpfs (the VM lane's /tmp);
+	// trusted.* need root. Either shows a copied xattr.
+	xattrErr := unix.Lsetxattr(filepath.Join(app, "config.json"), "user.origin", []byte("image"), 0)
+	if xattrErr != nil {
+		xattrErr = unix.Lsetxattr(filepath.Join(app, "config.json"), "trusted.origin", []byte("image"), 0)
+	}
+	if xattrErr != nil {
+		t.Logf("no xattr on config.json (%v): the copy of xattrs goes unchecked here", xattrErr)
 	}
 	if err := os.Chmod(app, 0o750); err != nil {
 		t.Fatal(err)
