@@ -32,12 +32,13 @@ func image(t *testing.T, root string) string {
 			t.Fatal(err)
 		}
 	}
-	write := func(name, text string, mode os.FileMode) {
+	write := func(name, text string, mode uint32) {
 		p := filepath.Join(app, name)
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chmod(p, mode); err != nil {
+		// unix.Chmod: os.Chmod takes Go's own set-uid bit, not 04000.
+		if err := unix.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,7 +114,9 @@ func describe(t *testing.T, dir string) []string {
 		}
 		buf := make([]byte, 1024)
 		if n, err := unix.Llistxattr(p, buf); err == nil && n > 0 {
-			for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+			xattrs := strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00")
+			slices.Sort(xattrs) // in the order set on some filesystems, by name on others
+			for _, name := range xattrs {
 				v := make([]byte, 256)
 				m, _ := unix.Lgetxattr(p, name, v)
 				line += fmt.Sprintf(" %s=%q", name, v[:m])
@@ -216,9 +219,6 @@ func TestPrivCopyUpKeepsOwnersAndCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(filepath.Join(app, "run.sh"), 0o6755); err != nil {
-		t.Fatal(err)
-	}
 	// cap_net_bind_service, effective and permitted (vfs_cap_data, revision 2).
 	capability := []byte{1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	for _, x := range []struct {
@@ -228,6 +228,14 @@ func TestPrivCopyUpKeepsOwnersAndCapabilities(t *testing.T) {
 		if err := unix.Setxattr(filepath.Join(app, "run.sh"), x.name, x.value, 0); err != nil {
 			t.Fatalf("setxattr %s: %v", x.name, err)
 		}
+	}
+	// Set-uid and set-gid last: some filesystems clear them when a
+	// capability is set.
+	if err := unix.Chmod(filepath.Join(app, "run.sh"), 0o6755); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(app, "run.sh")); err != nil || fi.Mode()&(os.ModeSetuid|os.ModeSetgid) == 0 {
+		t.Fatalf("run.sh in the image: %v, %v; want it set-uid and set-gid, to check the copy keeps that", fi.Mode(), err)
 	}
 	s := openStore(t)
 	v, _, _ := s.Create("owned", volume.CreateOptions{})

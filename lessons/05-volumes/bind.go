@@ -100,7 +100,6 @@ func (l *lab) stepBind(s *kit.Session) error {
 
 	// A bind source that is not there.
 	bad := runOpts{Name: "typo", Volumes: []string{l.path("host", "porject") + ":/project"}}
-	s.Cmd("%s", l.dockerRun(bad))
 	if err := l.refused(s, bad); err != nil {
 		return err
 	}
@@ -109,9 +108,11 @@ func (l *lab) stepBind(s *kit.Session) error {
 	return nil
 }
 
-// refused runs o, which must fail, and shows its error as the user would
-// see it: wrapped, host paths as $PWD/....
+// refused prints the docker run command for o and runs it; it must fail,
+// and its error is shown as the user would see it: wrapped, host paths as
+// $PWD/....
 func (l *lab) refused(s *kit.Session, o runOpts) error {
+	s.Cmd("%s", l.dockerRun(o))
 	_, err := l.start(s.Ctx, o)
 	if err == nil {
 		return fmt.Errorf("%s: no error", l.dockerRun(o))
