@@ -40,11 +40,12 @@ type lab struct {
 	// hostMounts are the mounts the lesson made on the host (a submount
 	// in a bind source, a shared directory), undone last made first.
 	hostMounts []*mount.Mounted
-	cgroup     cgroups.Manager // step 6's, under cgroupParent
-	cgParent   cgroups.Manager
-	events     []string // the store's trace since the last print
-	pageSize   int
-	keptShown  bool // sayKept has told the learner where the kept volume is
+	// cgroups are step 6's, under cgParent, which is this run's own.
+	cgroups   []cgroups.Manager
+	cgParent  cgroups.Manager
+	events    []string // the store's trace since the last print
+	pageSize  int
+	keptShown bool // sayKept has told the learner where the kept volume is
 }
 
 // open creates the lab's root directory, which must not exist yet, and
@@ -207,9 +208,11 @@ func (l *lab) teardown(keep string) ([]string, error) {
 	}
 	l.hostMounts = nil
 	if l.cgParent != nil {
+		// Destroy removes the cgroups below the parent too, deepest first:
+		// step 6's one, $CG.
 		errs = append(errs, l.cgParent.Destroy())
-		done = append(done, "rmdir "+strings.Join(l.cgParent.Dirs(), " "))
-		l.cgParent, l.cgroup = nil, nil
+		done = append(done, "rmdir $CG $(dirname $CG)")
+		l.cgParent, l.cgroups = nil, nil
 	}
 	if err := errors.Join(errs...); err != nil {
 		// Removing files under a mount still there would delete what is

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/unboxlab/unbox/internal/kit"
@@ -141,6 +143,11 @@ func (l *lab) volumeLs(s *kit.Session, dangling bool) error {
 		cmd += " -f dangling=true"
 	}
 	s.Cmd("%s", cmd)
+	// Named volumes first, then anonymous ones, each kind by name: a
+	// random ID sorts anywhere.
+	slices.SortStableFunc(vs, func(a, b volume.Volume) int {
+		return cmp.Compare(fmt.Sprint(a.Anonymous), fmt.Sprint(b.Anonymous))
+	})
 	var rows [][]string
 	for _, v := range vs {
 		if dangling && !v.Dangling() {
