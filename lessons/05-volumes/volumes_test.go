@@ -243,8 +243,11 @@ func TestPrivTmpfsLimitAndCharge(t *testing.T) {
 	if after-before != 3<<20 {
 		t.Errorf("shmem rose by %d bytes; want %d, the tmpfs's pages", after-before, 3<<20)
 	}
-	if usage1.Memory.Usage < usage0.Memory.Usage+3<<20 {
-		t.Errorf("memory usage %d -> %d; want it up by at least 3 MiB", usage0.Memory.Usage, usage1.Memory.Usage)
+	// The usage counts the tmpfs's pages with the rest; other charges
+	// come and go meanwhile (page cache, the child's own), so only this
+	// holds exactly.
+	if usage1.Memory.Usage < after {
+		t.Errorf("memory usage %d -> %d; want at least the %d bytes of shmem in it", usage0.Memory.Usage, usage1.Memory.Usage, after)
 	}
 	r := do(t, c, request{Op: "fill", Path: "/cache/a", Size: 4 << 20})
 	if r.Err != "no space left on device" || r.N != 1<<20 {
