@@ -21,7 +21,7 @@ func MakePrivate(path string, trace Tracer) error {
 	if err := unix.Mount("", path, "", m.Flags, ""); err != nil {
 		return mountError(m, m.Flags, err)
 	}
-	trace.add(OpMount, path, "%s", m)
+	trace.addCall(OpMount, path, mountCall(m.Flags), "%s", m)
 	return nil
 }
 
@@ -32,7 +32,7 @@ func BindSelf(dir string, trace Tracer) error {
 	if err := unix.Mount(dir, dir, "", m.Flags, ""); err != nil {
 		return mountError(m, m.Flags, err)
 	}
-	trace.add(OpMount, dir, "%s", m)
+	trace.addCall(OpMount, dir, mountCall(m.Flags), "%s", m)
 	return nil
 }
 
