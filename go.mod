@@ -3,6 +3,7 @@ module github.com/unboxlab/unbox
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/cyphar/filepath-securejoin v0.6.1
 	github.com/fatih/color v1.19.0
 	github.com/google/nftables v0.3.0
