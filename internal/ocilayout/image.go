@@ -38,11 +38,15 @@ func NewImage(cfg ocispec.ImageConfig) Image {
 }
 
 // Layers are the image's layers, bottom first, each with its diff ID: the
-// order to unpack and stack them in.
+// order to unpack and stack them in. (A layer the config has no diff ID
+// for has none here; [Layout.Image] refuses such an image.)
 func (img Image) Layers() []Layer {
 	out := make([]Layer, len(img.Manifest.Layers))
 	for i, d := range img.Manifest.Layers {
-		out[i] = Layer{Descriptor: d, DiffID: img.Config.RootFS.DiffIDs[i]}
+		out[i].Descriptor = d
+		if i < len(img.Config.RootFS.DiffIDs) {
+			out[i].DiffID = img.Config.RootFS.DiffIDs[i]
+		}
 	}
 	return out
 }
