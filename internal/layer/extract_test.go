@@ -375,7 +375,7 @@ func TestPrivExtractOwnersDevicesMarkers(t *testing.T) {
 	su := file("bin/su", "#!/bin/sh\n", 0o4755)
 	su.hdr.Uid, su.hdr.Gid = 1000, 1000
 	forged := dir("forged/", 0o755)
-	forged.hdr.PAXRecords = map[string]string{"SCHILY.xattr.trusted.overlay.redirect": "/etc", "SCHILY.xattr.user.note": "kept"}
+	forged.hdr.PAXRecords = map[string]string{"SCHILY.xattr.trusted.overlay.redirect": "/etc", "SCHILY.xattr.trusted.note": "kept"}
 	_, err := layer.Extract(bytes.NewReader(archive(t,
 		su,
 		entry{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "dev/null", Mode: 0o666, Devmajor: 1, Devminor: 3}},
@@ -405,8 +405,8 @@ func TestPrivExtractOwnersDevicesMarkers(t *testing.T) {
 	if v := xattr(filepath.Join(h.target, "forged"), "trusted.overlay.redirect"); v != "" {
 		t.Errorf("forged: trusted.overlay.redirect = %q; want it dropped", v)
 	}
-	if v := xattr(filepath.Join(h.target, "forged"), "user.note"); v != "kept" {
-		t.Errorf("forged: user.note = %q; want kept", v)
+	if v := xattr(filepath.Join(h.target, "forged"), "trusted.note"); v != "kept" {
+		t.Errorf("forged: trusted.note = %q; want kept", v)
 	}
 }
 
