@@ -1,0 +1,338 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/unboxlab/unbox/internal/cgroups"
+	"github.com/unboxlab/unbox/internal/mount"
+	"github.com/unboxlab/unbox/internal/reexec"
+)
+
+// CreateOpts are what `create` (and `run`) know besides the config.
+type CreateOpts struct {
+	// Root is the state directory of all containers (--root).
+	Root   string
+	ID     string
+	Bundle string
+	Config *Config
+	// PIDFile, if set, gets the init's PID once it is ready (--pid-file).
+	PIDFile string
+	// ConsoleSocket is the caller's Unix socket that gets the terminal's
+	// master (--console-socket); required when Config.Process.Terminal,
+	// unless the caller takes the master itself (Prepared.Console).
+	ConsoleSocket string
+	// PreserveFDs passes this process's descriptors 3 to 3+N-1 to the
+	// container's process, as 3, 4, ... (--preserve-fds).
+	PreserveFDs int
+	// Stdio of the container's process; nil is this process's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Prepared is a container whose init waits for start, still this process's
+// child: `run` starts it and waits for it; `create` lets it go.
+type Prepared struct {
+	*Container
+	// Console is the terminal's master, when a terminal was asked for
+	// without a console socket.
+	Console *os.File
+	child   *reexec.Child
+	conn    bool // the socket is still open: the init waits for "go"
+}
+
+// Create makes the container and leaves its init waiting for start,
+// reparented to the caller's subreaper once this process exits.
+func Create(ctx context.Context, o CreateOpts) (*Container, error) {
+	if o.Config.Process.Terminal && o.ConsoleSocket == "" {
+		return nil, errors.New("a terminal is asked for (process.terminal), and nobody would hold it: pass --console-socket")
+	}
+	cr, err := create(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := cr.release(); err != nil {
+		return nil, errors.Join(err, cr.destroy())
+	}
+	return cr.Container, nil
+}
+
+// Prepare makes the container as Create does, but keeps its init as this
+// process's child: [Prepared.Start] then [Prepared.Wait] (`run`).
+func Prepare(ctx context.Context, o CreateOpts) (*Prepared, error) {
+	cr, err := create(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := cr.child.Send(parentReply{Go: true, State: ptr(cr.State())}); err != nil {
+		return nil, errors.Join(err, cr.destroy())
+	}
+	cr.conn = false
+	return cr, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// create is everything up to the init's "ready": on failure nothing is
+// left, neither process nor cgroup nor state.
+func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
+	if err := checkID(o.ID); err != nil {
+		return nil, err
+	}
+	cfg := o.Config
+	if err := os.MkdirAll(o.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", o.Root, err)
+	}
+	dir := filepath.Join(o.Root, o.ID)
+	if err := os.Mkdir(dir, 0o711); errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("%s: %w", o.ID, ErrExist)
+	} else if err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	c := &Container{ID: o.ID, Root: o.Root, dir: dir}
+	cr = &Prepared{Container: c}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, cr.destroy())
+		}
+	}()
+	unlock, err := c.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	self, err := startTime(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	c.rec = record{ID: o.ID, Bundle: o.Bundle, Created: time.Now().UTC(), CreatorPid: os.Getpid(), CreatorStart: self, Config: cfg}
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	if err := unix.Mkfifo(filepath.Join(dir, fifoName), 0o622); err != nil {
+		return nil, fmt.Errorf("mkfifo %s: %w", filepath.Join(dir, fifoName), err)
+	}
+	mgr, host, err := cgroupManager(cfg.Cgroup)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Create(); err != nil {
+		return nil, err
+	}
+	if err := mgr.Set(cfg.Cgroup.Resources); err != nil {
+		return nil, err
+	}
+	req := &initRequest{ID: o.ID, Config: cfg, PreserveFDs: o.PreserveFDs, Fifo: true}
+	var devFromHost bool
+	req.Mounts, devFromHost, err = expandMounts(cfg, func(m Mount) ([]mount.Mount, error) {
+		_, cgroupns := cfg.namespace("cgroup")
+		return cgroupMounts(m, mgr, host, cgroupns)
+	})
+	if err != nil {
+		return nil, err
+	}
+	req.MakeDevices = !devFromHost
+	req.BindDevices = cfg.HasNamespace("user")
+	h := cfg.Hooks
+	req.Hooks = len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) > 0
+
+	files, err := cr.childFiles(o, req)
+	// The child has its copies once started; the preserved descriptors
+	// are the caller's.
+	defer closeAll(files[:len(files)-min(len(files), o.PreserveFDs)])
+	if err != nil {
+		return nil, err
+	}
+	if err := cr.startInit(ctx, o, cfg, mgr, files); err != nil {
+		return nil, err
+	}
+	if err := cr.child.Send(req); err != nil {
+		return nil, err
+	}
+	if err := cr.handshake(req); err != nil {
+		return nil, err
+	}
+	c.rec.CreatorPid, c.rec.CreatorStart = 0, 0
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	if o.PIDFile != "" {
+		if err := writePIDFile(o.PIDFile, c.rec.InitPid); err != nil {
+			return nil, err
+		}
+	}
+	return cr, nil
+}
+
+// childFiles are the init's descriptors from 4 on (protocol_linux.go).
+func (cr *Prepared) childFiles(o CreateOpts, req *initRequest) ([]*os.File, error) {
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	files := []*os.File{exe}
+	fd, err := unix.Open(filepath.Join(cr.dir, fifoName), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return files, fmt.Errorf("open %s: %w", fifoName, err)
+	}
+	files = append(files, os.NewFile(uintptr(fd), fifoName))
+	if o.Config.Process.Terminal {
+		req.Console = true
+		var sock *os.File
+		if o.ConsoleSocket != "" {
+			sock, err = dialConsole(o.ConsoleSocket)
+		} else {
+			cr.Console, sock, err = consolePair()
+		}
+		if err != nil {
+			return files, err
+		}
+		files = append(files, sock)
+	}
+	for i := 0; i < o.PreserveFDs; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// startInit starts "unbox-runtime init container" in its namespaces and
+// its cgroup, and records its PID.
+func (cr *Prepared) startInit(ctx context.Context, o CreateOpts, cfg *Config, mgr cgroups.Manager, files []*os.File) error {
+	start := func(cgroupFD int) (int, error) {
+		child := reexec.NewChild("container")
+		child.Cmd.Path = "/proc/self/fd/" + strconv.Itoa(exeFD)
+		child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
+		child.Cmd.ExtraFiles = files
+		attr := &syscall.SysProcAttr{Cloneflags: newNamespaces(cfg)}
+		if cfg.HasNamespace("user") {
+			attr.UidMappings = idMaps(cfg.UIDMappings)
+			attr.GidMappings = idMaps(cfg.GIDMappings)
+			attr.GidMappingsEnableSetgroups = true
+		}
+		if cgroupFD >= 0 {
+			attr.UseCgroupFD, attr.CgroupFD = true, cgroupFD
+		}
+		child.Cmd.SysProcAttr = attr
+		err := joinThenStart(parentJoins(cfg), func() error { return child.Start(ctx) })
+		if err != nil {
+			return 0, err
+		}
+		cr.child = child
+		return child.Pid(), nil
+	}
+	if _, err := cgroups.Start(mgr, start); err != nil {
+		return fmt.Errorf("start the container's init: %w", err)
+	}
+	st, err := startTime(cr.child.Pid())
+	if err != nil {
+		return fmt.Errorf("start the container's init: %w", err)
+	}
+	cr.rec.InitPid, cr.rec.InitStart = cr.child.Pid(), st
+	return nil
+}
+
+func orStd(f, std *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return std
+}
+
+func idMaps(ms []IDMap) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, m := range ms {
+		out = append(out, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+	}
+	return out
+}
+
+// handshake answers the init until it is ready: the runtime's hooks, if
+// any, then "ready".
+func (cr *Prepared) handshake(req *initRequest) error {
+	for {
+		var m childMessage
+		if err := cr.child.Recv(&m); err != nil {
+			return err
+		}
+		switch m.Stage {
+		case "hooks":
+			st := cr.State()
+			st.Status, st.Pid = Creating, cr.rec.InitPid
+			h := req.Config.Hooks
+			if err := runHooks("prestart", h.Prestart, st); err != nil {
+				return err
+			}
+			if err := runHooks("createRuntime", h.CreateRuntime, st); err != nil {
+				return err
+			}
+			if err := cr.child.Send(parentReply{State: &st}); err != nil {
+				return err
+			}
+		case "ready":
+			cr.conn = true
+			return nil
+		default:
+			return fmt.Errorf("the init says %q, which this runtime does not know", m.Stage)
+		}
+	}
+}
+
+// release tells the init to go on to wait for start, and lets it go.
+func (cr *Prepared) release() error {
+	st := cr.State()
+	if err := cr.child.Send(parentReply{Go: true, Detached: true, State: &st}); err != nil {
+		return err
+	}
+	cr.conn = false
+	return cr.child.Release()
+}
+
+// destroy undoes a create that failed: the init killed and reaped, the
+// cgroup and the state directory removed.
+func (cr *Prepared) destroy() error {
+	var errs []error
+	if cr.child != nil {
+		cr.child.Close()
+	}
+	if cfg := cr.rec.Config; cfg != nil {
+		if mgr, _, err := cgroupManager(cfg.Cgroup); err == nil {
+			if err := mgr.Destroy(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if cr.Console != nil {
+		cr.Console.Close()
+	}
+	if err := os.RemoveAll(cr.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// writePIDFile writes pid to path atomically, as runc does: conmon and
+// containerd's shim read it as soon as create returns.
+func writePIDFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write --pid-file %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Start lets the created container's init exec its process: it opens the
+// exec FIFO the init is blocked on and reads the init's byte, then removes
+// the FIFO, which makes the container "running", and runs the poststart
+// hooks. A poststart hook that fails is returned as a warning
+// (*HookWarning): the container runs anyway (runtime-spec: "the runtime
+// MUST log a warning").
+func (c *Container) Start() error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := c.reload(); err != nil {
+		return err
+	}
+	switch s := c.Status(); s {
+	case Created:
+	case Stopped:
+		return errors.New("cannot start a container that has stopped")
+	case Running, Paused:
+		return errors.New("cannot start an already running container")
+	default:
+		return fmt.Errorf("cannot start a container in the %s state", s)
+	}
+	if err := c.openFifo(); err != nil {
+		return err
+	}
+	return c.poststart()
+}
+
+// Start starts a prepared container (run): as [Container.Start], without
+// the lock and the status check, since this process made it.
+func (p *Prepared) Start() error {
+	if err := p.openFifo(); err != nil {
+		return err
+	}
+	return p.poststart()
+}
+
+func (c *Container) poststart() error {
+	st := c.State()
+	if err := runHooks("poststart", c.rec.Config.Hooks.Poststart, st); err != nil {
+		return &HookWarning{Err: err}
+	}
+	return nil
+}
+
+// HookWarning is a failed hook that does not stop the lifecycle
+// (poststart, poststop).
+type HookWarning struct{ Err error }
+
+func (w *HookWarning) Error() string { return w.Err.Error() }
+func (w *HookWarning) Unwrap() error { return w.Err }
+
+// openFifo is the reading side of the init's wait (init_linux.go:
+// waitForStart). The open does not block (O_NONBLOCK), so the read is
+// polled together with the init's life: an init that died meanwhile would
+// otherwise leave start waiting forever.
+func (c *Container) openFifo() error {
+	path := filepath.Join(c.dir, fifoName)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 100)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("poll %s: %w", path, err)
+		}
+		if n > 0 {
+			buf := make([]byte, 1)
+			if k, _ := unix.Read(fd, buf); k == 1 {
+				break
+			}
+			// POLLHUP without data: the init closed its end without
+			// writing, which it does only when it fails.
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !alive(c.rec.InitPid, c.rec.InitStart) {
+			return errors.New("the container's init is gone: it failed before starting its process (see the container's stderr)")
+		}
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
