@@ -91,13 +91,22 @@ func cgroupMounts(m Mount, mgr cgroups.Manager, host *cgroups.Host, cgroupns boo
 	if err != nil {
 		return nil, err
 	}
+	// The hierarchies the container's cgroup is in, by where they are
+	// mounted (a Dirs entry may go through a symlink such as cpu ->
+	// cpu,cpuacct).
+	ours := map[string]bool{}
+	for _, d := range mgr.Dirs() {
+		if h, err := filepath.EvalSymlinks(strings.TrimSuffix(d, mgr.Path())); err == nil {
+			ours[h] = true
+		}
+	}
 	for _, hm := range procfs.Mounts(table).Under(host.Root) {
 		if hm.Type != "cgroup" {
 			continue
 		}
 		name := filepath.Base(hm.Point)
 		dir := hm.Point + mgr.Path()
-		if _, err := os.Stat(dir); err != nil {
+		if !ours[hm.Point] {
 			// A hierarchy the container's cgroup is not in (devices,
 			// blkio, ...): the path of our own process there.
 			p, _ := procfs.CgroupPath(own, controllerOf(hm))

@@ -3,7 +3,6 @@ package container
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 
@@ -114,18 +113,18 @@ func recvFd(sock *os.File) (*os.File, error) {
 }
 
 // dialConsole connects to the caller's --console-socket and returns the
-// connection as a file to hand to the child.
+// connection as a file to hand to the child (socket(2), connect(2): the
+// net package would be a lot of program for one connection).
 func dialConsole(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("connect to the console socket: %w", err)
-	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("console socket: %w", err)
 	}
-	return f, nil
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("connect to the console socket %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // consolePair is a connected socket pair for a caller that wants the

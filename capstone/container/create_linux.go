@@ -59,10 +59,10 @@ func Create(ctx context.Context, o CreateOpts) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cr.release(); err != nil {
+	if err := cr.goOn(o, true); err != nil {
 		return nil, errors.Join(err, cr.destroy())
 	}
-	return cr.Container, nil
+	return cr.Container, cr.child.Release()
 }
 
 // Prepare makes the container as Create does, but keeps its init as this
@@ -72,14 +72,31 @@ func Prepare(ctx context.Context, o CreateOpts) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cr.child.Send(parentReply{Go: true, State: ptr(cr.State())}); err != nil {
+	if err := cr.goOn(o, false); err != nil {
 		return nil, errors.Join(err, cr.destroy())
 	}
-	cr.conn = false
 	return cr, nil
 }
 
-func ptr[T any](v T) *T { return &v }
+// goOn tells the ready init to go on to wait for start, then records it as
+// created and writes the --pid-file. The order saves the init a wait: a
+// create interrupted between the two leaves a record without the init's PID,
+// and delete still finds the init, in the cgroup the record names.
+func (cr *Prepared) goOn(o CreateOpts, detached bool) error {
+	st := cr.stateAs(Created)
+	if err := cr.child.Send(parentReply{Go: true, Detached: detached, State: &st}); err != nil {
+		return err
+	}
+	cr.conn = false
+	cr.rec.CreatorPid, cr.rec.CreatorStart = 0, 0
+	if err := cr.save(); err != nil {
+		return err
+	}
+	if o.PIDFile != "" {
+		return writePIDFile(o.PIDFile, cr.rec.InitPid)
+	}
+	return nil
+}
 
 // create is everything up to the init's "ready": on failure nothing is
 // left, neither process nor cgroup nor state.
@@ -114,9 +131,6 @@ func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
 		return nil, err
 	}
 	c.rec = record{ID: o.ID, Bundle: o.Bundle, Created: time.Now().UTC(), CreatorPid: os.Getpid(), CreatorStart: self, Config: cfg}
-	if err := c.save(); err != nil {
-		return nil, err
-	}
 	if err := unix.Mkfifo(filepath.Join(dir, fifoName), 0o622); err != nil {
 		return nil, fmt.Errorf("mkfifo %s: %w", filepath.Join(dir, fifoName), err)
 	}
@@ -124,26 +138,10 @@ func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Create(); err != nil {
-		return nil, err
-	}
-	if err := mgr.Set(cfg.Cgroup.Resources); err != nil {
-		return nil, err
-	}
-	req := &initRequest{ID: o.ID, Config: cfg, PreserveFDs: o.PreserveFDs, Fifo: true}
-	var devFromHost bool
-	req.Mounts, devFromHost, err = expandMounts(cfg, func(m Mount) ([]mount.Mount, error) {
-		_, cgroupns := cfg.namespace("cgroup")
-		return cgroupMounts(m, mgr, host, cgroupns)
-	})
+	req, err := initRequestFor(o, mgr, host)
 	if err != nil {
 		return nil, err
 	}
-	req.MakeDevices = !devFromHost
-	req.BindDevices = cfg.HasNamespace("user")
-	h := cfg.Hooks
-	req.Hooks = len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) > 0
-
 	files, err := cr.childFiles(o, req)
 	// The child has its copies once started; the preserved descriptors
 	// are the caller's.
@@ -151,8 +149,42 @@ func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cr.startInit(ctx, o, cfg, mgr, files); err != nil {
-		return nil, err
+	// The record comes before the cgroup, so that whatever interrupts
+	// create leaves a record that names the cgroup to remove.
+	makeCgroup := func() error {
+		if err := c.save(); err != nil {
+			return err
+		}
+		if err := mgr.Create(); err != nil {
+			return err
+		}
+		return mgr.Set(cfg.Cgroup.Resources)
+	}
+	if host.Mode.V2() {
+		// The init is cloned into its cgroup (CLONE_INTO_CGROUP): the
+		// cgroup must exist first.
+		if err := makeCgroup(); err != nil {
+			return nil, err
+		}
+		if err := cr.startInit(ctx, o, cfg, mgr, files); err != nil {
+			return nil, err
+		}
+	} else {
+		// cgroup v1 has nothing to clone into (internal/cgroups' Start
+		// moves the process in after it starts, as here): the init
+		// starts first and waits for its request, blocked on the socket,
+		// while its Go runtime starts and this process makes the record
+		// and the cgroup and moves it in. Nothing of the container is
+		// done outside the cgroup.
+		if err := cr.startInit(ctx, o, cfg, nil, files); err != nil {
+			return nil, err
+		}
+		if err := makeCgroup(); err != nil {
+			return nil, err
+		}
+		if err := mgr.Apply(cr.rec.InitPid); err != nil {
+			return nil, fmt.Errorf("move the init into %s: %w", mgr.Path(), err)
+		}
 	}
 	if err := cr.child.Send(req); err != nil {
 		return nil, err
@@ -160,16 +192,34 @@ func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
 	if err := cr.handshake(req); err != nil {
 		return nil, err
 	}
-	c.rec.CreatorPid, c.rec.CreatorStart = 0, 0
-	if err := c.save(); err != nil {
+	return cr, nil
+}
+
+// initRequestFor is the init's request: the config, with the mounts
+// expanded for this host.
+func initRequestFor(o CreateOpts, mgr cgroups.Manager, host *cgroups.Host) (*initRequest, error) {
+	cfg := o.Config
+	req := &initRequest{ID: o.ID, Config: cfg, PreserveFDs: o.PreserveFDs, Fifo: true}
+	ms, devFromHost, err := expandMounts(cfg, func(m Mount) ([]mount.Mount, error) {
+		_, cgroupns := cfg.namespace("cgroup")
+		return cgroupMounts(m, mgr, host, cgroupns)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if o.PIDFile != "" {
-		if err := writePIDFile(o.PIDFile, c.rec.InitPid); err != nil {
-			return nil, err
-		}
-	}
-	return cr, nil
+	req.Mounts = ms
+	req.MakeDevices = !devFromHost
+	req.BindDevices = cfg.HasNamespace("user")
+	h := cfg.Hooks
+	req.Hooks = len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) > 0
+	_, ownMountNS := cfg.namespace("mount")
+	req.FreshMountNS = ownMountNS && !joins(cfg, "mount")
+	return req, nil
+}
+
+func joins(cfg *Config, typ string) bool {
+	ns, ok := cfg.namespace(typ)
+	return ok && ns.Path != ""
 }
 
 // childFiles are the init's descriptors from 4 on (protocol_linux.go).
@@ -209,8 +259,8 @@ func closeAll(files []*os.File) {
 	}
 }
 
-// startInit starts "unbox-runtime init container" in its namespaces and
-// its cgroup, and records its PID.
+// startInit starts "unbox-runtime init container" in its namespaces, in its
+// cgroup when mgr is given, and records its PID.
 func (cr *Prepared) startInit(ctx context.Context, o CreateOpts, cfg *Config, mgr cgroups.Manager, files []*os.File) error {
 	start := func(cgroupFD int) (int, error) {
 		child := reexec.NewChild("container")
@@ -234,7 +284,13 @@ func (cr *Prepared) startInit(ctx context.Context, o CreateOpts, cfg *Config, mg
 		cr.child = child
 		return child.Pid(), nil
 	}
-	if _, err := cgroups.Start(mgr, start); err != nil {
+	var err error
+	if mgr != nil {
+		_, err = cgroups.Start(mgr, start)
+	} else {
+		_, err = start(-1)
+	}
+	if err != nil {
 		return fmt.Errorf("start the container's init: %w", err)
 	}
 	st, err := startTime(cr.child.Pid())
@@ -270,8 +326,7 @@ func (cr *Prepared) handshake(req *initRequest) error {
 		}
 		switch m.Stage {
 		case "hooks":
-			st := cr.State()
-			st.Status, st.Pid = Creating, cr.rec.InitPid
+			st := cr.stateAs(Creating)
 			h := req.Config.Hooks
 			if err := runHooks("prestart", h.Prestart, st); err != nil {
 				return err
@@ -289,16 +344,6 @@ func (cr *Prepared) handshake(req *initRequest) error {
 			return fmt.Errorf("the init says %q, which this runtime does not know", m.Stage)
 		}
 	}
-}
-
-// release tells the init to go on to wait for start, and lets it go.
-func (cr *Prepared) release() error {
-	st := cr.State()
-	if err := cr.child.Send(parentReply{Go: true, Detached: true, State: &st}); err != nil {
-		return err
-	}
-	cr.conn = false
-	return cr.child.Release()
 }
 
 // destroy undoes a create that failed: the init killed and reaped, the

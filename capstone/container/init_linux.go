@@ -92,7 +92,7 @@ func setupInit(c *reexec.Conn, req *initRequest) error {
 			return err
 		}
 	}
-	if err := enterRoot(cfg); err != nil {
+	if err := enterRoot(cfg, req.FreshMountNS); err != nil {
 		return err
 	}
 	if err := finishRoot(cfg); err != nil {
@@ -109,7 +109,8 @@ func setupInit(c *reexec.Conn, req *initRequest) error {
 			return err
 		}
 	}
-	return becomeProcess(cfg.Process, cfg.Seccomp)
+	err := becomeProcess(cfg.Process, cfg.Seccomp)
+	return err
 }
 
 // becomeProcess makes this thread the container's process, but for the

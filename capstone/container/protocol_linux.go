@@ -46,6 +46,9 @@ type initRequest struct {
 	// PreserveFDs are passed after the console socket (or at
 	// consoleFD when there is none) and moved to 3, 4, ... before exec.
 	PreserveFDs int `json:"preserveFDs,omitempty"`
+	// FreshMountNS: the init's mount namespace is new, made by its own
+	// clone, so nobody else is in it (mount.PivotRootFresh).
+	FreshMountNS bool `json:"freshMountNS,omitempty"`
 	// Fifo: wait on exec.fifo at fifoFD before exec (create); without it
 	// the init execs once told to go (nothing else waits for start).
 	Fifo bool `json:"fifo"`

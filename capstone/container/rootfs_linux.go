@@ -58,9 +58,13 @@ func prepareRoot(req *initRequest) error {
 // enterRoot makes the prepared root the process's /: pivot_root(2), or
 // with --no-pivot a move onto / and chroot(2) (for a root on the initial
 // ramfs, which pivot_root cannot leave).
-func enterRoot(cfg *Config) error {
+func enterRoot(cfg *Config, fresh bool) error {
+	pivot := mount.PivotRoot
+	if fresh {
+		pivot = mount.PivotRootFresh
+	}
 	if !cfg.NoPivot {
-		if err := mount.PivotRoot(cfg.Rootfs, nil); err != nil {
+		if err := pivot(cfg.Rootfs, nil); err != nil {
 			return err
 		}
 	} else {

@@ -50,7 +50,10 @@ func (p *Prepared) Start() error {
 }
 
 func (c *Container) poststart() error {
-	st := c.State()
+	if len(c.rec.Config.Hooks.Poststart) == 0 {
+		return nil
+	}
+	st := c.stateAs(Running)
 	if err := runHooks("poststart", c.rec.Config.Hooks.Poststart, st); err != nil {
 		return &HookWarning{Err: err}
 	}

@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -78,12 +78,15 @@ const (
 	fifoName  = "exec.fifo"
 )
 
-var validID = regexp.MustCompile(`^[\w+.-]+$`)
-
 // checkID refuses an ID that is not a single path element of safe
-// characters (runc's rule): it names a directory under the root.
+// characters (runc's rule, ^[\w+.-]+$): it names a directory under the
+// root.
 func checkID(id string) error {
-	if id == "" || id == "." || id == ".." || !validID.MatchString(id) {
+	ok := id != "" && id != "." && id != ".."
+	for _, r := range id {
+		ok = ok && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+.-", r))
+	}
+	if !ok {
 		return fmt.Errorf("invalid container id %q: want letters, digits and + - . _", id)
 	}
 	return nil
@@ -158,19 +161,47 @@ func (c *Container) Bundle() string { return c.rec.Bundle }
 // Pid is the init's PID as the host sees it, or 0.
 func (c *Container) Pid() int { return c.rec.InitPid }
 
-// save writes the record atomically: a temporary file, fsync(2), then
-// rename(2) over the old one, so a reader sees the old record or the new,
-// never half of one, even if this process is killed meanwhile.
+// save writes the record atomically: a temporary file (under the lock, so
+// one name serves), fsync(2), then rename(2) over the old one, so that a
+// reader sees the old record or the new, never half of one, even if this
+// process is killed meanwhile. On a tmpfs (the default root is under
+// /run) the fsync is skipped: it is a no-op there, and the state is meant
+// to go with the machine's next boot anyway.
 func (c *Container) save() error {
 	b, err := json.Marshal(c.rec)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(c.dir, stateFile), b, 0o600)
+	path := filepath.Join(c.dir, stateFile)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil && !onTmpfs(c.dir) {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write state %s: %w", path, err)
+	}
+	return nil
 }
 
-// writeAtomic writes b to path through a temporary file in the same
-// directory.
+func onTmpfs(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.TMPFS_MAGIC
+}
+
+// writeAtomic writes b to path through a temporary file of its own in the
+// same directory (a directory that is not ours, with no lock: --pid-file).
 func writeAtomic(path string, b []byte, perm os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -268,10 +299,14 @@ func (c *Container) Status() Status {
 }
 
 // State is the container's state as `state` prints it.
-func (c *Container) State() State {
+func (c *Container) State() State { return c.stateAs(c.Status()) }
+
+// stateAs is the state with the status given, for a caller that knows it
+// (the hooks) without deriving it again.
+func (c *Container) stateAs(status Status) State {
 	s := State{
 		ID:      c.ID,
-		Status:  c.Status(),
+		Status:  status,
 		Bundle:  c.rec.Bundle,
 		Created: c.rec.Created,
 	}
