@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,6 +44,45 @@ func cgroupManager(cg Cgroup) (cgroups.Manager, *cgroups.Host, error) {
 		return nil, nil, err
 	}
 	return m, host, nil
+}
+
+// DefaultCgroupParent is the parent of a container's cgroup when the spec
+// names none (specconv uses it): /unbox-runtime/<id>, as docker's cgroupfs
+// driver uses /docker/<id>.
+const DefaultCgroupParent = "/unbox-runtime"
+
+// destroyCgroup removes the container's cgroup (killing what is left in
+// it), and the default parent when no other container is in it: this
+// runtime made it, and leaves the host as it found it. A create racing
+// with this for the parent retries (makeCgroupDirs).
+func destroyCgroup(cg Cgroup) error {
+	mgr, _, err := cgroupManager(cg)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Destroy(); err != nil {
+		return err
+	}
+	if cg.Parent == DefaultCgroupParent {
+		for _, d := range mgr.Dirs() {
+			// EBUSY: another container's cgroup is in it.
+			_ = unix.Rmdir(filepath.Dir(d))
+		}
+	}
+	return nil
+}
+
+// makeCgroupDirs creates the cgroup. A parent removed by a concurrent
+// delete between Create's check and its mkdir fails it with ENOENT: then
+// it goes again.
+func makeCgroupDirs(mgr cgroups.Manager) error {
+	var err error
+	for range 3 {
+		if err = mgr.Create(); !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+	}
+	return err
 }
 
 // manager is the container's cgroup, for the commands that use it.

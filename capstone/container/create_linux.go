@@ -155,7 +155,7 @@ func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
 		if err := c.save(); err != nil {
 			return err
 		}
-		if err := mgr.Create(); err != nil {
+		if err := makeCgroupDirs(mgr); err != nil {
 			return err
 		}
 		return mgr.Set(cfg.Cgroup.Resources)
@@ -354,10 +354,8 @@ func (cr *Prepared) destroy() error {
 		cr.child.Close()
 	}
 	if cfg := cr.rec.Config; cfg != nil {
-		if mgr, _, err := cgroupManager(cfg.Cgroup); err == nil {
-			if err := mgr.Destroy(); err != nil {
-				errs = append(errs, err)
-			}
+		if err := destroyCgroup(cfg.Cgroup); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if cr.Console != nil {

@@ -72,20 +72,19 @@ func (c *Container) Delete(force bool) error {
 		}
 	}
 	var errs []error
+	if status == Paused {
+		// A frozen process dies of SIGKILL only once thawed.
+		if mgr, _, err := c.manager(); err == nil {
+			_ = mgr.Thaw()
+		}
+	}
 	if status != Stopped && c.rec.InitPid > 0 {
 		if err := c.killInit(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if cfg := c.rec.Config; cfg != nil {
-		mgr, _, err := c.manager()
-		if err == nil {
-			if status == Paused {
-				_ = mgr.Thaw()
-			}
-			err = mgr.Destroy()
-		}
-		if err != nil {
+		if err := destroyCgroup(cfg.Cgroup); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -11,9 +11,8 @@ import (
 )
 
 // DefaultCgroupParent is where a container's cgroup goes when the spec has
-// no linux.cgroupsPath: /unbox-runtime/<id>, below the hierarchy root, as
-// docker's cgroupfs driver uses /docker/<id>.
-const DefaultCgroupParent = "/unbox-runtime"
+// no linux.cgroupsPath (container.DefaultCgroupParent).
+const DefaultCgroupParent = container.DefaultCgroupParent
 
 // CgroupPath turns linux.cgroupsPath into a parent and a name.
 //

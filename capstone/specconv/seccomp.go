@@ -22,10 +22,10 @@ import (
 // cgo-free, where runc links libseccomp). The compiler is the library's; this
 // function maps the OCI profile onto it:
 //
-//   - each syscall rule becomes one group, in the profile's order: the
-//     first group that matches decides (libseccomp has no order, but a
-//     profile that gives one syscall two different actions is ambiguous
-//     anyway);
+//   - each syscall rule becomes one group, compiled on its own, in the
+//     profile's order: the first group that matches decides (libseccomp
+//     has no order, but a profile that gives one syscall two different
+//     actions is ambiguous anyway);
 //   - a name this kernel's table does not know is skipped, as libseccomp
 //     does, so that one profile serves old and new kernels;
 //   - SCMP_CMP_MASKED_EQ is expressed as "none of the mask's bits set"
@@ -51,7 +51,7 @@ func Seccomp(s *specs.LinuxSeccomp) (*container.Seccomp, error) {
 	if s.ListenerPath != "" {
 		return nil, errors.New("linux.seccomp.listenerPath: seccomp notification is not supported by unbox-runtime")
 	}
-	policy := seccomp.Policy{DefaultAction: seccomp.ActionAllow}
+	var groups []seccomp.SyscallGroup
 	for i, sc := range s.Syscalls {
 		act, err := action(sc.Action, sc.ErrnoRet)
 		if err != nil {
@@ -79,28 +79,46 @@ func Seccomp(s *specs.LinuxSeccomp) (*container.Seccomp, error) {
 			}
 		}
 		if len(g.Names)+len(g.NamesWithCondtions) > 0 {
-			policy.Syscalls = append(policy.Syscalls, g)
+			groups = append(groups, g)
 		}
 	}
-	if len(policy.Syscalls) == 0 {
+	if len(groups) == 0 {
 		if def == seccomp.ActionAllow {
 			return nil, nil
 		}
 		// Nothing differs from the default: one instruction says it.
 		return program([]bpf.Instruction{bpf.RetConstant{Val: uint32(def)}}, s.Flags)
 	}
-	insts, err := policy.Assemble()
-	if err != nil {
-		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	// Each group is compiled on its own and the programs are joined, the
+	// last instruction of each (its default return) dropped so that a
+	// call no group matched falls through to the next, and the last one
+	// returning the profile's default. The library compiles a policy of
+	// several groups into one program, but an argument check leaves the
+	// argument in the accumulator where the next group expects the
+	// system call number (go-seccomp-bpf v1.6.0): a call that failed one
+	// group's check would be matched against the next group by its
+	// argument. Each program on its own starts by loading the number.
+	var insts []bpf.Instruction
+	for i, g := range groups {
+		part, err := (&seccomp.Policy{DefaultAction: seccomp.ActionAllow, Syscalls: []seccomp.SyscallGroup{g}}).Assemble()
+		if err != nil {
+			return nil, fmt.Errorf("linux.seccomp: %w", err)
+		}
+		last, ok := part[len(part)-1].(bpf.RetConstant)
+		if !ok || last.Val != uint32(seccomp.ActionAllow) {
+			return nil, fmt.Errorf("linux.seccomp: unexpected program from the compiler (last instruction %v)", part[len(part)-1])
+		}
+		if i < len(groups)-1 {
+			insts = append(insts, part[:len(part)-1]...)
+		} else {
+			// The library's default must be one of its named actions;
+			// the profile's may carry an errno.
+			insts = append(insts, append(part[:len(part)-1], bpf.RetConstant{Val: uint32(def)})...)
+		}
 	}
-	// The library's default action must be one of its named actions; the
-	// profile's may carry an errno. Every path that matches no group ends
-	// at the last instruction, a return of the default: set it here.
-	last, ok := insts[len(insts)-1].(bpf.RetConstant)
-	if !ok || last.Val != uint32(seccomp.ActionAllow) {
-		return nil, fmt.Errorf("linux.seccomp: unexpected program from the compiler (last instruction %v)", insts[len(insts)-1])
+	if len(insts) > unix.BPF_MAXINSNS {
+		return nil, fmt.Errorf("linux.seccomp: the profile compiles to %d instructions, more than the kernel takes (%d)", len(insts), unix.BPF_MAXINSNS)
 	}
-	insts[len(insts)-1] = bpf.RetConstant{Val: uint32(def)}
 	return program(insts, s.Flags)
 }
 
