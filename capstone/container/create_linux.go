@@ -100,7 +100,7 @@ func (cr *Prepared) goOn(o CreateOpts, detached bool) error {
 
 // create is everything up to the init's "ready": on failure nothing is
 // left, neither process nor cgroup nor state.
-func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
+func create(ctx context.Context, o CreateOpts) (_ *Prepared, err error) {
 	if err := checkID(o.ID); err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
 		return nil, fmt.Errorf("state directory %s: %w", dir, err)
 	}
 	c := &Container{ID: o.ID, Root: o.Root, dir: dir}
-	cr = &Prepared{Container: c}
+	cr := &Prepared{Container: c}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, cr.destroy())
@@ -131,8 +131,14 @@ func create(ctx context.Context, o CreateOpts) (cr *Prepared, err error) {
 		return nil, err
 	}
 	c.rec = record{ID: o.ID, Bundle: o.Bundle, Created: time.Now().UTC(), CreatorPid: os.Getpid(), CreatorStart: self, Config: cfg}
-	if err := unix.Mkfifo(filepath.Join(dir, fifoName), 0o622); err != nil {
-		return nil, fmt.Errorf("mkfifo %s: %w", filepath.Join(dir, fifoName), err)
+	// 0622: the init writes it once it is the container's user, whoever
+	// that is; chmod, since mkfifo(3) applies the umask.
+	fifo := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("mkfifo %s: %w", fifo, err)
+	}
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, err
 	}
 	mgr, host, err := cgroupManager(cfg.Cgroup)
 	if err != nil {

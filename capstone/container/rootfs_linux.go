@@ -96,15 +96,10 @@ func recursive(flags uintptr) string {
 	return ""
 }
 
-// finishRoot is what comes after pivot_root, inside: masked and read-only
-// paths, sysctls, the hostname, a read-only /.
+// finishRoot is what comes after pivot_root, inside: sysctls, the hostname,
+// masked and read-only paths.
 func finishRoot(cfg *Config) error {
-	if err := maskPaths(cfg.MaskedPaths); err != nil {
-		return err
-	}
-	if err := readonlyPaths(cfg.ReadonlyPaths); err != nil {
-		return err
-	}
+	// Sysctls first: /proc/sys is usually among the read-only paths.
 	for k, v := range cfg.Sysctl {
 		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
 		if err := os.WriteFile(p, []byte(v), 0); err != nil {
@@ -121,7 +116,10 @@ func finishRoot(cfg *Config) error {
 			return fmt.Errorf("setdomainname %s: %w", cfg.Domainname, err)
 		}
 	}
-	return nil
+	if err := maskPaths(cfg.MaskedPaths); err != nil {
+		return err
+	}
+	return readonlyPaths(cfg.ReadonlyPaths)
 }
 
 // maskPaths hides each path: /dev/null bound over a file, an empty

@@ -44,6 +44,11 @@ func (c *Container) Start() error {
 // the lock and the status check, since this process made it.
 func (p *Prepared) Start() error {
 	if err := p.openFifo(); err != nil {
+		// The init said why it failed, on the socket this process
+		// still holds.
+		if _, werr := p.Wait(); werr != nil {
+			return werr
+		}
 		return err
 	}
 	return p.poststart()
