@@ -195,7 +195,7 @@ func create(ctx context.Context, o CreateOpts) (_ *Prepared, err error) {
 	if err := cr.child.Send(req); err != nil {
 		return nil, err
 	}
-	if err := cr.handshake(req); err != nil {
+	if err := cr.handshake(ctx, req); err != nil {
 		return nil, err
 	}
 	return cr, nil
@@ -324,7 +324,7 @@ func idMaps(ms []IDMap) []syscall.SysProcIDMap {
 
 // handshake answers the init until it is ready: the runtime's hooks, if
 // any, then "ready".
-func (cr *Prepared) handshake(req *initRequest) error {
+func (cr *Prepared) handshake(ctx context.Context, req *initRequest) error {
 	for {
 		var m childMessage
 		if err := cr.child.Recv(&m); err != nil {
@@ -334,10 +334,10 @@ func (cr *Prepared) handshake(req *initRequest) error {
 		case "hooks":
 			st := cr.stateAs(Creating)
 			h := req.Config.Hooks
-			if err := runHooks("prestart", h.Prestart, st); err != nil {
+			if err := runHooks(ctx, "prestart", h.Prestart, st); err != nil {
 				return err
 			}
-			if err := runHooks("createRuntime", h.CreateRuntime, st); err != nil {
+			if err := runHooks(ctx, "createRuntime", h.CreateRuntime, st); err != nil {
 				return err
 			}
 			if err := cr.child.Send(parentReply{State: &st}); err != nil {

@@ -8,14 +8,15 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
 // runHooks runs hooks in order, each with the state as JSON on its standard
 // input (runtime-spec config.md, "POSIX-platform Hooks"), and stops at the
-// first that fails: one that exits non-zero, or outlives its timeout (it is
-// killed). Its standard error is in the error.
-func runHooks(kind string, hooks []Hook, st State) error {
+// first that fails: one that exits non-zero, or outlives its timeout or ctx
+// (it is killed). Its standard error is in the error.
+func runHooks(ctx context.Context, kind string, hooks []Hook, st State) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -24,15 +25,14 @@ func runHooks(kind string, hooks []Hook, st State) error {
 		return err
 	}
 	for i, h := range hooks {
-		if err := runHook(h, stdin); err != nil {
+		if err := runHook(ctx, h, stdin); err != nil {
 			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
 		}
 	}
 	return nil
 }
 
-func runHook(h Hook, stdin []byte) error {
-	ctx := context.Background()
+func runHook(ctx context.Context, h Hook, stdin []byte) error {
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {
 			return fmt.Errorf("timeout %d: must be positive", *h.Timeout)
@@ -47,6 +47,9 @@ func runHook(h Hook, stdin []byte) error {
 		cmd.Args = h.Args
 	}
 	cmd.Env = h.Env
+	// A hook dies with the runtime: a create killed halfway leaves no
+	// hook running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -88,7 +89,7 @@ func setupInit(c *reexec.Conn, req *initRequest) error {
 		if r.State == nil {
 			return errors.New("the runtime sent no state for the hooks")
 		}
-		if err := runHooks("createContainer", cfg.Hooks.CreateContainer, *r.State); err != nil {
+		if err := runHooks(context.Background(), "createContainer", cfg.Hooks.CreateContainer, *r.State); err != nil {
 			return err
 		}
 	}
@@ -151,7 +152,7 @@ func startProcess(c *reexec.Conn, req *initRequest, st *State) error {
 	if len(cfg.Hooks.StartContainer) > 0 && st != nil {
 		s := *st
 		s.Status = Created
-		if err := runHooks("startContainer", cfg.Hooks.StartContainer, s); err != nil {
+		if err := runHooks(context.Background(), "startContainer", cfg.Hooks.StartContainer, s); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -96,7 +97,7 @@ func (c *Container) Delete(force bool) error {
 	if cfg := c.rec.Config; cfg != nil && len(cfg.Hooks.Poststop) > 0 {
 		st := c.State()
 		st.Status = Stopped
-		if err := runHooks("poststop", cfg.Hooks.Poststop, st); err != nil {
+		if err := runHooks(context.Background(), "poststop", cfg.Hooks.Poststop, st); err != nil {
 			warn = &HookWarning{Err: err}
 		}
 	}

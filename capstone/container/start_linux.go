@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -59,7 +60,7 @@ func (c *Container) poststart() error {
 		return nil
 	}
 	st := c.stateAs(Running)
-	if err := runHooks("poststart", c.rec.Config.Hooks.Poststart, st); err != nil {
+	if err := runHooks(context.Background(), "poststart", c.rec.Config.Hooks.Poststart, st); err != nil {
 		return &HookWarning{Err: err}
 	}
 	return nil

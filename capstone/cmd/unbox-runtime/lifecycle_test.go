@@ -108,7 +108,7 @@ func TestPrivLifecycle(t *testing.T) {
 	if st.Pid != 0 {
 		t.Errorf("a stopped container's pid = %d; want 0, as runc prints", st.Pid)
 	}
-	if res := r.run("kill", "ubx-life"); res.code != 1 || !strings.Contains(res.stderr, "container not running") {
+	if res := r.run("kill", "ubx-life"); res.code != 1 || !strings.Contains(res.msg(), "container not running") {
 		t.Errorf("kill of a stopped container = %s; want exit 1 and runc's \"container not running\" (containerd's shim reads it)", res)
 	}
 	r.ok("delete", "ubx-life")
@@ -116,7 +116,7 @@ func TestPrivLifecycle(t *testing.T) {
 	if exists(r.stateDir("ubx-life")) {
 		t.Errorf("delete left %s", r.stateDir("ubx-life"))
 	}
-	if res := r.run("state", "ubx-life"); res.code != 1 || !strings.Contains(res.stderr, "container does not exist") {
+	if res := r.run("state", "ubx-life"); res.code != 1 || !strings.Contains(res.msg(), "container does not exist") {
 		t.Errorf("state after delete = %s; want exit 1, \"container does not exist\"", res)
 	}
 }
@@ -140,7 +140,7 @@ func TestPrivPauseResume(t *testing.T) {
 	r := newRT(t)
 	r.create("ubx-pause", bundle(t, nil, "sleep", "300"))
 	r.ok("start", "ubx-pause")
-	if res := r.run("resume", "ubx-pause"); res.code != 1 || !strings.Contains(res.stderr, "not paused") {
+	if res := r.run("resume", "ubx-pause"); res.code != 1 || !strings.Contains(res.msg(), "not paused") {
 		t.Errorf("resume of a running container = %s; want an error", res)
 	}
 	r.ok("pause", "ubx-pause")
@@ -152,7 +152,7 @@ func TestPrivPauseResume(t *testing.T) {
 	if err != nil || (ps.State != "D" && ps.State != "S" && ps.State != "t" && ps.State != "T") {
 		t.Errorf("paused init's state = %q (%v); want it frozen", ps.State, err)
 	}
-	if res := r.run("delete", "ubx-pause"); res.code != 1 || !strings.Contains(res.stderr, "that is not stopped: paused") {
+	if res := r.run("delete", "ubx-pause"); res.code != 1 || !strings.Contains(res.msg(), "that is not stopped: paused") {
 		t.Errorf("delete of a paused container = %s; want it refused", res)
 	}
 	r.ok("resume", "ubx-pause")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -82,6 +83,8 @@ func runtimeBin(t testing.TB) string {
 func privileged(t *testing.T) {
 	t.Helper()
 	kittest.Privileged(t, kit.NeedNamespaces("mnt", "pid", "uts", "ipc", "net")...)
+	// Runs after the test's own cleanups, before the leak check.
+	t.Cleanup(reapOrphans)
 	for _, f := range []string{"/sys/fs/cgroup/cgroup.subtree_control", "/sys/fs/cgroup/unified/cgroup.subtree_control"} {
 		before, err := os.ReadFile(f)
 		if err != nil {
@@ -168,6 +171,19 @@ type result struct {
 	code           int
 }
 
+// msg is the error the runtime printed, unquoted from runc's logfmt line
+// (time="..." level=error msg="..."), or stderr as it is.
+func (r result) msg() string {
+	_, q, ok := strings.Cut(r.stderr, " msg=")
+	if !ok {
+		return r.stderr
+	}
+	if m, err := strconv.Unquote(strings.TrimSpace(q)); err == nil {
+		return m
+	}
+	return r.stderr
+}
+
 func (r result) String() string {
 	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 }
@@ -248,6 +264,48 @@ func (r *rt) remove(id string) {
 	}
 }
 
+// reapOrphans reaps the inits that were left to us as subreaper by a
+// runtime killed halfway (a test of that), once they have ended: the
+// subreaper's duty, as conmon's. By the time it runs, the test's own
+// commands have all been waited for.
+func reapOrphans() {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.ECHILD):
+			return
+		case pid > 0:
+			continue
+		case time.Now().After(deadline):
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// settle waits until the container's cgroup holds only its init, then
+// reaps the processes that were left to us and have ended (an exec
+// --detach's process, say). A subreaper must reap them: until then, a PID
+// namespace's dying init waits for them (pid_namespaces(7)), and delete
+// waits for the init. Call it only when no command of the test runs.
+func (r *rt) settle(id string) {
+	r.t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var pids []int
+		if err := json.Unmarshal([]byte(r.ok("ps", "--format", "json", id).stdout), &pids); err == nil && len(pids) <= 1 {
+			break
+		}
+	}
+	for {
+		var ws unix.WaitStatus
+		if pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
 // reap waits for pid, a child of ours, to end; no error if it is not.
 func reap(pid int) {
 	deadline := time.Now().Add(10 * time.Second)
@@ -299,6 +357,17 @@ func (r *rt) waitStatus(id string, want container.Status) container.State {
 // stateDir is the container's state directory.
 func (r *rt) stateDir(id string) string { return filepath.Join(r.root, id) }
 
+// waitFile waits for a file to appear (a hook's or a container's sign).
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if exists(path) {
+			return
+		}
+	}
+	t.Fatalf("%s did not appear within a minute", path)
+}
+
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
@@ -306,3 +375,5 @@ func exists(path string) bool {
 
 // removeEmpty removes an empty directory (a cgroup), ignoring errors.
 func removeEmpty(dir string) { _ = unix.Rmdir(dir) }
+
+func sleepMs(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }

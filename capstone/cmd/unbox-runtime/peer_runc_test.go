@@ -156,7 +156,7 @@ func TestPrivPeerDiffRuncState(t *testing.T) {
 	for _, r := range []*rt{ours, theirs} {
 		r.ok("delete", "ubx-dstate")
 		reap(r.pids["ubx-dstate"])
-		if res := r.run("state", "ubx-dstate"); res.code != 1 || !strings.Contains(res.stderr, "container does not exist") {
+		if res := r.run("state", "ubx-dstate"); res.code != 1 || !strings.Contains(res.msg(), "container does not exist") {
 			t.Errorf("%s: state after delete = %s", r.bin, res)
 		}
 	}
