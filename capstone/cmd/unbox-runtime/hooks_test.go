@@ -135,5 +135,3 @@ func waitFileContains(t *testing.T, path, want string) {
 	b, _ := os.ReadFile(path)
 	t.Fatalf("%s has no %q:\n%s", path, want, b)
 }
-
-
