@@ -137,3 +137,10 @@ func consolePair() (ours, theirs *os.File, err error) {
 	}
 	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-child"), nil
 }
+
+// takeConsole receives the master on our end of a consolePair, and closes
+// that end.
+func takeConsole(ours *os.File) (*os.File, error) {
+	defer ours.Close()
+	return recvFd(ours)
+}

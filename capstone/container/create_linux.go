@@ -198,6 +198,12 @@ func create(ctx context.Context, o CreateOpts) (_ *Prepared, err error) {
 	if err := cr.handshake(ctx, req); err != nil {
 		return nil, err
 	}
+	if cr.Console != nil {
+		// The init sent the terminal's master before "ready".
+		if cr.Console, err = takeConsole(cr.Console); err != nil {
+			return nil, err
+		}
+	}
 	return cr, nil
 }
 
@@ -278,6 +284,10 @@ func (cr *Prepared) startInit(ctx context.Context, o CreateOpts, cfg *Config, mg
 			attr.UidMappings = idMaps(cfg.UIDMappings)
 			attr.GidMappings = idMaps(cfg.GIDMappings)
 			attr.GidMappingsEnableSetgroups = true
+			// Once the maps are written, become the namespace's root:
+			// the host's root is not mapped in it, and an unmapped user
+			// (the overflow UID, 65534) has no capabilities after exec.
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 		}
 		if cgroupFD >= 0 {
 			attr.UseCgroupFD, attr.CgroupFD = true, cgroupFD

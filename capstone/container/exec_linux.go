@@ -140,6 +140,11 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Execd, error) {
 	if m.Stage != "ready" {
 		return fail(fmt.Errorf("the exec'd process says %q, which this runtime does not know", m.Stage))
 	}
+	if e.Console != nil {
+		if e.Console, err = takeConsole(e.Console); err != nil {
+			return fail(err)
+		}
+	}
 	if o.PIDFile != "" {
 		if err := writePIDFile(o.PIDFile, e.Pid); err != nil {
 			return fail(err)

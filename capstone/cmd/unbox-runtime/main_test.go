@@ -80,9 +80,9 @@ func runtimeBin(t testing.TB) string {
 // privileged starts a test that makes containers: root, the namespaces,
 // the leak check, and the cgroup v2 root's controllers put back as they
 // were (a runtime enables them where nobody has, and leaves them on).
-func privileged(t *testing.T) {
+func privileged(t *testing.T, more ...string) {
 	t.Helper()
-	kittest.Privileged(t, kit.NeedNamespaces("mnt", "pid", "uts", "ipc", "net")...)
+	kittest.Privileged(t, kit.NeedNamespaces(append([]string{"mnt", "pid", "uts", "ipc", "net"}, more...)...)...)
 	// Runs after the test's own cleanups, before the leak check.
 	t.Cleanup(reapOrphans)
 	for _, f := range []string{"/sys/fs/cgroup/cgroup.subtree_control", "/sys/fs/cgroup/unified/cgroup.subtree_control"} {

@@ -25,5 +25,25 @@ func parseSignal(s string) (unix.Signal, error) {
 	if sig := unix.SignalNum(name); sig != 0 {
 		return sig, nil
 	}
+	// The real-time signals, as kill(1) and glibc number them: SIGRTMIN
+	// is 34 (the C library keeps 32 and 33), SIGRTMAX 64.
+	for _, rt := range []struct {
+		prefix string
+		base   int
+		sign   int
+	}{{"SIGRTMIN", 34, 1}, {"SIGRTMAX", 64, -1}} {
+		if rest, ok := strings.CutPrefix(name, rt.prefix); ok {
+			n := 0
+			if rest != "" {
+				var err error
+				if n, err = strconv.Atoi(strings.TrimLeft(rest, "+-")); err != nil || len(rest) < 2 {
+					break
+				}
+			}
+			if sig := rt.base + rt.sign*n; sig >= 34 && sig <= 64 {
+				return unix.Signal(sig), nil
+			}
+		}
+	}
 	return 0, fmt.Errorf("unknown signal %q (kill -l lists them)", s)
 }
