@@ -246,6 +246,14 @@ func (cr *Prepared) childFiles(o CreateOpts, req *initRequest) ([]*os.File, erro
 		return files, fmt.Errorf("open %s: %w", fifoName, err)
 	}
 	files = append(files, os.NewFile(uintptr(fd), fifoName))
+	cgroupNS := exe
+	if ns, ok := o.Config.namespace("cgroup"); ok && ns.Path != "" {
+		if cgroupNS, err = os.Open(ns.Path); err != nil {
+			return files, fmt.Errorf("open the cgroup namespace: %w", err)
+		}
+		req.JoinCgroupNS = true
+	}
+	files = append(files, cgroupNS)
 	if o.Config.Process.Terminal {
 		req.Console = true
 		var sock *os.File

@@ -64,11 +64,21 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Execd, error) {
 	}
 	defer mnt.Close()
 	var joins []Namespace
+	cgroupNS := mnt
 	for _, ns := range cfg.Namespaces {
-		if ns.Type == "mount" {
-			continue
+		switch ns.Type {
+		case "mount":
+		case "cgroup":
+			// Joined by the child, from inside the cgroup.
+			f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/cgroup")
+			if err != nil {
+				return nil, fmt.Errorf("open the container's cgroup namespace: %w", err)
+			}
+			defer f.Close()
+			cgroupNS = f
+		default:
+			joins = append(joins, Namespace{Type: ns.Type, Flag: ns.Flag, Path: "/proc/" + strconv.Itoa(pid) + "/ns/" + nsFile[ns.Type]})
 		}
-		joins = append(joins, Namespace{Type: ns.Type, Flag: ns.Flag, Path: "/proc/" + strconv.Itoa(pid) + "/ns/" + nsFile[ns.Type]})
 	}
 	if !alive(pid, c.rec.InitStart) {
 		return nil, ErrNotRun
@@ -83,8 +93,8 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Execd, error) {
 	}
 	defer exe.Close()
 	e := &Execd{}
-	req := execRequest{Process: o.Process, Seccomp: cfg.Seccomp, MountNS: true, PreserveFDs: o.PreserveFDs}
-	files := []*os.File{exe, mnt}
+	req := execRequest{Process: o.Process, Seccomp: cfg.Seccomp, MountNS: true, CgroupNS: cgroupNS != mnt, PreserveFDs: o.PreserveFDs}
+	files := []*os.File{exe, mnt, cgroupNS}
 	if o.Process.Terminal {
 		req.Console = true
 		var sock *os.File
@@ -187,6 +197,12 @@ func execInContainer(c *reexec.Conn) error {
 		return err
 	}
 	unix.Close(exeFD)
+	if req.CgroupNS {
+		if err := joinCgroupNS(cgroupNSFD); err != nil {
+			return err
+		}
+	}
+	unix.Close(cgroupNSFD)
 	if req.MountNS {
 		mnt := os.NewFile(fifoFD, "mnt")
 		err := joinMountNS(mnt)

@@ -66,12 +66,17 @@ func setupInit(c *reexec.Conn, req *initRequest) error {
 			return err
 		}
 	}
-	if ns, ok := cfg.namespace("cgroup"); ok && ns.Path == "" {
+	if req.JoinCgroupNS {
+		if err := joinCgroupNS(cgroupNSFD); err != nil {
+			return err
+		}
+	} else if cfg.HasNamespace("cgroup") {
 		// Now that we are in our cgroup, it becomes the namespace's root.
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unshare CLONE_NEWCGROUP: %w", err)
 		}
 	}
+	unix.Close(cgroupNSFD)
 	if err := setOOMScoreAdj(cfg.Process); err != nil {
 		return err
 	}
@@ -187,14 +192,15 @@ func (r *initRequest) preservedBase() int {
 // waitForStart blocks until `start` opens exec.fifo for reading: opening a
 // FIFO for writing waits for a reader (fifo(7)). The FIFO is reached again
 // through /proc/self/fd, since its directory is outside the container's
-// root now.
+// root now. The descriptor stays open, close-on-exec, until the exec: start
+// waits for it to close, so that the process has been exec'd (the
+// startContainer hooks have run) before start runs the poststart hooks.
 func waitForStart() error {
 	p := "/proc/self/fd/" + strconv.Itoa(fifoFD)
 	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the exec FIFO (%s): %w: the container needs its /proc mounted", p, err)
 	}
-	defer unix.Close(fd)
 	unix.Close(fifoFD)
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("write the exec FIFO: %w", err)

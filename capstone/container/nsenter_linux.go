@@ -73,16 +73,27 @@ func joinMountNS(f *os.File) error {
 }
 
 // parentJoins are the namespaces of cfg to join before the child starts:
-// those with a path, but the mount namespace, which the child joins itself
-// (joinMountNS), after it has started from the host's.
+// those with a path, but two the child joins itself, after it has started:
+// the mount namespace (joinMountNS), and the cgroup namespace, which must be
+// joined from inside the container's cgroup (with cgroup v2's nsdelegate,
+// clone3 into a cgroup outside the caller's cgroup namespace fails with
+// ENOENT).
 func parentJoins(cfg *Config) []Namespace {
 	var out []Namespace
 	for _, ns := range cfg.Namespaces {
-		if ns.Path != "" && ns.Type != "mount" {
+		if ns.Path != "" && ns.Type != "mount" && ns.Type != "cgroup" {
 			out = append(out, ns)
 		}
 	}
 	return out
+}
+
+// joinCgroupNS moves the calling thread into the cgroup namespace of fd.
+func joinCgroupNS(fd int) error {
+	if err := unix.Setns(fd, unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("join the cgroup namespace: %w", err)
+	}
+	return nil
 }
 
 // newNamespaces are the clone(2) flags of the namespaces cfg creates at

@@ -19,11 +19,13 @@ import (
 //	  record the PID, --pid-file
 //	  reply{Go}                     ──▶   wait on exec.fifo (create) and exec
 //
-// The child's descriptors: 3 the socket, then those below.
+// The child's descriptors: 3 the socket, then those below, then the
+// preserved ones. A slot with nothing to hold holds this program again.
 const (
-	exeFD     = 4 // this program, read-only (sealedExe): the child runs as /proc/self/fd/4
-	fifoFD    = 5 // exec.fifo, O_PATH (init only)
-	consoleFD = 6 // the console socket, when a terminal is asked for
+	exeFD      = 4 // this program, read-only (sealedExe): the child runs as /proc/self/fd/4
+	fifoFD     = 5 // init: exec.fifo, O_PATH; exec: the container's mount namespace
+	cgroupNSFD = 6 // the cgroup namespace to join, if any
+	consoleFD  = 7 // the console socket, when a terminal is asked for
 )
 
 // initRequest is what the parent sends the init.
@@ -41,6 +43,9 @@ type initRequest struct {
 	// Hooks asks the init to stop for the runtime's hooks before
 	// pivot_root.
 	Hooks bool `json:"hooks,omitempty"`
+	// JoinCgroupNS: join the cgroup namespace at cgroupNSFD (one the
+	// spec names by path) rather than make one.
+	JoinCgroupNS bool `json:"joinCgroupNS,omitempty"`
 	// Console: the console socket is at consoleFD.
 	Console bool `json:"console,omitempty"`
 	// PreserveFDs are passed after the console socket (or at
@@ -60,6 +65,8 @@ type execRequest struct {
 	Seccomp *Seccomp `json:"seccomp,omitempty"`
 	// MountNS: join the mount namespace at fifoFD (the container's).
 	MountNS bool `json:"mountNS"`
+	// CgroupNS: join the cgroup namespace at cgroupNSFD.
+	CgroupNS bool `json:"cgroupNS,omitempty"`
 	Console bool `json:"console,omitempty"`
 	// PreserveFDs as for initRequest.
 	PreserveFDs int `json:"preserveFDs,omitempty"`

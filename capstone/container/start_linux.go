@@ -74,9 +74,11 @@ func (w *HookWarning) Error() string { return w.Err.Error() }
 func (w *HookWarning) Unwrap() error { return w.Err }
 
 // openFifo is the reading side of the init's wait (init_linux.go:
-// waitForStart). The open does not block (O_NONBLOCK), so the read is
-// polled together with the init's life: an init that died meanwhile would
-// otherwise leave start waiting forever.
+// waitForStart): the init's byte says it goes on, the end of the FIFO (its
+// descriptor closed by the exec) that the process has been exec'd. The open
+// does not block (O_NONBLOCK), so the reads are polled together with the
+// init's life: an init that died meanwhile would otherwise leave start
+// waiting forever.
 func (c *Container) openFifo() error {
 	path := filepath.Join(c.dir, fifoName)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -84,27 +86,37 @@ func (c *Container) openFifo() error {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	defer unix.Close(fd)
+	started := false
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	buf := make([]byte, 1)
 	for {
 		n, err := unix.Poll(fds, 100)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("poll %s: %w", path, err)
 		}
 		if n > 0 {
-			buf := make([]byte, 1)
-			if k, _ := unix.Read(fd, buf); k == 1 {
-				break
+			k, _ := unix.Read(fd, buf)
+			switch {
+			case k == 1:
+				started = true
+				// Removed now: the container is running from here on.
+				if err := os.Remove(path); err != nil {
+					return fmt.Errorf("remove %s: %w", path, err)
+				}
+				continue
+			case k == 0 && started:
+				return nil // the init exec'd, or failed to (its stderr says why)
+			case k == 0:
+				// The end without the byte: the init closed its side
+				// before writing, which it does only when it fails.
+				time.Sleep(10 * time.Millisecond)
 			}
-			// POLLHUP without data: the init closed its end without
-			// writing, which it does only when it fails.
-			time.Sleep(10 * time.Millisecond)
 		}
 		if !alive(c.rec.InitPid, c.rec.InitStart) {
+			if started {
+				return nil
+			}
 			return errors.New("the container's init is gone: it failed before starting its process (see the container's stderr)")
 		}
 	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove %s: %w", path, err)
-	}
-	return nil
 }
