@@ -44,9 +44,10 @@ type Prepared struct {
 	*Container
 	// Console is the terminal's master, when a terminal was asked for
 	// without a console socket.
-	Console *os.File
-	child   *reexec.Child
-	conn    bool // the socket is still open: the init waits for "go"
+	Console  *os.File
+	child    *reexec.Child
+	conn     bool // the socket is still open: the init waits for "go"
+	pidSaved bool // the record on disk names the init
 }
 
 // Create makes the container and leaves its init waiting for start,
@@ -88,9 +89,14 @@ func (cr *Prepared) goOn(o CreateOpts, detached bool) error {
 		return err
 	}
 	cr.conn = false
-	cr.rec.CreatorPid, cr.rec.CreatorStart = 0, 0
-	if err := cr.save(); err != nil {
-		return err
+	// run stays the init's parent and its creator: a record that names
+	// the init already (cgroup v1 saves it after the clone) is right as
+	// it is, and the status reads "running" once started.
+	if detached || !cr.pidSaved {
+		cr.rec.CreatorPid, cr.rec.CreatorStart = 0, 0
+		if err := cr.save(); err != nil {
+			return err
+		}
 	}
 	if o.PIDFile != "" {
 		return writePIDFile(o.PIDFile, cr.rec.InitPid)
@@ -161,6 +167,7 @@ func create(ctx context.Context, o CreateOpts) (_ *Prepared, err error) {
 		if err := c.save(); err != nil {
 			return err
 		}
+		cr.pidSaved = c.rec.InitPid != 0
 		if err := makeCgroupDirs(mgr); err != nil {
 			return err
 		}

@@ -67,7 +67,7 @@ type execRequest struct {
 	MountNS bool `json:"mountNS"`
 	// CgroupNS: join the cgroup namespace at cgroupNSFD.
 	CgroupNS bool `json:"cgroupNS,omitempty"`
-	Console bool `json:"console,omitempty"`
+	Console  bool `json:"console,omitempty"`
 	// PreserveFDs as for initRequest.
 	PreserveFDs int `json:"preserveFDs,omitempty"`
 }
