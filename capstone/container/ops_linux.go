@@ -54,17 +54,11 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 // poststop hooks run last; one that fails comes back as a *HookWarning,
 // with the container deleted all the same.
 func (c *Container) Delete(force bool) error {
-	unlock, err := c.lock()
-	if errors.Is(err, ErrNotExist) {
-		return err
-	}
+	unlock, err := c.locked()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := c.reload(); err != nil {
-		return err
-	}
 	status := c.Status()
 	switch status {
 	case Running, Paused, Creating:
@@ -137,14 +131,11 @@ func (c *Container) Resume() error {
 }
 
 func (c *Container) freeze(want Status, notWant string, op func(cgroups.Manager) error) error {
-	unlock, err := c.lock()
+	unlock, err := c.locked()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := c.reload(); err != nil {
-		return err
-	}
 	if c.Status() != want {
 		return errors.New(notWant)
 	}
@@ -157,14 +148,11 @@ func (c *Container) freeze(want Status, notWant string, op func(cgroups.Manager)
 
 // Update changes the container's limits (`update`); zero fields stay.
 func (c *Container) Update(r cgroups.Resources) error {
-	unlock, err := c.lock()
+	unlock, err := c.locked()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := c.reload(); err != nil {
-		return err
-	}
 	if c.Status() == Stopped {
 		return ErrNotRun
 	}

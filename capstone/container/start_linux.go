@@ -18,14 +18,11 @@ import (
 // (*HookWarning): the container runs anyway (runtime-spec: "the runtime
 // MUST log a warning").
 func (c *Container) Start() error {
-	unlock, err := c.lock()
+	unlock, err := c.locked()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := c.reload(); err != nil {
-		return err
-	}
 	switch s := c.Status(); s {
 	case Created:
 	case Stopped:

@@ -244,8 +244,21 @@ func (c *Container) lock() (unlock func(), err error) {
 	return func() { unix.Close(fd) }, nil
 }
 
-// reload rereads the record under the lock: another command may have
-// changed it since Load.
+// locked takes the lock and rereads the record, which another command may
+// have changed since Load.
+func (c *Container) locked() (unlock func(), err error) {
+	unlock, err = c.lock()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.reload(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// reload rereads the record.
 func (c *Container) reload() error {
 	fresh, err := Load(c.Root, c.ID)
 	if err != nil {

@@ -101,6 +101,21 @@ func (g *globals) load(c *cli.Context) (*container.Container, error) {
 	return container.Load(g.root, id)
 }
 
+// onContainer is the action of a command whose one argument is a
+// container: fn gets it loaded.
+func (g *globals) onContainer(fn func(c *cli.Context, ctr *container.Container) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := exactArgs(c, 1); err != nil {
+			return err
+		}
+		ctr, err := g.load(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, ctr)
+	}
+}
+
 // idArg is the container ID, the command's one argument.
 func idArg(c *cli.Context) (string, error) {
 	if c.NArg() < 1 {

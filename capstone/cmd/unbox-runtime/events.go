@@ -83,14 +83,7 @@ func eventsCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "stats", Usage: "print the stats once and exit"},
 			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "how often to print them otherwise"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1); err != nil {
-				return err
-			}
-			ctr, err := g.load(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onContainer(func(c *cli.Context, ctr *container.Container) error {
 			enc := json.NewEncoder(c.App.Writer)
 			if c.Bool("stats") {
 				if ctr.Status() == container.Stopped {
@@ -128,6 +121,6 @@ func eventsCommand(g *globals) *cli.Command {
 				case <-tick.C:
 				}
 			}
-		},
+		}),
 	}
 }

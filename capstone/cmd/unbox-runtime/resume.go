@@ -4,6 +4,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/unboxlab/unbox/capstone/container"
 )
 
 func resumeCommand(g *globals) *cli.Command {
@@ -11,15 +13,8 @@ func resumeCommand(g *globals) *cli.Command {
 		Name:      "resume",
 		Usage:     "thaw a paused container",
 		ArgsUsage: "ID",
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1); err != nil {
-				return err
-			}
-			ctr, err := g.load(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onContainer(func(c *cli.Context, ctr *container.Container) error {
 			return ctr.Resume()
-		},
+		}),
 	}
 }

@@ -4,6 +4,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/unboxlab/unbox/capstone/container"
 )
 
 func startCommand(g *globals) *cli.Command {
@@ -11,15 +13,8 @@ func startCommand(g *globals) *cli.Command {
 		Name:      "start",
 		Usage:     "start a created container: its process runs",
 		ArgsUsage: "ID",
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1); err != nil {
-				return err
-			}
-			ctr, err := g.load(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onContainer(func(c *cli.Context, ctr *container.Container) error {
 			return g.warnHooks(c.App.ErrWriter, ctr.Start())
-		},
+		}),
 	}
 }

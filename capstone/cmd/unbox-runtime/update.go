@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
+	"github.com/unboxlab/unbox/capstone/container"
 	"github.com/unboxlab/unbox/capstone/specconv"
 )
 
@@ -31,14 +32,7 @@ func updateCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes"},
 			&cli.Int64Flag{Name: "pids-limit", Usage: "most tasks (-1: none)"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1); err != nil {
-				return err
-			}
-			ctr, err := g.load(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onContainer(func(c *cli.Context, ctr *container.Container) error {
 			var r specs.LinuxResources
 			if path := c.String("resources"); path != "" {
 				var in io.Reader = c.App.Reader
@@ -60,7 +54,7 @@ func updateCommand(g *globals) *cli.Command {
 				return err
 			}
 			return ctr.Update(res)
-		},
+		}),
 	}
 }
 
