@@ -14,7 +14,8 @@
 // neighbour or a warming cache is spread over all three. It prints the
 // medians, the ratios to runc and crun, and the median peak RSS of each
 // runtime's processes (the largest of the runtime and the children it
-// reaped: its init before the exec, for run).
+// reaped: its init before the exec, for run), taken by busybox's time in a
+// run of its own.
 //
 // crun 1.8 refuses a host with the hybrid cgroup layout ("cgroups in
 // hybrid mode not supported, drop all controllers from cgroupv2"). On such
@@ -40,7 +41,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -231,7 +231,8 @@ func runCmd(cmd *exec.Cmd) (string, error) {
 	return string(out), err
 }
 
-// timeRun times `run` and returns the peak RSS of its processes.
+// timeRun times `run`, then runs it again to take the peak RSS of its
+// processes.
 func (p *peer) timeRun(bundle, id string) (time.Duration, int64, error) {
 	if err := withCgroup(bundle, id); err != nil {
 		return 0, 0, err
@@ -243,7 +244,33 @@ func (p *peer) timeRun(bundle, id string) (time.Duration, int64, error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s run: %v\n%s", p.name, err, out)
 	}
-	return d, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss, nil
+	rss, err := p.peakRSS(bundle, id+"-rss")
+	return d, rss, err
+}
+
+// peakRSS runs `run` under GNU time (/usr/bin/time), which reports the
+// largest RSS of the process and the children it reaped (getrusage(2)
+// ru_maxrss). Not from this process: a child forked from a Go program
+// starts with the parent's memory counted in its ru_maxrss (exec keeps the
+// high-water mark); time is a small C program (its own ~1 MiB is the floor
+// of every figure). busybox's time would do, but it counts ru_maxrss in
+// pages, four times too much.
+func (p *peer) peakRSS(bundle, id string) (int64, error) {
+	if err := withCgroup(bundle, id); err != nil {
+		return 0, err
+	}
+	report := filepath.Join(filepath.Dir(bundle), "rss")
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", report, p.bin, "--root", p.root, "run", "--bundle", bundle}, id)...)
+	if out, err := runCmd(cmd); err != nil {
+		return 0, fmt.Errorf("%s run under /usr/bin/time: %v\n%s", p.name, err, out)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		return 0, err
+	}
+	var kib int64
+	_, err = fmt.Sscan(string(b), &kib)
+	return kib, err
 }
 
 // timeCreateStartDelete times the three commands, not the wait between

@@ -115,6 +115,7 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Execd, error) {
 	start := func(cgroupFD int) (int, error) {
 		child := reexec.NewChild("exec")
 		child.Cmd.Path = "/proc/self/fd/" + strconv.Itoa(exeFD)
+		child.Cmd.Env = childEnv(child.Cmd.Env)
 		child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
 		child.Cmd.ExtraFiles = files
 		child.Cmd.SysProcAttr = &syscall.SysProcAttr{}

@@ -15,6 +15,14 @@
 // inside a container's namespaces, before pivot_root, and a C library it
 // would load is the host's, whatever the container's root holds; a static
 // binary loads nothing.
+//
+// The runtime's own GOMAXPROCS is not sized from the cgroup's CPU limit
+// (Go 1.25's containermaxprocs), nor watched for changes: a command of a
+// few milliseconds has no use for it, and the lookup reads three files at
+// every start.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
