@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,35 +45,19 @@ func TestMain(m *testing.M) {
 	kittest.Main(m, nil)
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// runtimeBin is this test binary under the name unbox-runtime, in a
-// directory that lives as long as the test binary (removed by the OS's
-// temp cleaning; it holds one symlink).
+// runtimeBin is this test binary under the name unbox-runtime: a symlink
+// in the test's temporary directory.
 func runtimeBin(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		self, err := os.Executable()
-		if err != nil {
-			binErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "unbox-runtime-test-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "unbox-runtime")
-		binErr = os.Symlink(self, binPath)
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	path := filepath.Join(t.TempDir(), "unbox-runtime")
+	if err := os.Symlink(self, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // privileged starts a test that makes containers: root, the namespaces,

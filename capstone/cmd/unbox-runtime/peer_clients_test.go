@@ -81,10 +81,11 @@ func TestPrivPeerPodman(t *testing.T) {
 	if err := os.WriteFile(image, rootfsTar(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	bin := runtimeBin(t)
 	podman := func(args ...string) (string, int) {
 		t.Helper()
 		base := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs",
-			"--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", runtimeBin(t)}
+			"--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", bin}
 		return command(t, "podman", append(base, args...)...)
 	}
 	t.Cleanup(func() {
