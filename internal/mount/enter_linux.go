@@ -87,6 +87,11 @@ func EnterRoot(cfg RootConfig, trace Tracer) error {
 	return nil
 }
 
+// RemountReadOnly is `mount -o remount,bind,ro path`: what
+// [RootConfig.ReadOnly] does to / once entered, for a runtime that enters
+// its root step by step.
+func RemountReadOnly(path string, trace Tracer) error { return remountReadOnly(path, trace) }
+
 // remountReadOnly is `mount -o remount,bind,ro path`. A remount replaces all
 // of a mount's per-mount flags, so the ones it has (nosuid, nodev, ...) go
 // back in with MS_RDONLY, read from statfs(2).
