@@ -167,3 +167,25 @@ func cgroupRoot(t *testing.T) string {
 	t.Fatal("no cgroup hierarchy found")
 	return ""
 }
+
+// TestEveryGoldenFitsTheColumns checks every lesson's golden files, in every
+// language, whoever wrote them: no line wider than kit.Columns terminal
+// columns (a CJK character takes two). Lessons check their own too
+// (CheckGoldenColumns, and Golden on every run); this catches a lesson that
+// forgot to.
+func TestEveryGoldenFitsTheColumns(t *testing.T) {
+	paths, err := filepath.Glob("../../../lessons/*/testdata/*.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatal("found no lesson goldens under ../../../lessons")
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kittest.CheckColumns(t, strings.TrimPrefix(p, "../../../"), string(b))
+	}
+}
