@@ -97,6 +97,22 @@ func NewNarrator(w io.Writer, useColor bool) *Narrator {
 	}
 }
 
+// NewNarratorIn returns a Narrator writing to w, without colour, in lang
+// with the lesson's catalog (the text of its PO file) and the kit's: for a
+// test that needs a line as the lesson prints it in that language.
+func NewNarratorIn(w io.Writer, lang, lessonPO string) (*Narrator, error) {
+	n := NewNarrator(w, false)
+	if lang == English {
+		return n, nil
+	}
+	cat, err := catalogFor(&Lesson{Name: "test", Catalogs: map[string]string{lang: lessonPO}}, lang)
+	if err != nil {
+		return nil, err
+	}
+	n.setLanguage(lang, cat)
+	return n, nil
+}
+
 // setLanguage makes n narrate in lang, with cat its translations (the kit's
 // and the lesson's, merged).
 func (n *Narrator) setLanguage(lang string, cat Catalog) {

@@ -147,7 +147,7 @@ func (l *lessonState) stepCPU(s *kit.Session) error {
 	at := func(window int, r cpuReport) error {
 		if window == 0 {
 			l.take() // starting the child: step 2 showed how
-			s.Cmd("# a busy loop, for (;;) {}, %s", placed(r.Placement))
+			s.Cmd("# a busy loop, for (;;) {}, %s", placed(s, r.Placement))
 			w := r.Free
 			s.Host("no limit: %s of CPU in %s (%s): %s of one CPU", ms(w.Used()), ms(w.Wall), usage, percent(w.Share()))
 			return nil
@@ -159,7 +159,7 @@ func (l *lessonState) stepCPU(s *kit.Session) error {
 		s.Cmd("cat %s", cg.File("cpu.stat"))
 		s.Host("over that second: nr_periods +%d, nr_throttled +%d, %s +%s",
 			w.Periods(), w.Throttled(), throttled, ms(w.ThrottledTime()))
-		return l.hold(s, "The busy loop is running under the quota", cg.File("cpu.stat"))
+		return l.hold(s, s.T("The busy loop is running under the quota."), cg.File("cpu.stat"))
 	}
 	r, err := cpuDemo(s.Ctx, cg, cpuLimit, 500*time.Millisecond, time.Second, 1, at)
 	if err != nil {
