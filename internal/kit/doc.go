@@ -38,22 +38,23 @@
 // same steps, the same commands and the same evidence in both.
 //
 // Adopting it in a lesson (05 and 07 were written before it; this is all
-// they need):
+// they need, and nothing in their steps changes):
 //
-//  1. Run the transcript test in Chinese next to the English one:
+//   - Add a test that runs the lesson in Chinese next to the English one.
+//     Its first run fails and prints every missing key as a PO entry:
 //
 //     out, rec := kittest.RunIn(t, run, "zh", "05-volumes")
 //     kittest.SameAs(t, golden, kittest.Normalize(rec.English(), rules...), "the zh run in English")
 //     kittest.CheckTranscript(t, "testdata/transcript.zh.golden", "README.zh-CN.md",
 //     kittest.Normalize(out, zhRules...))
 //
-//     The first run fails and prints every missing key as a PO entry.
-//  2. Put them in zh.po next to main.go, translated, and embed it:
-//     //go:embed zh.po, Catalogs: map[string]string{"zh": zhPO}. Text the
-//     lesson builds from pieces (a table cell, "(empty)") goes through
-//     s.T("...") so it is a key too; pass what T returns straight to the
-//     narrator.
-//  3. Write README.zh-CN.md with a transcript block of the zh golden, and
+//   - Put the entries in zh.po next to main.go, translated, and embed it:
+//     //go:embed zh.po, then Catalogs: map[string]string{"zh": zhPO} in the
+//     Lesson. Text the lesson builds from pieces (a table cell, "(empty)")
+//     goes through s.T("...") so that it is a key too; pass what T returns
+//     straight to the narrator, not glued to other text.
+//
+//   - Write README.zh-CN.md with a transcript block of the zh golden, and
 //     call kittest.CheckCatalog(t, zhPO) and kittest.CheckGoldenColumns(t)
 //     from pure tests.
 //

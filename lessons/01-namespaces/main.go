@@ -114,8 +114,8 @@ func lesson() *kit.Lesson {
 				Run:   stepMachine,
 			},
 		},
-		Exercises: exercises,
-		Catalogs:  map[string]string{"zh": zhPO},
+		Exercises:  exercises,
+		Catalogs:   map[string]string{"zh": zhPO},
 		Shell:      shell,
 		ShellNeeds: append(privileged("uts"), kit.NeedNamespaces("pid", "mnt", "ipc", "net")...),
 		Outro: "A container is a process in new namespaces on the host's kernel: docker run makes mnt, uts,\n" +
