@@ -198,3 +198,31 @@ func TestPrivOverlayProbe(t *testing.T) {
 		t.Errorf("trial overlay mount: %v", err)
 	}
 }
+
+// --list fits a projector: needs that every step has are shown once, and a
+// long list of a step's own needs wraps.
+func TestListFitsTheColumns(t *testing.T) {
+	need := func(name string) kit.Need { return kit.Need{Name: name, Check: func() error { return nil }} }
+	r := &recorder{}
+	l := r.lesson(need("root"), need("a rather long kernel feature"))
+	for i := range l.Steps {
+		l.Steps[i].Title = strings.Repeat("a long step title ", 3)
+	}
+	for i := 1; i <= 8; i++ {
+		l.Steps[3].Needs = append(l.Steps[3].Needs, need(fmt.Sprintf("feature number %d", i)))
+	}
+	out, _, err := runLesson(t, l, nil, "--list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if kit.Width(line) > kit.Columns {
+			t.Errorf("--list line wider than %d columns:\n%s", kit.Columns, line)
+		}
+	}
+	for _, want := range []string{"* needs root, a rather long kernel feature", "*, feature number 1,", "feature number 8\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--list lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -364,6 +364,25 @@ func runnableSteps(l *Lesson) []int {
 	return ok
 }
 
+// wrapList joins items with ", " into lines at most width columns wide (an
+// item wider than that has a line of its own); no items make one empty line.
+func wrapList(items []string, width int) []string {
+	lines := []string{""}
+	for _, it := range items {
+		last := &lines[len(lines)-1]
+		switch {
+		case *last == "":
+			*last = it
+		case Width(*last)+2+Width(it) <= width:
+			*last += ", " + it
+		default:
+			*last += ","
+			lines = append(lines, it)
+		}
+	}
+	return lines
+}
+
 func joinInts(xs []int) string {
 	s := make([]string, len(xs))
 	for i, x := range xs {
@@ -375,15 +394,60 @@ func joinInts(xs []int) string {
 func listSteps(s *Session, l *Lesson) {
 	s.Title("unbox lesson %s", s.literal(l.Title))
 	fmt.Fprintln(s.Writer())
-	rows := make([][]string, len(l.Steps))
+	header := []string{"step", "title", "needs"}
+	steps, titles := make([]string, len(l.Steps)), make([]string, len(l.Steps))
+	room := Columns - len(indent)
 	for i, st := range l.Steps {
-		var needs []string
-		for _, n := range append(slices.Clone(l.Needs), st.Needs...) {
-			needs = append(needs, n.Name)
-		}
-		rows[i] = []string{fmt.Sprint(i + 1), s.literal(st.Title), strings.Join(needs, ", ")}
+		steps[i], titles[i] = fmt.Sprint(i+1), s.literal(st.Title)
+		room = min(room, Columns-len(indent)-max(Width(s.literal(header[0])), Width(steps[i]))-2-
+			max(Width(s.literal(header[1])), Width(titles[i]))-2)
 	}
-	s.Table([]string{"step", "title", "needs"}, rows)
+	// Needs that every step with needs has are shown once, under the
+	// table, as "*".
+	stepNeeds := make([][]string, len(l.Steps))
+	var common []string
+	withNeeds := 0
+	for i, st := range l.Steps {
+		for _, n := range append(slices.Clone(l.Needs), st.Needs...) {
+			if !slices.Contains(stepNeeds[i], n.Name) {
+				stepNeeds[i] = append(stepNeeds[i], n.Name)
+			}
+		}
+		if len(stepNeeds[i]) == 0 {
+			continue
+		}
+		if withNeeds++; withNeeds == 1 {
+			common = slices.Clone(stepNeeds[i])
+		} else {
+			common = slices.DeleteFunc(common, func(n string) bool { return !slices.Contains(stepNeeds[i], n) })
+		}
+	}
+	if withNeeds < 2 || len(common) < 2 {
+		common = nil
+	}
+	var rows [][]string
+	for i := range l.Steps {
+		needs := stepNeeds[i]
+		if len(common) > 0 && len(needs) > 0 {
+			needs = append([]string{"*"}, slices.DeleteFunc(slices.Clone(needs), func(n string) bool {
+				return slices.Contains(common, n)
+			})...)
+		}
+		// A long list of needs goes on as many lines as it takes, so the
+		// table fits a projector's 100 columns.
+		for j, line := range wrapList(needs, room) {
+			if j == 0 {
+				rows = append(rows, []string{steps[i], titles[i], line})
+			} else {
+				rows = append(rows, []string{"", "", line})
+			}
+		}
+	}
+	s.Table(header, rows)
+	if len(common) > 0 {
+		fmt.Fprintln(s.Writer())
+		s.Say("* needs %s", strings.Join(common, ", "))
+	}
 	if l.Shell != nil {
 		fmt.Fprintln(s.Writer())
 		s.Say("--shell: afterwards, a shell inside the container")

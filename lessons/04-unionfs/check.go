@@ -40,7 +40,7 @@ var exercises = []kit.Exercise{
 			"(.wh.<name>, .wh..wh..opq), and a regular file's content follows its header.",
 	},
 	{
-		Title: "Delete in a lower layer, by hand: a whiteout and an opaque directory",
+		Title: "Hide lower files by hand: a whiteout and an opaque dir",
 		Stub:  "exercises.go:writeDeletions",
 		Needs: unionNeeds,
 		Check: checkDeletions,
