@@ -258,3 +258,13 @@ func TestKitCatalogIsComplete(t *testing.T) {
 		}
 	}
 }
+
+// A command folded with a backslash keeps the prompt on every line, as
+// lessons' goldens (lesson 07's among them) have it.
+func TestCmdFoldedKeepsThePrompt(t *testing.T) {
+	var buf bytes.Buffer
+	NewNarrator(&buf, false).Cmd("mount -t overlay overlay \\\n    merged")
+	if want := "\n  $ mount -t overlay overlay \\\n  $     merged\n"; buf.String() != want {
+		t.Errorf("Cmd printed %q; want %q", buf.String(), want)
+	}
+}

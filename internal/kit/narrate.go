@@ -172,9 +172,9 @@ func (n *Narrator) Say(format string, args ...any) {
 // Cmd prints the shell command a person would type for what the lesson is
 // about to do in Go, preceded by a blank line so it stands out. A line that
 // is all comment (`# ...`) describes what the program does that no command
-// does as such (a system call on its own, a step of a child). A line that
-// ends in a backslash continues on the next, printed without a prompt, as
-// a long command is folded to fit the columns.
+// does as such (a system call on its own, a step of a child). Each line of a
+// command that spans several (folded with a backslash to fit the columns)
+// has the prompt.
 func (n *Narrator) Cmd(format string, args ...any) {
 	n.emit(Event{Kind: KindCmd, Format: format, Args: args})
 }
@@ -293,17 +293,10 @@ func (n *Narrator) render(ev Event) {
 		n.lines("", nil, n.text(ev.Kind, ev.Format, ev.Args))
 	case KindCmd:
 		fmt.Fprintln(n.w)
-		prompt := "$ "
 		for _, l := range strings.Split(n.text(ev.Kind, ev.Format, ev.Args), "\n") {
 			fmt.Fprint(n.w, indent)
-			n.command.Fprint(n.w, prompt+l)
+			n.command.Fprint(n.w, "$ "+l)
 			fmt.Fprintln(n.w)
-			// A line ending in a backslash goes on in the next one, as
-			// in a shell: no prompt there.
-			prompt = "$ "
-			if strings.HasSuffix(l, "\\") {
-				prompt = "  "
-			}
 		}
 	case KindInside:
 		n.lines(n.label("inside"), n.inside, n.text(ev.Kind, ev.Format, ev.Args))

@@ -187,7 +187,7 @@ func (st *state) stepChroot(s *kit.Session) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	s.Cmd("chroot %s /bin/sh -c \\\n'ls /; cut -d: -f1 /etc/passwd; ls /proc; uname -n; echo $$'", w.Rootfs)
+	s.Cmd("chroot %s /bin/sh -c \\\n    'ls /; cut -d: -f1 /etc/passwd; ls /proc; uname -n; echo $$'", w.Rootfs)
 	s.Inside("ls /: %s", listing(s, v.Root))
 	s.Inside("users: %s", listing(s, v.Users))
 	s.Inside("ls /proc: %s", listing(s, v.Proc))

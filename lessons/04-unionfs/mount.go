@@ -45,7 +45,7 @@ func (l *lab) mountCommand(c *container) string {
 	}
 	return fmt.Sprintf("L=%s\n"+
 		"mount -t overlay overlay -o lowerdir=$L,upperdir=%s,workdir=%s \\\n"+
-		"%s", strings.Join(lower, ":"), l.rel(c.Upper), l.rel(c.Work), l.rel(c.Merged))
+		"    %s", strings.Join(lower, ":"), l.rel(c.Upper), l.rel(c.Work), l.rel(c.Merged))
 }
 
 // layerRef is one layer of a container's stack, named for tables.

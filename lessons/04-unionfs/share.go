@@ -49,7 +49,7 @@ func (l *lab) stepShare(s *kit.Session) error {
 	if err := l.mount(b); err != nil {
 		return err
 	}
-	s.Cmd("mkdir -p %s/etc %s %s \\\n%s    # and b's init files", l.rel(b.Init), l.rel(b.Upper), l.rel(b.Work), l.rel(b.Merged))
+	s.Cmd("mkdir -p %s/etc %s %s \\\n    %s    # and b's init files", l.rel(b.Init), l.rel(b.Upper), l.rel(b.Work), l.rel(b.Merged))
 	s.Cmd("%s", l.mountCommand(b))
 	index := filepath.Join(b.Merged, "srv/www/index.html")
 	if err := os.WriteFile(index, []byte("<h1>hello from b</h1>\n"), 0o644); err != nil {
