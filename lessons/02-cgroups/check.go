@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,19 +27,6 @@ func init() {
 	reexec.Register("ex-limit", exLimitChild)
 }
 
-// needTwoCPUs: a cpuset of one CPU looks like the machine on a machine of
-// one CPU, and the check could not tell.
-var needTwoCPUs = kit.Need{
-	Name: "two CPUs",
-	Check: func() error {
-		if n := runtime.NumCPU(); n < 2 {
-			return fmt.Errorf("%d CPU", n)
-		}
-		return nil
-	},
-	Fix: "a machine (or VM) with two CPUs or more: the Vagrant VM has two (UNBOX_CPUS)",
-}
-
 var exercises = []kit.Exercise{
 	{
 		Title: "Into a cgroup by hand: cgroup.procs",
@@ -52,7 +38,6 @@ var exercises = []kit.Exercise{
 	{
 		Title: "A cpuset: what nproc sees",
 		Stub:  "exercises.go:restrictCPUs",
-		Needs: []kit.Need{needTwoCPUs},
 		Check: checkCpuset,
 		Hint:  "the limit is one file, cpuset.cpus, in the cgroup's cpuset directory: cg.File finds it.",
 	},
@@ -145,8 +130,13 @@ func exAffinityChild(c *reexec.Conn) error {
 }
 
 // checkCpuset restricts a cgroup with the learner's restrictCPUs to the
-// last CPU this process may use, starts a child in it, and asks it what
-// sched_getaffinity(2) says.
+// last CPU this process may use, reads cpuset.cpus back, starts a child in
+// the cgroup, and asks it what sched_getaffinity(2) says.
+//
+// On a machine of one CPU, the child's answer is the same with or without
+// a cpuset, so cpuset.cpus is what tells: on v2 a new cgroup's is empty
+// (it uses its parent's), and on v1, where a new cpuset cgroup gets its
+// parent's CPUs to be usable at all, the check empties it first.
 func checkCpuset(s *kit.Session) error {
 	h, err := cgroups.OpenHost(cgroups.DefaultRoot)
 	if err != nil {
@@ -166,10 +156,26 @@ func checkCpuset(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
+	file := cg.File("cpuset.cpus")
+	if !h.Mode.V2() && mine.Count() == 1 {
+		if err := os.WriteFile(file, []byte("\n"), 0); err != nil {
+			return fmt.Errorf("empty %s: %w", file, err)
+		}
+	}
 	want := strconv.Itoa(last)
-	s.Cmd("echo %s > %s    # your restrictCPUs(cg, %q)", want, cg.File("cpuset.cpus"), want)
+	s.Cmd("echo %s > %s    # your restrictCPUs(cg, %q)", want, file, want)
 	if err := restrictCPUs(cg, want); err != nil {
 		return fmt.Errorf("restrictCPUs: %w", err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	got := strings.TrimSpace(string(b))
+	s.Cmd("cat %s", file)
+	s.Host("cpuset.cpus: %q", got)
+	if got != want {
+		return fmt.Errorf("%s holds %q; want %q", file, got, want)
 	}
 	c, err := startIn(s.Ctx, cg, "ex-affinity", nil)
 	if err != nil {
