@@ -88,8 +88,13 @@ func runCheck(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, s
 		s.Say("Check one with: go run -exec sudo ./lessons/%s check N", l.Name)
 		return nil
 	}
+	if c.NArg() > 1 {
+		// Flags go before check: `--lang zh check 2`, not `check 2 --lang zh`.
+		return fmt.Errorf("check %s: one exercise number, then nothing (flags such as --lang go before check)",
+			strings.Join(c.Args().Slice(), " "))
+	}
 	n, convErr := strconv.Atoi(c.Args().First())
-	if convErr != nil || n < 1 || n > len(l.Exercises) || c.NArg() > 1 {
+	if convErr != nil || n < 1 || n > len(l.Exercises) {
 		return fmt.Errorf("check %s: this lesson has exercises 1 to %d (run check alone to list them)",
 			c.Args().First(), len(l.Exercises))
 	}
