@@ -88,17 +88,21 @@ func TestHasWords(t *testing.T) {
 	}
 }
 
-func TestLanguageFromEnv(t *testing.T) {
-	env := func(kv ...string) func(string) (string, bool) {
-		return func(k string) (string, bool) {
-			for i := 0; i+1 < len(kv); i += 2 {
-				if kv[i] == k {
-					return kv[i+1], true
-				}
+// fakeEnv is a lookup function over key, value pairs, for the functions
+// that read the environment through one.
+func fakeEnv(kv ...string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i] == k {
+				return kv[i+1], true
 			}
-			return "", false
 		}
+		return "", false
 	}
+}
+
+func TestLanguageFromEnv(t *testing.T) {
+	env := fakeEnv
 	for _, c := range []struct {
 		env  []string
 		want string

@@ -226,3 +226,21 @@ func TestListFitsTheColumns(t *testing.T) {
 		}
 	}
 }
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		width int
+		want  string
+	}{
+		{"a bb ccc dddd", 6, "a bb\nccc\ndddd"},
+		{"  spaced   out  ", 20, "spaced out"},
+		{"toolongword x", 4, "toolongword\nx"},
+		{"容器 镜像 数据卷", 9, "容器 镜像\n数据卷"}, // CJK: two columns each
+		{"", 10, ""},
+	} {
+		if got := kit.Wrap(c.text, c.width); got != c.want {
+			t.Errorf("Wrap(%q, %d) = %q; want %q", c.text, c.width, got, c.want)
+		}
+	}
+}

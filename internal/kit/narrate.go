@@ -33,6 +33,25 @@ var width = (&runewidth.Condition{EastAsianWidth: false}).StringWidth
 // for a wide (CJK) one.
 func Width(s string) int { return width(s) }
 
+// Wrap folds text at spaces into lines of at most width columns (as
+// [Width] counts them; a word wider than that has a line of its own), so
+// that evidence, a table cell or a list keeps within [Columns].
+func Wrap(text string, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && Width(line)+1+Width(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), "\n")
+}
+
 func init() {
 	// tablewriter guesses the width of ambiguous characters from the
 	// locale; fix it, so a table is laid out the same under LANG=zh_CN.

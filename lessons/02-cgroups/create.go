@@ -163,7 +163,7 @@ func (l *lessonState) stepCreate(s *kit.Session) error {
 		total += len(entries)
 	}
 	s.Cmd("ls %s", shellPaths(cg.Dirs()))
-	s.Host("%s", wrapWords(have, 72))
+	s.Host("%s", kit.Wrap(strings.Join(have, " "), 72))
 	s.Host("… and %d more files, all made by the kernel", total-len(have))
 
 	p, err := placementDemo(s.Ctx, cg)
@@ -219,21 +219,4 @@ func pidList(s *kit.Session, pids []int, child int) string {
 		return out[0]
 	}
 	return strings.Join(out, ", ")
-}
-
-// wrapWords joins words with spaces, in lines of at most width columns.
-func wrapWords(words []string, width int) string {
-	var lines []string
-	line := ""
-	for _, w := range words {
-		if line != "" && len(line)+1+len(w) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += w
-	}
-	return strings.Join(append(lines, line), "\n")
 }

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -230,23 +229,5 @@ func cellOf(s *kit.Session, v string, width int) string {
 	if t := shown(s, v); t != v {
 		return t
 	}
-	return wrapCell(v, width)
-}
-
-// wrapCell folds a table cell at spaces into lines of at most width
-// columns, so that a table keeps within the transcript's width.
-func wrapCell(text string, width int) string {
-	var lines []string
-	line := ""
-	for _, w := range strings.Fields(text) {
-		if line != "" && kit.Width(line)+1+kit.Width(w) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += w
-	}
-	return strings.Join(append(lines, line), "\n")
+	return kit.Wrap(v, width)
 }

@@ -104,12 +104,19 @@ func CheckColumns(t testing.TB, name, text string) {
 // wide fails without root.
 func CheckGoldenColumns(t testing.TB) {
 	t.Helper()
-	paths, err := filepath.Glob("testdata/*.golden")
+	CheckFilesColumns(t, "testdata/*.golden")
+}
+
+// CheckFilesColumns checks every file that pattern (a filepath.Glob)
+// matches with CheckColumns, and fails if none does.
+func CheckFilesColumns(t testing.TB, pattern string) {
+	t.Helper()
+	paths, err := filepath.Glob(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(paths) == 0 {
-		t.Fatal("no testdata/*.golden here")
+		t.Fatalf("no file matches %s", pattern)
 	}
 	for _, p := range paths {
 		b, err := os.ReadFile(p)

@@ -174,18 +174,5 @@ func cgroupRoot(t *testing.T) string {
 // (CheckGoldenColumns, and Golden on every run); this catches a lesson that
 // forgot to.
 func TestEveryGoldenFitsTheColumns(t *testing.T) {
-	paths, err := filepath.Glob("../../../lessons/*/testdata/*.golden")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) == 0 {
-		t.Fatal("found no lesson goldens under ../../../lessons")
-	}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kittest.CheckColumns(t, strings.TrimPrefix(p, "../../../"), string(b))
-	}
+	kittest.CheckFilesColumns(t, "../../../lessons/*/testdata/*.golden")
 }
