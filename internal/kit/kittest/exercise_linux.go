@@ -64,7 +64,9 @@ func build() string {
 // CheckExerciseFiles is a pure test of where the exercises live: for each
 // exercise N of l, a file of the lesson built without the tag "solution"
 // holds TODO(exercise N), the stub, and one built with it (//go:build
-// solution) holds "exercise N", the reference solution.
+// solution) holds "exercise N", the reference solution; and no other TODO
+// is in the lesson: there, a TODO means a place for the learner, never
+// unfinished work.
 func CheckExerciseFiles(t *testing.T, l *kit.Lesson) {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
@@ -82,6 +84,19 @@ func CheckExerciseFiles(t *testing.T, l *kit.Lesson) {
 			t.Fatal(err)
 		}
 		text := string(b)
+		// A TODO(exercise N) marks where a learner writes: a shipped
+		// lesson has no other TODO (no unfinished work; STYLE.md).
+		for _, m := range todo.FindAllStringSubmatchIndex(text, -1) {
+			num := ""
+			if m[2] >= 0 {
+				num = text[m[2]:m[3]]
+			}
+			if n, err := strconv.Atoi(num); num != "N" && (err != nil || n < 1 || n > len(l.Exercises)) {
+				line := strings.Count(text[:m[0]], "\n") + 1
+				t.Errorf("%s:%d: a TODO that is not TODO(exercise N) of this lesson's %d exercises: "+
+					"a shipped lesson has no unfinished work", f, line, len(l.Exercises))
+			}
+		}
 		isSolution := tagged.MatchString(text) && !strings.Contains(firstLine(text), "!solution")
 		for i := range l.Exercises {
 			n := i + 1
@@ -109,6 +124,10 @@ func CheckExerciseFiles(t *testing.T, l *kit.Lesson) {
 		}
 	}
 }
+
+// todo finds a TODO that is not the kit.TODO function, with the exercise
+// number when it is TODO(exercise 2) (or N, where a comment explains them).
+var todo = regexp.MustCompile(`(?:^|[^.\w])TODO(?:\(exercise (\d+|N)\))?`)
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
