@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,12 @@ func randomName() string {
 // thread of this program was left behind in the child's namespace.
 func checkJoinUTS(s *kit.Session) error {
 	name := randomName()
+	// The child dies with the thread that started it (Pdeathsig,
+	// internal/reexec's caveat), and a solution's goroutine ends its locked
+	// thread: were it this one, the child would go with it. Keep this
+	// thread to this goroutine until the child is done.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	c, err := start(s.Ctx, "uts", unix.CLONE_NEWUTS)
 	if err != nil {
 		return err
