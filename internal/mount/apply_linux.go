@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/unboxlab/unbox/internal/bitflags"
 	"github.com/unboxlab/unbox/internal/procfs"
 )
 
@@ -55,7 +56,7 @@ func (r *root) apply(m Mount, done *Mounted, trace Tracer) error {
 	if err != nil {
 		return mountError(shown, flags, err)
 	}
-	trace.add(OpMount, path, "%s", shown)
+	trace.addCall(OpMount, path, mountCall(flags), "%s", shown)
 	done.add(path)
 	if m.isBind() && m.Flags&perMountFlags != 0 {
 		return r.setBindFlags(m, path, trace)
@@ -82,7 +83,7 @@ func (r *root) setBindFlags(m Mount, path string, trace Tracer) error {
 		if err := onFile(t, "", func(p string) error { return unix.Mount("", p, "", flags, "") }); err != nil {
 			return fmt.Errorf("%s (%s): %w", cmd, FlagNames(flags), err)
 		}
-		trace.add(OpMount, path, "%s", cmd)
+		trace.addCall(OpMount, path, mountCall(flags), "%s", cmd)
 		return nil
 	}
 	attr := unix.MountAttr{Attr_set: mountAttrs(m.Flags)}
@@ -92,8 +93,17 @@ func (r *root) setBindFlags(m Mount, path string, trace Tracer) error {
 		}
 		return fmt.Errorf("%s: mount_setattr AT_RECURSIVE on %s: %w", m.at(path), path, err)
 	}
-	trace.add(OpMount, path, "mount -o remount,bind,%s %s", Mount{Flags: m.Flags & (perMountFlags | unix.MS_BIND | unix.MS_REC)}.options(), path)
+	trace.addCall(OpMount, path, "mount_setattr(2) AT_RECURSIVE "+bitflags.Format(uintptr(attr.Attr_set), mountAttrNames),
+		"mount -o remount,bind,%s %s", Mount{Flags: m.Flags & (perMountFlags | unix.MS_BIND | unix.MS_REC)}.options(), path)
 	return nil
+}
+
+// mountAttrNames spell mount_setattr(2)'s attributes.
+var mountAttrNames = []bitflags.Name{
+	{Bit: unix.MOUNT_ATTR_RDONLY, Name: "MOUNT_ATTR_RDONLY"},
+	{Bit: unix.MOUNT_ATTR_NOSUID, Name: "MOUNT_ATTR_NOSUID"},
+	{Bit: unix.MOUNT_ATTR_NODEV, Name: "MOUNT_ATTR_NODEV"},
+	{Bit: unix.MOUNT_ATTR_NOEXEC, Name: "MOUNT_ATTR_NOEXEC"},
 }
 
 // mountAttrs maps per-mount MS_ flags to mount_setattr(2)'s MOUNT_ATTR_ ones.
@@ -129,13 +139,20 @@ func (r *root) propagate(m Mount, trace Tracer) error {
 	if err := onFile(t, "", func(p string) error { return unix.Mount("", p, "", m.Flags, "") }); err != nil {
 		return mountError(m.at(path), m.Flags, err)
 	}
-	trace.add(OpMount, path, "%s", m.at(path))
+	trace.addCall(OpMount, path, mountCall(m.Flags), "%s", m.at(path))
 	return nil
 }
 
-// mountID is the ID of the mount on top at path, from the mount table, or
-// 0 where there is no /proc to read it from.
+// mountID is the ID of the mount on top at path: statx(2) with
+// STATX_MNT_ID (Linux 5.8), one system call where reading the mount table
+// after every mount would make a container's dozens of mounts quadratic;
+// else from the mount table, or 0 where there is no /proc to read it from.
 func mountID(path string) int {
+	var stx unix.Statx_t
+	err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, unix.STATX_MNT_ID, &stx)
+	if err == nil && stx.Mask&unix.STATX_MNT_ID != 0 {
+		return int(stx.Mnt_id)
+	}
 	ms, err := procfs.ReadMountinfo("self")
 	if err != nil {
 		return 0

@@ -7,21 +7,44 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Device is a character device node to create in a container's /dev.
+// Device is a device node to create in a container's /dev: a character
+// device unless Type says otherwise, mode 0666, owned by root.
 type Device struct {
 	Path         string
 	Major, Minor uint32
+	// Type is 'c' (a character device; also the zero value), 'b' (a block
+	// device) or 'p' (a FIFO), as mknod(1) spells them.
+	Type rune `json:",omitempty"`
+	// Mode is the node's permission bits; zero means 0666.
+	Mode uint32 `json:",omitempty"`
+	// UID and GID own the node; zero is root.
+	UID, GID uint32 `json:",omitempty"`
+}
+
+// mknodMode is the node's type and permission bits for mknod(2).
+func (d Device) mknodMode() (uint32, string) {
+	perm := d.Mode & 0o7777
+	if d.Mode == 0 {
+		perm = 0o666
+	}
+	switch d.Type {
+	case 'b':
+		return unix.S_IFBLK | perm, "b"
+	case 'p':
+		return unix.S_IFIFO | perm, "p"
+	}
+	return unix.S_IFCHR | perm, "c"
 }
 
 // SafeDevices are the only nodes a container's /dev gets: none of them
 // reaches hardware or the host's memory (runc's default allow list).
 var SafeDevices = []Device{
-	{"/dev/null", 1, 3},
-	{"/dev/zero", 1, 5},
-	{"/dev/full", 1, 7},
-	{"/dev/random", 1, 8},
-	{"/dev/urandom", 1, 9},
-	{"/dev/tty", 5, 0},
+	{Path: "/dev/null", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Major: 1, Minor: 5},
+	{Path: "/dev/full", Major: 1, Minor: 7},
+	{Path: "/dev/random", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Major: 5, Minor: 0},
 }
 
 // Symlink is a symbolic link to create: Path points at Target.
@@ -39,7 +62,9 @@ var DevLinks = []Symlink{
 	{"/dev/ptmx", "pts/ptmx"},
 }
 
-// MakeDevices creates devs (mknod(2), mode 0666) and [DevLinks] under root,
+// MakeDevices creates devs (mknod(2), mode 0666 unless a Device says
+// otherwise, then chown(2) for a Device owned by someone else) and
+// [DevLinks] under root,
 // whose /dev should be a fresh tmpfs. Each is made from its directory's
 // descriptor, resolved inside root, so a /dev that is a symlink leads
 // somewhere inside the root, never to the host's /dev.
@@ -59,13 +84,20 @@ func MakeDevices(root string, devs []Device, trace Tracer) error {
 		if err != nil {
 			return err
 		}
+		mode, typ := d.mknodMode()
 		err = r.atDir(path, trace, func(dirfd int, name string) error {
-			return unix.Mknodat(dirfd, name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.Major, d.Minor)))
+			if err := unix.Mknodat(dirfd, name, mode, int(unix.Mkdev(d.Major, d.Minor))); err != nil {
+				return err
+			}
+			if d.UID == 0 && d.GID == 0 {
+				return nil
+			}
+			return unix.Fchownat(dirfd, name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW)
 		})
 		if err != nil {
-			return fmt.Errorf("mknod %s c %d %d: %w", path, d.Major, d.Minor, err)
+			return fmt.Errorf("mknod %s %s %d %d: %w", path, typ, d.Major, d.Minor, err)
 		}
-		trace.add(OpMknod, path, "mknod -m 666 %s c %d %d", path, d.Major, d.Minor)
+		trace.add(OpMknod, path, "mknod -m %o %s %s %d %d", mode&0o7777, path, typ, d.Major, d.Minor)
 	}
 	for _, l := range DevLinks {
 		path, err := r.join(l.Path)

@@ -34,9 +34,21 @@
 // to run in a mount namespace that other processes share, such as the
 // host's: pivot_root moves the root of every process in the namespace.
 //
+// # Volumes
+//
+// A volume is a mount like the others, made after the container's own: a
+// host directory bound recursively ([Bind]: `mount --rbind`, then the
+// read-only remount of :ro, then the propagation mode of -v), or a tmpfs
+// ([ParseTmpfs], which checks `--tmpfs DST:OPTS` before anything is
+// mounted). A volume that must go on receiving the host's mounts (rslave,
+// rshared) needs the container's / made a slave tree rather than private
+// first: [RootConfig].Propagation, chosen by [RootPropagation]. Package
+// volume parses -v and keeps the named and anonymous volumes' directories.
+//
 // An optional [Tracer] hears each step the package takes, as the shell
 // command a person would type; lessons print it instead of strings of their
-// own that could drift from the code.
+// own that could drift from the code; a step's Call names the system call
+// it made, with its flags.
 //
 // Taught by: lesson 03 (chroot, pivot_root, /proc, /sys, /dev); lessons 04
 // and 05 mount overlays and volumes with it. Used by the capstone's runtime

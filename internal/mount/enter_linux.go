@@ -20,6 +20,11 @@ type RootConfig struct {
 	// ReadOnly makes / read-only once entered (docker run --read-only);
 	// the mounts on it keep their own flags.
 	ReadOnly bool
+	// Propagation is what every mount is made before any is applied: 0
+	// or MS_REC|MS_PRIVATE (the default), or MS_REC|MS_SLAVE, which
+	// volumes with slave or shared propagation need ([RootPropagation]
+	// picks it from Mounts).
+	Propagation uintptr
 }
 
 // ContainerMounts are the filesystems every container gets, as runc's
@@ -43,7 +48,8 @@ func ContainerMounts() []Mount {
 // filesystem, in a child alone in a new mount namespace (and usually a new
 // PID namespace, for its /proc):
 //
-//  1. make every mount private ([MakePrivate]), so nothing propagates back;
+//  1. make every mount private ([MakePrivate]), so nothing propagates back
+//     (or a slave, with cfg.Propagation: the host's mounts still come in);
 //  2. bind cfg.Dir onto itself ([BindSelf]), so it is a mount point;
 //  3. apply cfg.Mounts under it ([MountAll]) and make cfg.Devices
 //     ([MakeDevices]), while the host's paths (a volume's source) are still
@@ -58,7 +64,7 @@ func EnterRoot(cfg RootConfig, trace Tracer) error {
 	if err := requireOwnNamespace(); err != nil {
 		return err
 	}
-	if err := MakePrivate("/", trace); err != nil {
+	if err := makeRootPropagation("/", cfg.Propagation, trace); err != nil {
 		return err
 	}
 	if err := BindSelf(cfg.Dir, trace); err != nil {
@@ -80,6 +86,11 @@ func EnterRoot(cfg RootConfig, trace Tracer) error {
 	}
 	return nil
 }
+
+// RemountReadOnly is `mount -o remount,bind,ro path`: what
+// [RootConfig.ReadOnly] does to / once entered, for a runtime that enters
+// its root step by step.
+func RemountReadOnly(path string, trace Tracer) error { return remountReadOnly(path, trace) }
 
 // remountReadOnly is `mount -o remount,bind,ro path`. A remount replaces all
 // of a mount's per-mount flags, so the ones it has (nosuid, nodev, ...) go

@@ -40,6 +40,8 @@ var optionNames = []struct {
 	{unix.MS_NOEXEC, "noexec"},
 	{unix.MS_RELATIME, "relatime"},
 	{unix.MS_STRICTATIME, "strictatime"},
+	{unix.MS_NOATIME, "noatime"},
+	{unix.MS_NODIRATIME, "nodiratime"},
 }
 
 // String is the command a person would type for m. A recursive bind's
@@ -108,6 +110,8 @@ var flagNames = []bitflags.Name{
 	{Bit: unix.MS_SHARED, Name: "MS_SHARED"},
 	{Bit: unix.MS_RELATIME, Name: "MS_RELATIME"},
 	{Bit: unix.MS_STRICTATIME, Name: "MS_STRICTATIME"},
+	{Bit: unix.MS_NOATIME, Name: "MS_NOATIME"},
+	{Bit: unix.MS_NODIRATIME, Name: "MS_NODIRATIME"},
 }
 
 // FlagNames spells mount(2) flags readably, for errors: "MS_BIND|MS_REC".

@@ -21,7 +21,7 @@ func MakePrivate(path string, trace Tracer) error {
 	if err := unix.Mount("", path, "", m.Flags, ""); err != nil {
 		return mountError(m, m.Flags, err)
 	}
-	trace.add(OpMount, path, "%s", m)
+	trace.addCall(OpMount, path, mountCall(m.Flags), "%s", m)
 	return nil
 }
 
@@ -32,7 +32,7 @@ func BindSelf(dir string, trace Tracer) error {
 	if err := unix.Mount(dir, dir, "", m.Flags, ""); err != nil {
 		return mountError(m, m.Flags, err)
 	}
-	trace.add(OpMount, dir, "%s", m)
+	trace.addCall(OpMount, dir, mountCall(m.Flags), "%s", m)
 	return nil
 }
 
@@ -57,6 +57,18 @@ func PivotRoot(dir string, trace Tracer) error {
 	if err := requireOwnNamespace(); err != nil {
 		return err
 	}
+	return pivotRoot(dir, trace)
+}
+
+// PivotRootFresh is [PivotRoot] for a caller that made its mount namespace
+// itself, at clone(2) or unshare(2) with CLONE_NEWNS, and so knows that no
+// other process is in it: it skips the check, which reads
+// /proc/<pid>/ns/mnt of every process on the host and, on a busy one, costs
+// more than the rest of a container's start. A container runtime's init is
+// such a caller; anything else should use PivotRoot.
+func PivotRootFresh(dir string, trace Tracer) error { return pivotRoot(dir, trace) }
+
+func pivotRoot(dir string, trace Tracer) error {
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open new root %s: %w", dir, err)

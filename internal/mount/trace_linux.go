@@ -24,6 +24,10 @@ type Step struct {
 	Path string
 	// Command is the shell command a person would type for it.
 	Command string
+	// Call is the system call behind a mount step, with its flags spelled
+	// out: "mount(2) MS_BIND|MS_REC", "mount_setattr(2) AT_RECURSIVE
+	// MOUNT_ATTR_RDONLY". Empty for the other steps.
+	Call string
 }
 
 func (s Step) String() string { return s.Command }
@@ -34,7 +38,19 @@ func (s Step) String() string { return s.Command }
 type Tracer func(Step)
 
 func (t Tracer) add(op Op, path, format string, args ...any) {
+	t.addCall(op, path, "", format, args...)
+}
+
+func (t Tracer) addCall(op Op, path, call, format string, args ...any) {
 	if t != nil {
-		t(Step{Op: op, Path: path, Command: fmt.Sprintf(format, args...)})
+		t(Step{Op: op, Path: path, Command: fmt.Sprintf(format, args...), Call: call})
 	}
+}
+
+// mountCall names a mount(2) call by its flags.
+func mountCall(flags uintptr) string {
+	if flags == 0 {
+		return "mount(2)"
+	}
+	return "mount(2) " + FlagNames(flags)
 }

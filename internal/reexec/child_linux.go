@@ -164,6 +164,23 @@ func (c *Child) Wait() error {
 	return c.waitErr
 }
 
+// Release lets the child go on without this process: the socket is closed
+// (the child sees end-of-file on its next receive), cancelling the context
+// no longer kills it, and it is not reaped here. A container runtime's
+// `create` ends this way: the container's init outlives it and is reaped
+// by the caller's subreaper (containerd's shim, podman's conmon).
+func (c *Child) Release() error {
+	if c.conn == nil {
+		return fmt.Errorf("release %s child: not started", c.Stage)
+	}
+	c.stopKill()
+	err := c.conn.Close()
+	if rerr := c.Cmd.Process.Release(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
 // Close kills the child if it is still running and reaps it. It is safe to
 // call more than once, after Wait, and on a Child never started, so `defer
 // c.Close()` right after NewChild is always right.

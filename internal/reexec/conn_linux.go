@@ -75,6 +75,14 @@ func (c *Conn) Close() error { return c.f.Close() }
 // stderr is marked close-on-exec, and a working directory outside the root
 // is refused: see "Caveats" in the package documentation.
 func (c *Conn) Exec(argv []string, env []string) error {
+	return c.ExecPreserving(argv, env, 0)
+}
+
+// ExecPreserving is [Conn.Exec] that leaves descriptors 3 to 3+preserve-1
+// open across execve(2), for a caller that has put descriptors there on
+// purpose (runc's --preserve-fds, systemd's socket activation). Everything
+// above them is marked close-on-exec, as Exec does.
+func (c *Conn) ExecPreserving(argv []string, env []string, preserve int) error {
 	if err := cwdInsideRoot(); err != nil {
 		return fmt.Errorf("exec %s: %w", argv[0], err)
 	}
@@ -82,7 +90,7 @@ func (c *Conn) Exec(argv []string, env []string) error {
 	if err != nil {
 		return fmt.Errorf("exec %s: %w", argv[0], err)
 	}
-	if err := closeExecFrom(3); err != nil {
+	if err := closeExecFrom(3 + preserve); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
 	if err := unix.Exec(path, argv, env); err != nil {

@@ -14,17 +14,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"time"
 )
 
-// The lane boots Debian's own kernel (the linux-image-amd64 package), as a
-// learner's distribution would, with its modules: no kernel of our own to
-// configure, and the same kernel on every contributor's machine.
+// The lane boots Debian's own kernel, as a learner's distribution would,
+// with its modules: no kernel of our own to configure, and, pinned to one
+// build (kernelpin.go), the same kernel on every contributor's machine.
 //
 // The package is not installed (that would run initramfs and bootloader
-// hooks on the host): `apt-get download` fetches the .deb, `dpkg-deb -x`
-// unpacks it into a scratch directory, and we keep two things in the cache:
+// hooks on the host): `apt-get download` fetches the .deb (kept, checked
+// against its pin), `dpkg-deb -x` unpacks it into a scratch directory, and
+// we keep two things in the cache:
 //
 //   - vmlinux, the uncompressed kernel. A bzImage is a small x86 boot stub
 //     plus the compressed kernel, which the guest would decompress on every
@@ -36,21 +37,33 @@ import (
 //     on, uncompressed, in load order.
 
 // kernelModules are loaded in the guest before the tests, with their
-// dependencies (modules.go). In Debian's kernel these are modules, not
-// built in; without them a lesson would find no overlayfs or veth.
+// dependencies (modules.go), in this order. In Debian's kernel these are
+// modules, not built in, and the guest has no modprobe to load one on
+// demand: a test that needs a module the list lacks fails in the VM alone.
+// So a test that needs another module adds it here, with the lesson that
+// needs it. TestPrivKernelHasWhatTheLessonsNeed (kernel_linux_test.go) runs
+// the packages' own probes (network.Requirements, overlay.Probe) first in
+// every boot, so that a package whose probe asks for the new feature fails
+// there, by name, when the module is missing.
 var kernelModules = []string{
 	"overlay", // lessons 04 onward: overlayfs (kit.NeedOverlay)
 	"veth",    // lesson 06: the container's end of the cable
 	"bridge",  // lesson 06: the host's switch (pulls in stp and llc)
-	"dummy",   // network tests that need a link of their own
+	"tun",     // the capstone: TAP devices for rootless networking (slirp4netns, pasta)
 	// nf_tables needs libcrc32c, which asks the crypto API for "crc32c" as
 	// it loads (softdep=pre: crc32c, an alias that only modprobe resolves):
 	// the generic implementation, first.
 	"crc32c_generic",
 	"nf_tables", // lesson 06: NAT and port mapping rules
-	// The NAT pieces of nf_tables that lesson 06 uses; the kernel would
-	// load them on demand through modprobe, which the guest does not have.
-	"nft_chain_nat", "nft_nat", "nft_masq", "nft_ct",
+	// The pieces of nf_tables that lesson 06's NAT and port mapping use
+	// (ip and inet families): nat chains, masquerade, dnat/snat, conntrack
+	// state, and fib ("fib daddr type local": traffic to the host's own
+	// addresses, which a published port catches). nft_fib_inet pulls in
+	// nft_fib_ipv4 and nft_fib_ipv6, and nft_nat nf_nat and nf_conntrack.
+	// Not br_netfilter: it sends bridged frames through the ip hooks, which
+	// changes how traffic between containers behaves; a test that wants that
+	// must load it on purpose.
+	"nft_chain_nat", "nft_nat", "nft_masq", "nft_ct", "nft_fib_inet",
 }
 
 // pvhNoteType is XEN_ELFNOTE_PHYS32_ENTRY (xen/include/public/elfnote.h):
@@ -68,87 +81,65 @@ type kernel struct {
 	Source  string   // where it came from, for the report
 }
 
-// prepareKernel returns the kernel in the cache, fetching and unpacking the
-// package when the cache does not have it. debPaths, if any, are .deb files
-// to use instead of the archive's linux-image-amd64: a kernel image package
-// and, where the distribution ships them apart (Ubuntu's linux-modules-*),
-// its modules.
+// prepareKernel returns the kernel ready to boot: the pinned packages
+// (kernelPin), or debPaths if given: .deb files to use instead, a kernel
+// image package and, where the distribution ships them apart (Ubuntu's
+// linux-modules-*), its modules. What is unpacked is cached under a key of
+// the packages and the modules wanted (kernelModules), so adding a module
+// unpacks again from the cached .deb.
 func prepareKernel(ctx context.Context, cacheDir string, debPaths []string, logf func(string, ...any)) (*kernel, error) {
-	if len(debPaths) == 0 {
-		pkg, version, err := resolveKernelPackage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		dir := filepath.Join(cacheDir, "kernel", pkg+"_"+version)
-		if k, err := loadKernel(dir); err == nil {
-			return k, nil
-		}
-		spec := pkg
-		if version != "" {
-			spec += "=" + version
-		}
-		logf("fetching %s (apt-get download)", spec)
-		tmp, err := os.MkdirTemp(cacheDir, ".download-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		// apt-get drops privileges to _apt for downloads when it can; a
-		// directory it can write into keeps it from warning about that.
-		_ = os.Chmod(tmp, 0o777)
-		cmd := exec.CommandContext(ctx, "apt-get", "download", spec)
-		cmd.Dir = tmp
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("apt-get download %s: %w\n%s", spec, err, out)
-		}
-		debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
-		if len(debs) != 1 {
-			return nil, fmt.Errorf("apt-get download %s left %d .deb files; want 1", pkg, len(debs))
-		}
-		return unpackKernel(ctx, debs, dir, logf)
-	}
-	// The cache key: the files' names, sizes and modification times.
-	var abs []string
 	h := sha256.New()
-	for _, p := range debPaths {
-		a, err := filepath.Abs(p)
-		if err != nil {
+	fmt.Fprintf(h, "modules %s\n", strings.Join(kernelModules, " "))
+	var debs []string
+	var source, prefix string
+	if len(debPaths) == 0 {
+		var err error
+		if debs, err = fetchPinned(ctx, cacheDir, kernelPin, logf); err != nil {
 			return nil, err
 		}
-		fi, err := os.Stat(a)
-		if err != nil {
-			return nil, err
+		var names []string
+		for _, p := range kernelPin {
+			fmt.Fprintf(h, "%s %s\n", p, p.SHA256)
+			names = append(names, fmt.Sprintf("%s (pinned, SHA-256 %.12s…)", p, p.SHA256))
 		}
-		fmt.Fprintf(h, "%s %d %d\n", a, fi.Size(), fi.ModTime().UnixNano())
-		abs = append(abs, a)
+		source, prefix = strings.Join(names, ", "), "pin-"
+	} else {
+		// The key of a local package: its name, size and modification time.
+		for _, p := range debPaths {
+			a, err := filepath.Abs(p)
+			if err != nil {
+				return nil, err
+			}
+			fi, err := os.Stat(a)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(h, "%s %d %d\n", a, fi.Size(), fi.ModTime().UnixNano())
+			debs = append(debs, a)
+		}
+		source, prefix = "local "+strings.Join(debPaths, ", "), "local-"
 	}
-	dir := filepath.Join(cacheDir, "kernel", "local-"+hex.EncodeToString(h.Sum(nil))[:16])
+	dir := filepath.Join(cacheDir, "kernel", prefix+hex.EncodeToString(h.Sum(nil))[:16])
+	pruneKernels(filepath.Dir(dir), dir)
 	if k, err := loadKernel(dir); err == nil {
 		return k, nil
 	}
-	return unpackKernel(ctx, abs, dir, logf)
+	return unpackKernel(ctx, debs, dir, source, logf)
 }
 
-// resolveKernelPackage asks apt which package linux-image-amd64 stands for
-// (it is a metapackage: Depends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)).
-func resolveKernelPackage(ctx context.Context) (pkg, version string, err error) {
-	out, err := exec.CommandContext(ctx, "apt-cache", "show", "--no-all-versions", "linux-image-amd64").Output()
-	if err != nil {
-		return "", "", fmt.Errorf("apt-cache show linux-image-amd64: %w (the lane boots Debian's kernel package, which apt has on "+
-			"Debian; elsewhere, name kernel packages with -kernel-deb, e.g. Ubuntu's linux-image-unsigned-<version>-generic "+
-			"and linux-modules-<version>-generic .debs, comma-separated)", err)
+// pruneKernels marks dir as used now and removes the unpacked kernels that
+// no run used for two weeks (an earlier pin or module list). Not sooner:
+// another branch's lane may share the cache with another module list.
+func pruneKernels(parent, dir string) {
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now)
+	entries, _ := os.ReadDir(parent)
+	for _, e := range entries {
+		p := filepath.Join(parent, e.Name())
+		if fi, err := e.Info(); err == nil && p != dir && e.IsDir() && now.Sub(fi.ModTime()) > 14*24*time.Hour {
+			os.RemoveAll(p)
+		}
 	}
-	return parseKernelDepends(string(out))
-}
-
-var kernelDependsRE = regexp.MustCompile(`(?m)^Depends:.*?\b(linux-image-[0-9][^ ,]*)(?: \(= ([^)]+)\))?`)
-
-func parseKernelDepends(show string) (pkg, version string, err error) {
-	m := kernelDependsRE.FindStringSubmatch(show)
-	if m == nil {
-		return "", "", errors.New("apt-cache show linux-image-amd64: no linux-image-<version> in its Depends")
-	}
-	return m[1], m[2], nil
 }
 
 // loadKernel reads a kernel that unpackKernel left in dir.
@@ -179,8 +170,9 @@ func loadKernel(dir string) (*kernel, error) {
 	return k, nil
 }
 
-// unpackKernel unpacks the .debs and keeps the kernel and modules in dir.
-func unpackKernel(ctx context.Context, debs []string, dir string, logf func(string, ...any)) (*kernel, error) {
+// unpackKernel unpacks the .debs and keeps the kernel and modules in dir;
+// source says where they came from, for the report.
+func unpackKernel(ctx context.Context, debs []string, dir, source string, logf func(string, ...any)) (*kernel, error) {
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, err
@@ -208,7 +200,7 @@ func unpackKernel(ctx context.Context, debs []string, dir string, logf func(stri
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	desc := fmt.Sprintf("source %s\nrelease %s\n", deb, release)
+	desc := fmt.Sprintf("source %s\nrelease %s\n", source, release)
 
 	pvh := false
 	vmlinux := filepath.Join(out, "vmlinux")

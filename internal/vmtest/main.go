@@ -1,28 +1,30 @@
-// Command vmtest is the pure cgroup v2 test lane: it runs the privileged
-// tests (TestPriv…) of every package that has them inside a throw-away VM
-// whose only cgroup hierarchy is cgroup2, and fails when any test fails or
-// skips.
+// Command vmtest is the VM test lane: it runs the privileged tests
+// (TestPriv…) of every package that has them inside throw-away VMs, one per
+// cgroup setup, and fails when any test fails or skips.
 //
-//	go run ./internal/vmtest            # every package, both modes
-//	go run ./internal/vmtest -v ./lessons/02-cgroups
+//	go run ./internal/vmtest            # every package, the default modes
+//	go run ./internal/vmtest -v -modes hybrid ./lessons/02-cgroups
 //
-// Most learners run a pure cgroup v2 kernel; a CI machine may well be v1 or
-// hybrid, and then every v2 code path would go untested. So the lane boots
-// Debian's kernel (linux-image-amd64, see kernel.go) under QEMU with an
-// initramfs holding static busybox, the kernel modules the lessons need,
-// and each package's static test binary with its testdata/ and README.md
-// (initramfs.go). Its /init (init.sh) mounts cgroup2 at /sys/fs/cgroup,
-// runs each binary from its package directory with
-// -test.run '^TestPriv' and UNBOX_REQUIRE_PRIVILEGED=1, and reports over the
-// serial port with a marker per binary; this side parses that (report.go)
-// and prints per-test results. No network device, no disk.
+// Learners run pure cgroup v2 kernels, with or without systemd, and older
+// distributions cgroup v1; a CI machine has one of these, and the other
+// code paths would go untested. So the lane boots a pinned Debian kernel
+// (kernelpin.go, kernel.go) under QEMU with an initramfs holding static
+// busybox, the kernel modules the lessons need, and each package's static
+// test binary with its testdata/ and README.md (initramfs.go). Its /init
+// (init.sh) sets up the cgroup mode, runs each binary from its package
+// directory with -test.run '^TestPriv' and UNBOX_REQUIRE_PRIVILEGED=1, and
+// reports over the serial port with a marker per binary; this side parses
+// that (report.go) and prints per-test results. No network device, no disk.
 //
-// It boots twice, once per mode: "bare" (no controller enabled at the root,
-// as on a machine without systemd: the tests must cope) and "systemd"
-// (controllers delegated down to a login session, nsdelegate, a shared "/",
-// as in the Vagrant lab's Ubuntu). A few tests cannot run in a bare VM by
-// their nature; exclusions.go lists them with the reason, and every report
-// prints that list.
+// The modes (modes.go): "bare" (cgroup v2, no controller enabled at the
+// root, as on a machine without systemd: the tests must cope), "systemd"
+// (cgroup v2, controllers delegated down to a login session, nsdelegate, a
+// shared "/", as in the Vagrant lab's Ubuntu) and "hybrid" (cgroup v1 as
+// systemd lays it out, cpu,cpuacct mounted together, with cgroup2 beside
+// it) by default; "legacy" (cgroup v1 alone) on request. Each boot reports
+// the layout it saw, and a boot that is not the layout of its mode fails. A
+// few tests cannot run in a VM by their nature; exclusions.go lists them
+// with the reason, and every report prints that list.
 //
 // Software emulation (TCG) is used unless -kvm or UNBOX_VM_KVM=1 asks for
 // KVM. It needs qemu-system-x86, busybox-static, xz-utils, and apt (for the
@@ -80,6 +82,7 @@ type options struct {
 	cacheDir    string
 	qemu        string
 	keep        bool
+	bumpKernel  bool
 	verbose     bool
 	patterns    []string
 }
@@ -91,17 +94,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./internal/vmtest [flags] [packages] (default ./...)")
 		fl.PrintDefaults()
+		fmt.Fprintln(stderr, "\nmodes (see init.sh):")
+		for _, m := range bootModes {
+			fmt.Fprintf(stderr, "  %-8s %s\n", m.Name, m.About)
+		}
 	}
-	modes := fl.String("modes", "bare,systemd", "cgroup setups to boot, comma-separated: bare, systemd")
+	modes := fl.String("modes", strings.Join(defaultModes, ","), "cgroup setups to boot, comma-separated: "+modeNames())
 	fl.BoolVar(&o.kvm, "kvm", os.Getenv("UNBOX_VM_KVM") == "1", "use KVM instead of software emulation (default from UNBOX_VM_KVM=1)")
-	fl.IntVar(&o.cpus, "cpus", 2, "virtual CPUs per VM")
+	fl.IntVar(&o.cpus, "cpus", 0, "virtual CPUs per VM (default: the host's CPUs shared among the VMs at once, 1 to 4)")
 	fl.IntVar(&o.mem, "memory", 1024, "memory per VM, MiB")
-	fl.IntVar(&o.parallel, "parallel", 0, "VMs at once (default: one per mode, at most one per host CPU)")
+	fl.IntVar(&o.parallel, "parallel", 0, "VMs at once (default: every mode at once)")
 	fl.DurationVar(&o.testTimeout, "test-timeout", 4*time.Minute, "limit for each test binary, inside the VM (-test.timeout)")
 	fl.DurationVar(&o.bootTimeout, "boot-timeout", 60*time.Second, "limit for the kernel to start /init; past it, boot again once")
 	fl.DurationVar(&o.timeout, "timeout", 15*time.Minute, "limit for each whole boot")
-	kernelDebs := fl.String("kernel-deb", "", "kernel packages (.deb, comma-separated: the image, and the modules where they come apart) to boot instead of apt's linux-image-amd64")
-	fl.StringVar(&o.cacheDir, "cache", "", "where the unpacked kernel is kept (default: the user's cache directory)/unbox/vmtest")
+	kernelDebs := fl.String("kernel-deb", "", "kernel packages (.deb, comma-separated: the image, and the modules where they come apart) to boot instead of the pinned one (kernelpin.go)")
+	fl.BoolVar(&o.bumpKernel, "bump-kernel", false, "print the kernel pin for apt's current linux-image-amd64, for kernelpin.go, and exit")
+	fl.StringVar(&o.cacheDir, "cache", "", "where the kernel package and the kernel unpacked from it are kept (default: the user's cache directory)/unbox/vmtest")
 	fl.StringVar(&o.qemu, "qemu", "qemu-system-x86_64", "the QEMU binary")
 	fl.BoolVar(&o.keep, "keep", false, "keep the work directory (initramfs, serial logs) even when all passes")
 	fl.BoolVar(&o.verbose, "v", false, "print the VM's serial output as it comes")
@@ -112,16 +120,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, usageError{err}
 	}
 	for _, m := range strings.Split(*modes, ",") {
-		if m = strings.TrimSpace(m); m != "bare" && m != "systemd" {
-			return nil, usageError{fmt.Errorf("-modes: unknown mode %q (want bare, systemd)", m)}
+		m = strings.TrimSpace(m)
+		if _, ok := findMode(m); !ok {
+			return nil, usageError{fmt.Errorf("-modes: unknown mode %q (want %s)", m, modeNames())}
 		}
 		if !slices.Contains(o.modes, m) {
 			o.modes = append(o.modes, m)
 		}
 	}
-	if o.parallel <= 0 {
-		o.parallel = max(1, min(len(o.modes), runtime.NumCPU()))
-	}
+	o.parallel, o.cpus = vmShape(o.parallel, o.cpus, len(o.modes), runtime.NumCPU())
 	if *kernelDebs != "" {
 		o.kernelDebs = strings.Split(*kernelDebs, ",")
 	}
@@ -147,13 +154,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.bumpKernel {
+		return bumpKernel(ctx, stdout)
+	}
 	start := time.Now()
 	logf := func(format string, a ...any) { fmt.Fprintf(stdout, "vmtest: "+format+"\n", a...) }
 	accel := "software emulation (TCG)"
 	if o.kvm {
 		accel = "KVM"
 	}
-	logf("pure cgroup v2 lane: modes %s, %s, %d CPUs and %d MiB per VM", strings.Join(o.modes, ", "), accel, o.cpus, o.mem)
+	logf("privileged tests in a VM per cgroup mode: %s; %s, %d at once, %d CPUs and %d MiB each", strings.Join(o.modes, ", "), accel, o.parallel, o.cpus, o.mem)
 
 	busybox, err := findStaticBusybox()
 	if err != nil {
@@ -202,7 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if kernelErr != nil {
 		return kernelErr
 	}
-	logf("kernel %s (%s, %s boot) ready in %.1fs; %d test binaries built in %.1fs",
+	logf("kernel %s from %s, %s boot, ready in %.1fs; %d test binaries built in %.1fs",
 		k.Release, k.Source, map[bool]string{true: "PVH", false: "bzImage"}[k.PVH], kernelTime.Seconds(), countBuilt(pkgs), buildTime.Seconds())
 
 	initramfs := filepath.Join(work, "initramfs.cpio")
@@ -258,6 +268,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return ctx.Err()
 }
 
+// vmShape fills in how many VMs run at once and how many CPUs each has,
+// where the flags leave it to us: every boot at once, the host's CPUs
+// shared among them, at least one each. Under TCG a VM spends much of its
+// time idle (a test waits for a child, a timer, the console), and the
+// tests in it run one binary at a time: on two host CPUs, three
+// single-CPU VMs at once took the three boots in about two thirds of the
+// time that two two-CPU VMs, then the third, did.
+// More than 4 CPUs buys nothing for tests that run one binary at a time.
+func vmShape(parallel, cpus, boots, hostCPUs int) (int, int) {
+	if parallel <= 0 {
+		parallel = max(1, boots)
+	}
+	if cpus <= 0 {
+		cpus = min(4, max(1, hostCPUs/min(parallel, boots)))
+	}
+	return parallel, cpus
+}
+
 func countBuilt(pkgs []*testPackage) int {
 	n := 0
 	for _, p := range pkgs {
@@ -303,8 +331,10 @@ func report(w io.Writer, pkgs []*testPackage, boots []*bootLog, modes []string) 
 		if b.HostErr == nil && len(b.Fatal) == 0 && !b.Done {
 			problems = append(problems, "the VM stopped before /init said it was done")
 		}
-		if b.Ready && !pureV2(b) {
-			problems = append(problems, "the VM did not have a pure cgroup v2 hierarchy")
+		if b.Ready {
+			if lp := layoutProblems(b); len(lp) > 0 {
+				problems = append(problems, "not the "+b.Mode+" cgroup layout: "+strings.Join(lp, "; "))
+			}
 		}
 		if len(problems) > 0 {
 			ok = false

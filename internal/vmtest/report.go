@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,46 +230,4 @@ func (v verdict) ok() bool {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
-}
-
-// describeBoot says what the guest reported about itself: the cgroup mode
-// seen from inside, which is the point of the lane.
-func describeBoot(w io.Writer, b *bootLog) {
-	in := b.Info
-	fs := in["cgroupfs"]
-	mode := "cgroup v1 or hybrid (NOT pure v2)"
-	if fs == "63677270" && in["v1mounts"] == "0" {
-		mode = "pure cgroup v2"
-	}
-	fmt.Fprintf(w, "  %-8s kernel %s, %s CPUs, %s; /sys/fs/cgroup: %s (statfs magic 0x%s, %s cgroup v1 mounts)\n",
-		b.Mode, in["kernel"], in["cpus"], in["memory"], mode, fs, in["v1mounts"])
-	fmt.Fprintf(w, "  %-8s controllers: %s; enabled at the root: %s; tests run in cgroup %s; / is a %s mount\n",
-		"", orNone(in["controllers"]), orNone(in["subtree_control"]), orRoot(in["testcgroup"]), propagation(in["rootmount"]))
-}
-
-// pureV2 reports whether the guest had the layout the lane exists to test.
-func pureV2(b *bootLog) bool {
-	return b.Info["cgroupfs"] == "63677270" && b.Info["v1mounts"] == "0"
-}
-
-func orNone(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "(none)"
-	}
-	return s
-}
-
-func orRoot(s string) string {
-	if s == "" {
-		return "/"
-	}
-	return s
-}
-
-// propagation reads the optional fields of / in mountinfo ("shared:1").
-func propagation(optional string) string {
-	if strings.HasPrefix(optional, "shared:") {
-		return "shared"
-	}
-	return "private"
 }

@@ -192,17 +192,6 @@ func TestHasNote(t *testing.T) {
 	}
 }
 
-func TestParseKernelDepends(t *testing.T) {
-	show := "Package: linux-image-amd64\nVersion: 6.1.192-2\nDepends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)\n"
-	pkg, ver, err := parseKernelDepends(show)
-	if err != nil || pkg != "linux-image-6.1.0-56-amd64" || ver != "6.1.192-2" {
-		t.Errorf("parseKernelDepends = %q, %q, %v; want linux-image-6.1.0-56-amd64, 6.1.192-2", pkg, ver, err)
-	}
-	if _, _, err := parseKernelDepends("Package: linux-image-amd64\nDepends: kmod\n"); err == nil {
-		t.Error("parseKernelDepends without a linux-image dependency: no error")
-	}
-}
-
 func TestModuleLoadOrder(t *testing.T) {
 	ix := &moduleIndex{
 		files: map[string]string{
@@ -340,7 +329,7 @@ func serial(token string) string {
 		m + "booted",
 		m + "info cgroupfs 63677270",
 		m + "info v1mounts 0",
-		m + "info testcgroup /user.slice/user-1000.slice/session-1.scope",
+		m + "info proccgroup 0::/user.slice/user-1000.slice/session-1.scope ",
 		m + "ready",
 		m + "start lessons/02-cgroups",
 		"\x16=== RUN   TestPrivCPU",
@@ -394,8 +383,8 @@ func TestSerialParser(t *testing.T) {
 	if !b.Booted || !b.Ready || b.Done {
 		t.Errorf("booted, ready, done = %v, %v, %v; want true, true, false", b.Booted, b.Ready, b.Done)
 	}
-	if !pureV2(b) {
-		t.Errorf("pureV2 = false for info %v", b.Info)
+	if p := layoutProblems(b); p != nil {
+		t.Errorf("layoutProblems(systemd) = %q; want none for info %v", p, b.Info)
 	}
 	if len(b.Packages) != 2 {
 		t.Fatalf("%d package runs; want 2", len(b.Packages))
@@ -501,6 +490,10 @@ func TestParseFlags(t *testing.T) {
 	if _, err := parseFlags([]string{"-modes", "cgroupv1"}, &bytes.Buffer{}); err == nil {
 		t.Error("parseFlags accepted an unknown mode")
 	}
+	o, err = parseFlags(nil, &bytes.Buffer{})
+	if err != nil || !slices.Equal(o.modes, []string{"bare", "systemd", "hybrid"}) {
+		t.Errorf("parseFlags() modes = %v, %v; want bare, systemd, hybrid (both cgroup versions)", o.modes, err)
+	}
 }
 
 // TestInitScriptParses runs the shell's own syntax check on init.sh.
@@ -515,6 +508,24 @@ func TestInitScriptParses(t *testing.T) {
 	for _, marker := range []string{"say booted", "say ready", "say start", "say exit", `say "done"`, "-test.run '^TestPriv'", "UNBOX_REQUIRE_PRIVILEGED=1"} {
 		if !bytes.Contains(initScript, []byte(marker)) {
 			t.Errorf("init.sh lacks %q, which the host side relies on", marker)
+		}
+	}
+}
+
+func TestVMShape(t *testing.T) {
+	for _, c := range []struct{ parallel, cpus, boots, host, wantParallel, wantCPUs int }{
+		{0, 0, 3, 2, 3, 1}, // CI: three boots at once on two cores
+		{0, 0, 1, 2, 1, 2},
+		{0, 0, 3, 8, 3, 2},
+		{0, 0, 2, 16, 2, 4},
+		{2, 0, 3, 2, 2, 1},
+		{1, 0, 3, 2, 1, 2},
+		{0, 3, 3, 2, 3, 3}, // -cpus as given
+	} {
+		p, n := vmShape(c.parallel, c.cpus, c.boots, c.host)
+		if p != c.wantParallel || n != c.wantCPUs {
+			t.Errorf("vmShape(parallel %d, cpus %d, %d boots, %d host CPUs) = %d, %d; want %d, %d",
+				c.parallel, c.cpus, c.boots, c.host, p, n, c.wantParallel, c.wantCPUs)
 		}
 	}
 }

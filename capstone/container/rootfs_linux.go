@@ -1,0 +1,182 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/unboxlab/unbox/internal/mount"
+)
+
+// The container's root filesystem, built in the init, in its new mount
+// namespace, with internal/mount's pieces: the steps of mount.EnterRoot
+// with room between them for the hooks, the spec's propagation and
+// --no-pivot. Every target is resolved inside the root (mount's package
+// doc says why); runc's order is kept.
+
+// prepareRoot is everything before pivot_root: the propagation of /, the
+// root made a mount point, the mounts, the device nodes.
+func prepareRoot(req *initRequest) error {
+	cfg := req.Config
+	// Nothing mounted below may propagate back to the host: / becomes a
+	// slave (the default: the host's new mounts still reach us) or
+	// private. A shared root is made shared only after pivot_root, which
+	// refuses a shared parent.
+	prop := cfg.RootPropagation
+	if prop&unix.MS_SHARED != 0 {
+		prop = unix.MS_SLAVE | unix.MS_REC
+	}
+	if _, err := mount.MountAll("/", []mount.Mount{{Target: "/", Flags: prop}}, nil); err != nil {
+		return err
+	}
+	if err := mount.BindSelf(cfg.Rootfs, nil); err != nil {
+		return err
+	}
+	if _, err := mount.MountAll(cfg.Rootfs, req.Mounts, nil); err != nil {
+		return err
+	}
+	if !req.MakeDevices {
+		return nil
+	}
+	if req.BindDevices {
+		var binds []mount.Mount
+		for _, d := range cfg.Devices {
+			binds = append(binds, mount.Mount{Source: d.Path, Target: d.Path, Flags: unix.MS_BIND})
+		}
+		if _, err := mount.MountAll(cfg.Rootfs, binds, nil); err != nil {
+			return err
+		}
+		return mount.MakeDevices(cfg.Rootfs, nil, nil)
+	}
+	return mount.MakeDevices(cfg.Rootfs, cfg.Devices, nil)
+}
+
+// enterRoot makes the prepared root the process's /: pivot_root(2), or
+// with --no-pivot a move onto / and chroot(2) (for a root on the initial
+// ramfs, which pivot_root cannot leave).
+func enterRoot(cfg *Config, fresh bool) error {
+	pivot := mount.PivotRoot
+	if fresh {
+		pivot = mount.PivotRootFresh
+	}
+	if !cfg.NoPivot {
+		if err := pivot(cfg.Rootfs, nil); err != nil {
+			return err
+		}
+	} else {
+		if err := unix.Chdir(cfg.Rootfs); err != nil {
+			return fmt.Errorf("cd %s: %w", cfg.Rootfs, err)
+		}
+		if err := unix.Mount(cfg.Rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("mount --move %s / (--no-pivot): %w", cfg.Rootfs, err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("chroot . (--no-pivot): %w", err)
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return fmt.Errorf("cd /: %w", err)
+		}
+	}
+	if cfg.RootPropagation&unix.MS_SHARED != 0 {
+		if err := unix.Mount("", "/", "", cfg.RootPropagation, ""); err != nil {
+			return fmt.Errorf("mount --make-%sshared / (%s): %w", recursive(cfg.RootPropagation), mount.FlagNames(cfg.RootPropagation), err)
+		}
+	}
+	return nil
+}
+
+func recursive(flags uintptr) string {
+	if flags&unix.MS_REC != 0 {
+		return "r"
+	}
+	return ""
+}
+
+// finishRoot is what comes after pivot_root, inside: sysctls, the hostname,
+// masked and read-only paths.
+func finishRoot(cfg *Config) error {
+	// Sysctls first: /proc/sys is usually among the read-only paths.
+	for k, v := range cfg.Sysctl {
+		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", k, v, err)
+		}
+	}
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return fmt.Errorf("sethostname %s: %w", cfg.Hostname, err)
+		}
+	}
+	if cfg.Domainname != "" {
+		if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname %s: %w", cfg.Domainname, err)
+		}
+	}
+	if err := maskPaths(cfg.MaskedPaths); err != nil {
+		return err
+	}
+	return readonlyPaths(cfg.ReadonlyPaths)
+}
+
+// maskPaths hides each path: /dev/null bound over a file, an empty
+// read-only tmpfs over a directory (runc's maskPath). A path that is not
+// there needs no mask.
+func maskPaths(paths []string) error {
+	var ms []mount.Mount
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		if fi.IsDir() {
+			ms = append(ms, mount.Mount{Source: "tmpfs", Target: p, Type: "tmpfs", Flags: unix.MS_RDONLY})
+		} else {
+			ms = append(ms, mount.Mount{Source: "/dev/null", Target: p, Flags: unix.MS_BIND})
+		}
+	}
+	_, err := mount.MountAll("/", ms, nil)
+	return err
+}
+
+// readonlyPaths binds each path onto itself read-only, all the way down.
+func readonlyPaths(paths []string) error {
+	var ms []mount.Mount
+	for _, p := range paths {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		ms = append(ms, mount.Mount{Source: p, Target: p, Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY})
+	}
+	_, err := mount.MountAll("/", ms, nil)
+	return err
+}
+
+// expandMounts turns the config's mounts into the list the init applies,
+// and says whether /dev is the host's (then no nodes are made).
+func expandMounts(cfg *Config, cgroupMount func(Mount) ([]mount.Mount, error)) (ms []mount.Mount, devFromHost bool, err error) {
+	for _, m := range cfg.Mounts {
+		if m.Cgroup {
+			more, err := cgroupMount(m)
+			if err != nil {
+				return nil, false, fmt.Errorf("cgroup mount at %s: %w", m.Target, err)
+			}
+			ms = append(ms, more...)
+			continue
+		}
+		if filepath.Clean(m.Target) == "/dev" && m.Flags&unix.MS_BIND != 0 {
+			devFromHost = true
+		}
+		ms = append(ms, m.Mount)
+		if m.Propagation != 0 {
+			ms = append(ms, mount.Mount{Target: m.Target, Flags: m.Propagation})
+		}
+	}
+	return ms, devFromHost, nil
+}
