@@ -134,6 +134,7 @@ func lesson() *kit.Lesson {
 		},
 		Shell:      shell,
 		ShellNeeds: needs,
+		Exercises:  exercises,
 		Outro: "A volume is a mount over the union: a bind of a host directory (a named or anonymous volume is\n" +
 			"one of the store's), or a tmpfs. Writes to it go past the upper dir, so no commit carries them,\n" +
 			"and they outlive the container. Lesson 06 gives containers a network.",

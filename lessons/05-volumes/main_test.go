@@ -269,3 +269,12 @@ func TestPrivShell(t *testing.T) {
 		t.Errorf("the shell's lab is left: %v", err)
 	}
 }
+
+func TestExerciseFiles(t *testing.T) { kittest.CheckExerciseFiles(t, lesson()) }
+
+// TestPrivExercises: every check fails on the stubs as shipped and passes
+// with -tags solution, and leaves no mount behind.
+func TestPrivExercises(t *testing.T) {
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	kittest.CheckExercises(t, lesson())
+}
