@@ -109,6 +109,7 @@ func lesson() *kit.Lesson {
 		},
 		Shell:      st.shell,
 		ShellNeeds: needs,
+		Exercises:  exercises,
 		Outro: "docker exec is setns(2) into each namespace of a running process, done where Go cannot, and a\n" +
 			"fork for the PID namespace; docker commit is the upper dir, written as a tar. The lesson removes\n" +
 			"its containers, cgroups, mounts and files now.",
