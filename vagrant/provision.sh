@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Provisions the unbox lab VM (see ../Vagrantfile): the Go toolchain that
 # go.mod asks for, busybox-static (the root filesystem the lessons enter),
-# sudo, git and build tools. Runs as root; `vagrant up` runs it, and so does
-# `vagrant provision`.
+# sudo, git and build tools, and the Go modules go.sum names, in the module
+# cache of the user who owns the repository, so that the VM then runs the
+# lessons and tests with no network (a workshop room: see WORKSHOP.md).
+# Runs as root; `vagrant up` runs it, and so does `vagrant provision`.
 #
 # Idempotent: every step checks first and changes only what is missing, so a
 # second run changes nothing, and says so. It prints what it did.
 #
 # Settings (environment):
 #   UNBOX_DIR         the repository inside the VM, for go.mod's Go version
-#                     (default: the directory above this script)
+#                     and the modules to download (default: the directory
+#                     above this script)
+#   GOPROXY, GOSUMDB, GONOSUMDB, GOPRIVATE, GOINSECURE
+#                     passed to `go mod download` when set (a room's own
+#                     module proxy, say)
 #   UNBOX_GO_TARBALL  a local go<version>.linux-<arch>.tar.gz to install
 #                     instead of downloading it; it must still match the
 #                     SHA-256 pinned below
@@ -172,6 +178,55 @@ fi
 if [ -w "$knob" ] && ! $in_chroot && [ "$(cat "$knob")" != 0 ]; then
 	echo 0 >"$knob"
 	did "set kernel.apparmor_restrict_unprivileged_userns = 0 on the running kernel"
+fi
+
+# --- Go modules -----------------------------------------------------------
+# Downloaded once, into the module cache of the user who owns the
+# repository (vagrant; they run `go run` and `go test`), so that a VM
+# provisioned with network works without it: a workshop room's box. Skipped
+# when UNBOX_DIR is not the repository, only a go.mod without its go.sum
+# (CI's chroot test of this script has no more).
+gosum=$UNBOX_DIR/go.sum
+if [ ! -f "$UNBOX_DIR/go.mod" ]; then
+	ok "Go modules: skipped, $UNBOX_DIR has no go.mod (not the repository)"
+elif [ ! -f "$gosum" ]; then
+	ok "Go modules: skipped, $UNBOX_DIR has a go.mod but no go.sum (not the whole repository)"
+else
+	owner=$(stat -c %U "$UNBOX_DIR")
+	owner_home=$(getent passwd "$owner" | cut -d: -f6)
+	if [ -z "$owner_home" ] || [ ! -d "$owner_home" ]; then
+		die "$UNBOX_DIR belongs to $owner, who has no home directory for a module cache"
+	fi
+	# go as the owner, in the repository, with the Go installed above; its
+	# settings in a throw-away directory with telemetry off, so that
+	# asking changes nothing (as in go_version).
+	cfg=$(mktemp -d)
+	mkdir -p "$cfg/go/telemetry"
+	echo off >"$cfg/go/telemetry/mode"
+	chown -R "$owner" "$cfg"
+	go_as_owner() {
+		local pass=() v
+		for v in GOPROXY GOSUMDB GONOSUMDB GOPRIVATE GOINSECURE; do
+			[ -z "${!v:-}" ] || pass+=("$v=${!v}")
+		done
+		(cd "$UNBOX_DIR" && runuser -u "$owner" -- env -i PATH="$GOROOT_DIR/bin:/usr/bin:/bin" \
+			HOME="$owner_home" XDG_CONFIG_HOME="$cfg" GOTOOLCHAIN=local \
+			"${pass[@]}" "$@" "$GOROOT_DIR/bin/go" mod download)
+	}
+	cache="$owner_home/go/pkg/mod"
+	if go_as_owner GOPROXY=off >/dev/null 2>&1; then
+		ok "Go modules of go.sum in $cache"
+	else
+		log=$(mktemp)
+		if ! go_as_owner >"$log" 2>&1; then
+			cat "$log" >&2
+			rm -rf "$log" "$cfg"
+			die "could not download the Go modules as $owner (go's output above); without a network, copy a module cache in (WORKSHOP.md)"
+		fi
+		rm -f "$log"
+		did "downloaded the Go modules of go.sum into $cache (as $owner: the lessons build offline)"
+	fi
+	rm -rf "$cfg"
 fi
 
 if [ "$changes" -eq 0 ]; then

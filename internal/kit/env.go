@@ -23,8 +23,31 @@ func UserEnv(key string) (string, bool) {
 	if v, ok := os.LookupEnv(key); ok {
 		return v, true
 	}
+	if environ, ok := sudoEnviron(); ok {
+		return procfs.Lookup(environ, key)
+	}
+	return "", false
+}
+
+// userLocale looks up a locale variable (LANG, LC_ALL, LANGUAGE, ...) as
+// the user set it. Under sudo the user's own value comes first: sudo resets
+// the environment, and PAM (pam_env, on Debian and Ubuntu) then sets LANG
+// to the system's default locale, which is not the language the person at
+// the terminal asked for.
+func userLocale(key string) (string, bool) {
+	if environ, ok := sudoEnviron(); ok {
+		if v, ok := procfs.Lookup(environ, key); ok {
+			return v, true
+		}
+	}
+	return os.LookupEnv(key)
+}
+
+// sudoEnviron is the environment of the sudo that started this process,
+// which is still the user's, or false when we were not started by sudo.
+func sudoEnviron() ([]string, bool) {
 	if _, sudo := os.LookupEnv("SUDO_UID"); !sudo {
-		return "", false
+		return nil, false
 	}
 	// `sudo` may run the command directly or, with use_pty (Debian's
 	// default), through a monitor process that is a fork of sudo: either way
@@ -38,9 +61,9 @@ func UserEnv(key string) (string, bool) {
 		if strings.TrimSpace(string(comm)) == "sudo" {
 			environ, err := procfs.ReadEnviron(strconv.Itoa(pid))
 			if err != nil {
-				return "", false
+				return nil, false
 			}
-			return procfs.Lookup(environ, key)
+			return environ, true
 		}
 		st, err := procfs.ReadStat(strconv.Itoa(pid))
 		if err != nil {
@@ -48,5 +71,5 @@ func UserEnv(key string) (string, bool) {
 		}
 		pid = st.PPID
 	}
-	return "", false
+	return nil, false
 }

@@ -8,16 +8,7 @@ import (
 )
 
 func TestUseColor(t *testing.T) {
-	env := func(kv ...string) func(string) (string, bool) {
-		return func(k string) (string, bool) {
-			for i := 0; i+1 < len(kv); i += 2 {
-				if kv[i] == k {
-					return kv[i+1], true
-				}
-			}
-			return "", false
-		}
-	}
+	env := fakeEnv
 	for _, c := range []struct {
 		name     string
 		terminal bool

@@ -198,3 +198,49 @@ func TestPrivOverlayProbe(t *testing.T) {
 		t.Errorf("trial overlay mount: %v", err)
 	}
 }
+
+// --list fits a projector: needs that every step has are shown once, and a
+// long list of a step's own needs wraps.
+func TestListFitsTheColumns(t *testing.T) {
+	need := func(name string) kit.Need { return kit.Need{Name: name, Check: func() error { return nil }} }
+	r := &recorder{}
+	l := r.lesson(need("root"), need("a rather long kernel feature"))
+	for i := range l.Steps {
+		l.Steps[i].Title = strings.Repeat("a long step title ", 3)
+	}
+	for i := 1; i <= 8; i++ {
+		l.Steps[3].Needs = append(l.Steps[3].Needs, need(fmt.Sprintf("feature number %d", i)))
+	}
+	out, _, err := runLesson(t, l, nil, "--list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if kit.Width(line) > kit.Columns {
+			t.Errorf("--list line wider than %d columns:\n%s", kit.Columns, line)
+		}
+	}
+	for _, want := range []string{"* needs root, a rather long kernel feature", "*, feature number 1,", "feature number 8\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		width int
+		want  string
+	}{
+		{"a bb ccc dddd", 6, "a bb\nccc\ndddd"},
+		{"  spaced   out  ", 20, "spaced out"},
+		{"toolongword x", 4, "toolongword\nx"},
+		{"容器 镜像 数据卷", 9, "容器 镜像\n数据卷"}, // CJK: two columns each
+		{"", 10, ""},
+	} {
+		if got := kit.Wrap(c.text, c.width); got != c.want {
+			t.Errorf("Wrap(%q, %d) = %q; want %q", c.text, c.width, got, c.want)
+		}
+	}
+}

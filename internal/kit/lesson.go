@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -34,6 +35,16 @@ type Lesson struct {
 	// Flags are the lesson's own flags, next to the workshop ones; a step
 	// reads them through Session.Flags.
 	Flags []cli.Flag
+	// Exercises are checked by `<lesson> check N` (see exercise.go).
+	Exercises []Exercise
+	// Catalogs are the lesson's translations, by language ("zh"): the text
+	// of a gettext PO file whose msgids are the English the lesson
+	// narrates (see i18n.go). A lesson embeds its file:
+	//
+	//	//go:embed zh.po
+	//	var zhPO string
+	//	... Catalogs: map[string]string{"zh": zhPO}
+	Catalogs map[string]string
 }
 
 // Step is one numbered step of a lesson.
@@ -98,8 +109,9 @@ func (s *Session) Foreground(fn func() error) error {
 type RunFunc func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 
 // Run parses the workshop flags in args (args[0] is the program name) and
-// runs the lesson: --list prints the steps; otherwise the needs of the steps
-// to run are checked, then the steps run in order.
+// runs the lesson: --list prints the steps; `check N` checks exercise N;
+// otherwise the needs of the steps to run are checked, then the steps run in
+// order.
 func Run(ctx context.Context, l *Lesson, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var runErr error
 	app := &cli.App{
@@ -119,10 +131,111 @@ func Run(ctx context.Context, l *Lesson, args []string, stdin io.Reader, stdout,
 			return nil
 		},
 	}
+	if len(l.Exercises) > 0 {
+		app.Commands = []*cli.Command{{
+			Name:      "check",
+			Usage:     "check exercise `N` of the README's Exercises: pass or fail, with a hint",
+			ArgsUsage: "N",
+			Flags:     []cli.Flag{langFlag()},
+			Action: func(c *cli.Context) error {
+				runErr = runCheck(ctx, l, c, stdin, stdout, stderr)
+				return nil
+			},
+		}}
+	}
 	if err := app.RunContext(ctx, args); err != nil {
 		return err
 	}
 	return runErr
+}
+
+func langFlag() cli.Flag {
+	return &cli.StringFlag{Name: "lang", Usage: "narrate in `LANG`: en or zh (default: from LANG, LC_ALL, LANGUAGE)"}
+}
+
+// newSession is the session of a run: its narrator in the language asked
+// for (--lang, else the context's default, else the locale), recording when
+// the context carries a Recorder.
+func newSession(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, stdout, stderr io.Writer) (*Session, error) {
+	lang, err := chooseLanguage(ctx, l, lookupLang(c))
+	if err != nil {
+		return nil, err
+	}
+	n := NewNarrator(stdout, ColorFor(stdout))
+	if lang != English {
+		cat, err := catalogFor(l, lang)
+		if err != nil {
+			return nil, err
+		}
+		n.setLanguage(lang, cat)
+	}
+	recorderFrom(ctx).attach(n)
+	return &Session{Narrator: n, Ctx: ctx, Lesson: l, In: stdin, Out: stdout, Err: stderr, Flags: c}, nil
+}
+
+// lookupLang is --lang, given to the lesson or to its check command.
+func lookupLang(c *cli.Context) string {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet("lang") {
+			return cc.String("lang")
+		}
+	}
+	return ""
+}
+
+type langKey struct{}
+
+// WithLanguage returns a context in which [Run] narrates in lang unless
+// --lang says otherwise, whatever the locale: tests use it so that a
+// transcript does not depend on who runs them.
+func WithLanguage(ctx context.Context, lang string) context.Context {
+	return context.WithValue(ctx, langKey{}, lang)
+}
+
+func chooseLanguage(ctx context.Context, l *Lesson, flag string) (string, error) {
+	if flag != "" {
+		lang := normalLang(flag)
+		if lang == "" {
+			return "", fmt.Errorf("--lang %s: this lesson speaks en and zh", flag)
+		}
+		return lang, nil
+	}
+	if lang, ok := ctx.Value(langKey{}).(string); ok && lang != "" {
+		return normalLang(lang), nil
+	}
+	if v, ok := UserEnv(LangEnv); ok && v != "" {
+		if lang := normalLang(v); lang != "" {
+			return lang, nil
+		}
+		return "", fmt.Errorf("%s=%s: this lesson speaks en and zh", LangEnv, v)
+	}
+	return LanguageFromEnv(userLocale), nil
+}
+
+// LangEnv chooses the narration language for every lesson, above the
+// locale and below --lang: UNBOX_LANG=zh for a room that reads Chinese
+// whatever its machines' locale.
+const LangEnv = "UNBOX_LANG"
+
+// catalogFor merges the kit's catalog for lang with the lesson's (the
+// lesson's wins).
+func catalogFor(l *Lesson, lang string) (Catalog, error) {
+	cat := Catalog{}
+	if text, ok := kitCatalogs[lang]; ok {
+		c, err := ParsePO(text)
+		if err != nil {
+			return nil, fmt.Errorf("the kit's %s catalog: %w", lang, err)
+		}
+		maps.Copy(cat, c)
+	}
+	if text, ok := l.Catalogs[lang]; ok {
+		c, err := ParsePO(text)
+		if err != nil {
+			return nil, fmt.Errorf("lesson %s's %s catalog: %w", l.Name, lang, err)
+		}
+		maps.Copy(cat, c)
+	}
+	return cat, nil
 }
 
 func workshopFlags(l *Lesson) []cli.Flag {
@@ -131,6 +244,7 @@ func workshopFlags(l *Lesson) []cli.Flag {
 		&cli.IntFlag{Name: "step", Usage: "stop after step `N`"},
 		&cli.IntFlag{Name: "only", Usage: "run step `N` alone (with the steps it builds on)"},
 		&cli.BoolFlag{Name: "pause", Usage: "wait for Enter between steps (workshop mode)"},
+		langFlag(),
 	}
 	if l.Shell != nil {
 		flags = append(flags, &cli.BoolFlag{Name: "shell", Usage: "at the end, drop into a shell inside the container"})
@@ -140,7 +254,11 @@ func workshopFlags(l *Lesson) []cli.Flag {
 
 func runLesson(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	if c.Bool("list") {
-		listSteps(stdout, l)
+		s, err := newSession(ctx, l, c, stdin, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		listSteps(s, l)
 		return nil
 	}
 	steps, err := selectSteps(l, c.Int("step"), c.Int("only"))
@@ -156,39 +274,34 @@ func runLesson(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, 
 	if shell {
 		needs = append(needs, l.ShellNeeds...)
 	}
-	if err := Preflight(stderr, l.Name, needs); err != nil {
+	s, err := newSession(ctx, l, c, stdin, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if err := preflight(s.Narrator, stderr, l.Name, needs); err != nil {
 		if ok := runnableSteps(l); len(ok) > 0 && len(ok) < len(l.Steps) {
-			fmt.Fprintf(stderr, "Steps that run here as you are: %s (run one with --only N).\n", joinInts(ok))
+			fmt.Fprintln(stderr, s.T("Steps that run here as you are: %s (run one with --only N).", joinInts(ok)))
 		}
 		return err
 	}
 
-	s := &Session{
-		Narrator: NewNarrator(stdout, ColorFor(stdout)),
-		Ctx:      ctx,
-		Lesson:   l,
-		In:       stdin,
-		Out:      stdout,
-		Err:      stderr,
-		Flags:    c,
-	}
 	defer func() {
 		if cerr := s.runCleanups(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
 		}
 	}()
 
-	s.Title("unbox lesson %s", l.Title)
+	s.Title("unbox lesson %s", s.literal(l.Title))
 	if l.Intro != "" {
 		s.Say("%s", l.Intro)
 	}
-	pause := newPauser(c.Bool("pause"), stdin, stdout)
+	pause := newPauser(s, c.Bool("pause"), stdin, stdout)
 	for k, i := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if k > 0 {
-			if err := pause.wait(ctx, fmt.Sprintf("step %d", i+1)); err != nil {
+			if err := pause.wait(ctx, s.T("step %d", i+1)); err != nil {
 				return err
 			}
 		}
@@ -202,7 +315,7 @@ func runLesson(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, 
 		}
 	}
 	if shell {
-		if err := pause.wait(ctx, "the shell"); err != nil {
+		if err := pause.wait(ctx, s.T("the shell")); err != nil {
 			return err
 		}
 		return l.Shell(s)
@@ -251,6 +364,25 @@ func runnableSteps(l *Lesson) []int {
 	return ok
 }
 
+// wrapList joins items with ", " into lines at most width columns wide (an
+// item wider than that has a line of its own); no items make one empty line.
+func wrapList(items []string, width int) []string {
+	lines := []string{""}
+	for _, it := range items {
+		last := &lines[len(lines)-1]
+		switch {
+		case *last == "":
+			*last = it
+		case Width(*last)+2+Width(it) <= width:
+			*last += ", " + it
+		default:
+			*last += ","
+			lines = append(lines, it)
+		}
+	}
+	return lines
+}
+
 func joinInts(xs []int) string {
 	s := make([]string, len(xs))
 	for i, x := range xs {
@@ -259,33 +391,84 @@ func joinInts(xs []int) string {
 	return strings.Join(s, ", ")
 }
 
-func listSteps(w io.Writer, l *Lesson) {
-	fmt.Fprintf(w, "unbox lesson %s\n\n", l.Title)
-	rows := make([][]string, len(l.Steps))
+func listSteps(s *Session, l *Lesson) {
+	s.Title("unbox lesson %s", s.literal(l.Title))
+	fmt.Fprintln(s.Writer())
+	header := []string{"step", "title", "needs"}
+	steps, titles := make([]string, len(l.Steps)), make([]string, len(l.Steps))
+	room := Columns - len(indent)
 	for i, st := range l.Steps {
-		var needs []string
-		for _, n := range append(slices.Clone(l.Needs), st.Needs...) {
-			needs = append(needs, n.Name)
-		}
-		rows[i] = []string{fmt.Sprint(i + 1), st.Title, strings.Join(needs, ", ")}
+		steps[i], titles[i] = fmt.Sprint(i+1), s.literal(st.Title)
+		room = min(room, Columns-len(indent)-max(Width(s.literal(header[0])), Width(steps[i]))-2-
+			max(Width(s.literal(header[1])), Width(titles[i]))-2)
 	}
-	for _, line := range strings.Split(RenderTable([]string{"step", "title", "needs"}, rows), "\n") {
-		fmt.Fprintln(w, indent+line)
+	// Needs that every step with needs has are shown once, under the
+	// table, as "*".
+	stepNeeds := make([][]string, len(l.Steps))
+	var common []string
+	withNeeds := 0
+	for i, st := range l.Steps {
+		for _, n := range append(slices.Clone(l.Needs), st.Needs...) {
+			if !slices.Contains(stepNeeds[i], n.Name) {
+				stepNeeds[i] = append(stepNeeds[i], n.Name)
+			}
+		}
+		if len(stepNeeds[i]) == 0 {
+			continue
+		}
+		if withNeeds++; withNeeds == 1 {
+			common = slices.Clone(stepNeeds[i])
+		} else {
+			common = slices.DeleteFunc(common, func(n string) bool { return !slices.Contains(stepNeeds[i], n) })
+		}
+	}
+	if withNeeds < 2 || len(common) < 2 {
+		common = nil
+	}
+	var rows [][]string
+	for i := range l.Steps {
+		needs := stepNeeds[i]
+		if len(common) > 0 && len(needs) > 0 {
+			needs = append([]string{"*"}, slices.DeleteFunc(slices.Clone(needs), func(n string) bool {
+				return slices.Contains(common, n)
+			})...)
+		}
+		// A long list of needs goes on as many lines as it takes, so the
+		// table fits a projector's 100 columns.
+		for j, line := range wrapList(needs, room) {
+			if j == 0 {
+				rows = append(rows, []string{steps[i], titles[i], line})
+			} else {
+				rows = append(rows, []string{"", "", line})
+			}
+		}
+	}
+	s.Table(header, rows)
+	if len(common) > 0 {
+		fmt.Fprintln(s.Writer())
+		s.Say("* needs %s", strings.Join(common, ", "))
 	}
 	if l.Shell != nil {
-		fmt.Fprintln(w, "\n  --shell: afterwards, a shell inside the container")
+		fmt.Fprintln(s.Writer())
+		s.Say("--shell: afterwards, a shell inside the container")
+	}
+	if len(l.Exercises) > 0 {
+		fmt.Fprintln(s.Writer())
+		s.Say("Exercises (see the README), checked with: go run -exec sudo ./lessons/%s check N", l.Name)
+		listExercises(s, l)
 	}
 }
 
 // pauser waits for Enter between steps in workshop mode.
 type pauser struct {
+	s     *Session
 	on    bool
 	out   io.Writer
 	lines chan struct{}
 }
 
-func newPauser(on bool, in io.Reader, out io.Writer) *pauser {
-	p := &pauser{on: on && in != nil, out: out}
+func newPauser(s *Session, on bool, in io.Reader, out io.Writer) *pauser {
+	p := &pauser{s: s, on: on && in != nil, out: out}
 	if p.on {
 		// One reader goroutine for the whole lesson, so a cancelled wait does
 		// not leave a second reader racing for the next line.
@@ -308,7 +491,7 @@ func (p *pauser) wait(ctx context.Context, next string) error {
 	if !p.on {
 		return nil
 	}
-	fmt.Fprintf(p.out, "\n%s[Enter] for %s… ", indent, next)
+	fmt.Fprintf(p.out, "\n%s%s ", indent, p.s.T("[Enter] for %s…", next))
 	select {
 	case _, ok := <-p.lines:
 		if !ok {

@@ -2,6 +2,7 @@ package kit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -59,6 +60,8 @@ func mainStatus(run RunFunc) int {
 		return 0
 	case IsPreflight(err):
 		return 2
+	case errors.As(err, new(*CheckFailedError)):
+		return 1 // the verdict is printed already
 	case interrupted.Load():
 		if err == context.Canceled {
 			fmt.Fprintf(os.Stderr, "%s: interrupted; what it had created is removed\n", name)

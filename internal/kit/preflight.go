@@ -62,19 +62,28 @@ func (e *PreflightError) ExitCode() int { return 2 }
 // prints one table of what is missing and how to get it to w and returns a
 // *PreflightError.
 func Preflight(w io.Writer, lessonName string, needs []Need) error {
+	return preflight(NewNarrator(w, false), w, lessonName, needs)
+}
+
+// preflight is Preflight in n's language (the table goes to w, not to n's
+// writer: it is an error, for standard error).
+func preflight(n *Narrator, w io.Writer, lessonName string, needs []Need) error {
 	missing := MissingNeeds(needs)
 	if len(missing) == 0 {
 		return nil
 	}
 	rows := make([][]string, len(missing))
 	for i, m := range missing {
-		rows[i] = []string{m.Name, m.Reason.Error(), fixText(m.Fix, lessonName)}
+		rows[i] = []string{n.lookupWords(m.Name), m.Reason.Error(), fixText(n.lookupWords(m.Fix), lessonName)}
 	}
-	fmt.Fprintf(w, "%s cannot run here yet. It needs:\n\n", lessonName)
-	for _, l := range strings.Split(RenderTable([]string{"need", "found", "how to get it"}, rows), "\n") {
+	header := []string{n.lookupWords("need"), n.lookupWords("found"), n.lookupWords("how to get it")}
+	fmt.Fprintln(w, n.T("%s cannot run here yet. It needs:", lessonName))
+	fmt.Fprintln(w)
+	for _, l := range strings.Split(RenderTable(header, rows), "\n") {
 		fmt.Fprintln(w, indent+l)
 	}
-	fmt.Fprintln(w, "\nOr use the Vagrant VM, where every lesson runs (see README.md, \"Vagrant lab\").")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, n.T("Or use the Vagrant VM, where every lesson runs (see README.md, \"Vagrant lab\")."))
 	return &PreflightError{Missing: missing}
 }
 

@@ -11,9 +11,25 @@ import (
 	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-// kinds are the namespaces this lesson covers, in the order ls shows them.
-// (Time namespaces, since Linux 5.6, exist too; containers rarely use them.)
-var kinds = []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"}
+// hostLinks lists /proc/self/ns as ls does: one link per kind of namespace
+// (cgroup, ipc, mnt, net, pid, time, user, uts), and the *_for_children
+// links of the two kinds whose unshare(2) does not move the caller (pid and
+// time, since Linux 5.6). namespaces(7).
+func hostLinks() ([][]string, error) {
+	entries, err := os.ReadDir("/proc/self/ns")
+	if err != nil {
+		return nil, fmt.Errorf("read namespaces: %w", err)
+	}
+	var rows [][]string
+	for _, e := range entries {
+		link, err := nsLink("self", e.Name())
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, []string{e.Name(), "->", link})
+	}
+	return rows, nil
+}
 
 // nsLink reads /proc/<pid>/ns/<kind>, e.g. "uts:[4026531838]". pid may be
 // "self", or "thread-self" for a namespace that one thread changed.
@@ -27,16 +43,15 @@ func nsLink(pid, kind string) (string, error) {
 
 func stepHostNamespaces(s *kit.Session) error {
 	s.Cmd("ls -l /proc/self/ns")
-	var rows [][]string
-	for _, k := range kinds {
-		link, err := nsLink("self", k)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, []string{k, "->", link})
+	rows, err := hostLinks()
+	if err != nil {
+		return err
 	}
 	s.Table([]string{"name", "", "target"}, rows)
-	s.Note("These are the host's namespaces. Each step below makes a new one of a kind and compares.")
+	s.Note("These are the host's namespaces: eight kinds. pid_for_children and time_for_children name\n" +
+		"where this process's next children will be: unshare(2) of a PID or time namespace moves only\n" +
+		"the children to come, never the caller. The steps below make a new one of each kind but time\n" +
+		"(a clock offset, which no runtime sets by default: exercise 3) and compare.")
 	return nil
 }
 

@@ -100,15 +100,15 @@ func stepIPC(s *kit.Session) error {
 		return err
 	}
 	s.Cmd("unshare --ipc sh -c 'ipcmk --shmem 4096; ipcs -m'    # with key %#x", shmKey)
-	s.Inside("%s  %s", inside.NS, describeShm(inside))
-	s.Host("%s  %s", host.NS, describeShm(host))
+	s.Inside("%s  %s", inside.NS, describeShm(s, inside))
+	s.Host("%s  %s", host.NS, describeShm(s, host))
 	s.Note("The segment exists only in the child's IPC namespace, and is destroyed with it.")
 	return nil
 }
 
-func describeShm(v ipcView) string {
+func describeShm(s *kit.Session, v ipcView) string {
 	if !v.Found {
-		return fmt.Sprintf("ipcs -m: no segment with key %#x", shmKey)
+		return s.T("ipcs -m: no segment with key %#x", shmKey)
 	}
 	return fmt.Sprintf("ipcs -m: key %#x shmid %d bytes %d", shmKey, v.ID, v.Size)
 }

@@ -10,12 +10,18 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"io"
 
 	"github.com/unboxlab/unbox/internal/kit"
 )
 
 func main() { kit.Main(run) }
+
+// zhPO is the lesson's narration in Chinese (--lang zh).
+//
+//go:embed zh.po
+var zhPO string
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return kit.Run(ctx, lesson(), args, stdin, stdout, stderr)
@@ -52,7 +58,8 @@ func lesson() *kit.Lesson {
 			{
 				Title: "PID namespace: PID 1 and the single-process model",
 				Explain: "A PID namespace numbers processes afresh: the first one in it is PID 1, the namespace's init,\n" +
-					"with the duties of an init. /proc, though, shows whichever PID namespace mounted it.",
+					"with the duties of an init. A container runs one program as that PID 1 and lives exactly as\n" +
+					"long as it: the single-process model. /proc, though, shows whichever PID namespace mounted it.",
 				Needs: append(privileged("pid"), kit.NeedNamespace("mnt")),
 				Run:   stepPID,
 			},
@@ -92,10 +99,27 @@ func lesson() *kit.Lesson {
 				Needs: privileged("cgroup"),
 				Run:   stepCgroupNS,
 			},
+			{
+				Title: "PID 1 and signals: why docker stop waits ten seconds",
+				Explain: "The kernel protects a PID namespace's init from signals it has no handler for, sent from\n" +
+					"inside or from the host. A program that never expected to be PID 1 ignores SIGTERM.",
+				Needs: privileged("pid"),
+				Run:   stepSignals,
+			},
+			{
+				Title: "One kernel: a container is a process, not a machine",
+				Explain: "The same view as a container's, from new namespaces of five kinds, and from the host: the\n" +
+					"kernel it runs on, the line it is in ps, and what starting it costs next to booting a VM.",
+				Needs: append(privileged("uts"), kit.NeedNamespaces("pid", "mnt", "ipc", "net")...),
+				Run:   stepMachine,
+			},
 		},
+		Exercises:  exercises,
+		Catalogs:   map[string]string{"zh": zhPO},
 		Shell:      shell,
 		ShellNeeds: append(privileged("uts"), kit.NeedNamespaces("pid", "mnt", "ipc", "net")...),
-		Outro: "Seven namespaces, seven views; a container is a process that has them all. The next lessons add\n" +
-			"limits (02 cgroups) and a filesystem of its own (03 rootfs).",
+		Outro: "A container is a process in new namespaces on the host's kernel: docker run makes mnt, uts,\n" +
+			"ipc, pid and net ones (and cgroup on cgroup v2), not user or time by default. The next\n" +
+			"lessons add limits (02 cgroups) and a filesystem of its own (03 rootfs).",
 	}
 }

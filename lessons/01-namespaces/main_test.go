@@ -20,7 +20,10 @@ import (
 
 func TestMain(m *testing.M) { kittest.Main(m, run) }
 
-const golden = "testdata/transcript.golden"
+const (
+	golden   = "testdata/transcript.golden"
+	goldenZh = "testdata/transcript.zh.golden"
+)
 
 // transcriptRules normalise what differs between runs and hosts, on top of
 // kittest.DefaultRules.
@@ -44,6 +47,23 @@ func transcriptRules(t *testing.T) []kittest.Rule {
 			return "  " + psLine(f[0], f[1], f[2], f[3])
 		}},
 		kittest.Literal(h.Mount+"/", "<cgroup2>/"),
+		// Step 4: peer group numbers are the kernel's to choose.
+		{Re: regexp.MustCompile(`\bshared:\d+`), Repl: "shared:<n>"},
+		// Step 10: the kernel's release, and how fast this host starts a
+		// process (the VM's figure is a constant).
+		{Re: regexp.MustCompile(`(uname -r: )[^\s;]+`), Repl: "${1}<release>"},
+		{Re: regexp.MustCompile(`about \d+ times`), Repl: "about <n> times"},
+		// The same in the Chinese narration.
+		{Re: regexp.MustCompile(`(主机名 )\S+?(（未变）)`), Repl: "${1}<host-name>$2"},
+		{Re: regexp.MustCompile(`列出 \d+ 个进程`), Repl: "列出 <n> 个进程"},
+		{Re: regexp.MustCompile(`(wc -l：)\d+`), Repl: "${1}<n>"},
+		{Re: regexp.MustCompile(`(uname -r：)[^\s；：]+`), Repl: "${1}<release>"},
+		{Re: regexp.MustCompile(`大约是 \d+ 倍`), Repl: "大约是 <n> 倍"},
+		// Step 10's ps line names the test binary: 01-namespaces.test
+		// under go test, lessons_01-namespaces in the VM lane.
+		{Re: regexp.MustCompile(`\S*01-namespaces(\.test)? init`), Repl: "01-namespaces init"},
+		// Step 9's host PIDs, in commands and paths.
+		{Re: regexp.MustCompile(`(kill -[A-Z]+ |ps -o pid,comm,args -p |/proc/)\d+\b`), Repl: "${1}<pid>"},
 	}
 	if tmp := os.TempDir(); tmp != "/tmp" {
 		rules = append(rules, kittest.Literal(tmp+"/", "/tmp/"))
@@ -59,11 +79,34 @@ func TestPrivTranscript(t *testing.T) {
 	kittest.CheckTranscript(t, golden, "README.md", kittest.Normalize(out, transcriptRules(t)...))
 }
 
-// TestREADMETranscript fails when the README's transcript and the golden
+// TestPrivTranscriptZh runs the lesson in Chinese: every line has a
+// translation, the run told again in English is the English golden (the
+// same steps, commands and evidence), and the Chinese transcript is its own
+// golden, which README.zh-CN.md shows.
+func TestPrivTranscriptZh(t *testing.T) {
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	out, rec := kittest.RunIn(t, run, "zh", "01-namespaces")
+	rules := transcriptRules(t)
+	kittest.SameAs(t, golden, kittest.Normalize(rec.English(), rules...), "the Chinese run, in English,")
+	kittest.CheckTranscript(t, goldenZh, "README.zh-CN.md", kittest.Normalize(out, rules...))
+}
+
+// TestREADMETranscript fails when a README's transcript and its golden
 // file differ.
 func TestREADMETranscript(t *testing.T) {
 	kittest.READMETranscript(t, "README.md", golden)
+	kittest.READMETranscript(t, "README.zh-CN.md", goldenZh)
 }
+
+func TestGoldensFitTheColumns(t *testing.T) { kittest.CheckGoldenColumns(t) }
+
+func TestCatalog(t *testing.T) { kittest.CheckCatalog(t, zhPO) }
+
+func TestExerciseFiles(t *testing.T) { kittest.CheckExerciseFiles(t, lesson()) }
+
+// TestPrivExercises: every check fails on the stubs as shipped and passes
+// with -tags solution.
+func TestPrivExercises(t *testing.T) { kittest.CheckExercises(t, lesson()) }
 
 func TestList(t *testing.T) { kittest.CheckList(t, lesson(), run) }
 
@@ -76,7 +119,7 @@ func TestPrivLessonExitsZeroWithoutColorOnAPipe(t *testing.T) {
 	if strings.Contains(out, "\x1b") {
 		t.Error("output to a pipe has escape codes")
 	}
-	if !strings.Contains(out, "Step 8/8") {
+	if !strings.Contains(out, "Step 10/10") {
 		t.Errorf("output lacks the last step:\n%s", out)
 	}
 }
@@ -87,7 +130,7 @@ func TestPrivStepStopsAfterN(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
-	if !strings.Contains(out, "Step 3/8") || strings.Contains(out, "Step 4/8") {
+	if !strings.Contains(out, "Step 3/10") || strings.Contains(out, "Step 4/10") {
 		t.Errorf("--step 3 output should end with step 3:\n%s", out)
 	}
 }
@@ -95,13 +138,13 @@ func TestPrivStepStopsAfterN(t *testing.T) {
 func TestPrivPauseWaitsForEnter(t *testing.T) {
 	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
 	cmd := kittest.LessonCommand(t, "01-namespaces", "--pause")
-	cmd.Stdin = strings.NewReader(strings.Repeat("\n", 7))
+	cmd.Stdin = strings.NewReader(strings.Repeat("\n", 9))
 	out, errs, status := kittest.RunProcess(t, cmd)
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
-	if n := strings.Count(out, "[Enter] for step"); n != 7 {
-		t.Errorf("%d pauses; want 7 (between 8 steps)", n)
+	if n := strings.Count(out, "[Enter] for step"); n != 9 {
+		t.Errorf("%d pauses; want 9 (between 10 steps)", n)
 	}
 }
 
@@ -117,7 +160,7 @@ func TestPrivPauseHolds(t *testing.T) {
 	defer stdin.Close()
 	out := kittest.StartUntil(t, cmd, "[Enter] for step 2")
 	time.Sleep(300 * time.Millisecond)
-	if strings.Contains(out.String(), "Step 2/8") {
+	if strings.Contains(out.String(), "Step 2/10") {
 		t.Fatalf("step 2 ran without Enter:\n%s", out.String())
 	}
 	stdin.Close() // end of input: stop pausing, run to the end
@@ -223,8 +266,10 @@ func TestColorFollowsTerminal(t *testing.T) {
 	}
 }
 
-// TestPrivNoColorThroughSudo: sudo resets the environment, and the lesson
-// still honours the user's NO_COLOR.
+// TestPrivNoColorThroughSudo: sudo resets the environment (and PAM may set
+// LANG to the system's locale), and the lesson still honours the user's
+// NO_COLOR and narrates in the language of the user's LANG. (One test, as
+// both need sudo: the VM lane, which has none, excludes it by this name.)
 func TestPrivNoColorThroughSudo(t *testing.T) {
 	kittest.Privileged(t, kit.Need{Name: "sudo", Check: func() error { _, err := exec.LookPath("sudo"); return err },
 		Fix: "sudo apt-get install sudo"})
@@ -232,25 +277,44 @@ func TestPrivNoColorThroughSudo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		noColor   bool
-		wantColor bool
-	}{{false, true}, {true, false}} {
-		// sudo drops _UNBOX_TEST_AS_LESSON too; env(1) sets it again and
-		// execs, so the lesson's parent is still sudo.
-		cmd := exec.Command("sudo", "-n", "env", "_UNBOX_TEST_AS_LESSON=1", exe, "--only", "1")
-		cmd.Env = withoutEnv(os.Environ(), "NO_COLOR")
-		if c.noColor {
-			cmd.Env = append(cmd.Env, "NO_COLOR=1")
+	t.Run("NO_COLOR", func(t *testing.T) {
+		for _, c := range []struct {
+			noColor   bool
+			wantColor bool
+		}{{false, true}, {true, false}} {
+			// sudo drops _UNBOX_TEST_AS_LESSON too; env(1) sets it again
+			// and execs, so the lesson's parent is still sudo.
+			cmd := exec.Command("sudo", "-n", "env", "_UNBOX_TEST_AS_LESSON=1", exe, "--only", "1")
+			cmd.Env = withoutEnv(os.Environ(), "NO_COLOR")
+			if c.noColor {
+				cmd.Env = append(cmd.Env, "NO_COLOR=1")
+			}
+			out, err := kittest.RunOnTerminal(t, cmd)
+			if err != nil {
+				t.Fatalf("sudo run: %v\n%s", err, out)
+			}
+			if got := strings.Contains(out, "\x1b["); got != c.wantColor {
+				t.Errorf("NO_COLOR set = %v, through sudo: escape codes = %v; want %v", c.noColor, got, c.wantColor)
+			}
 		}
-		out, err := kittest.RunOnTerminal(t, cmd)
-		if err != nil {
-			t.Fatalf("sudo run: %v\n%s", err, out)
+	})
+	t.Run("LANG", func(t *testing.T) {
+		for _, c := range []struct{ lang, want string }{
+			{"zh_CN.UTF-8", "步骤 1/10 · 宿主机的命名空间"},
+			{"C.UTF-8", "Step 1/10 · The host's namespaces"},
+		} {
+			cmd := exec.Command("sudo", "-n", "env", "_UNBOX_TEST_AS_LESSON=1", exe, "--only", "1")
+			cmd.Env = os.Environ()
+			for _, k := range []string{"LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE", kit.LangEnv} {
+				cmd.Env = withoutEnv(cmd.Env, k)
+			}
+			cmd.Env = append(cmd.Env, "LANG="+c.lang)
+			out, errs, status := kittest.RunProcess(t, cmd)
+			if status != 0 || !strings.Contains(out, c.want) {
+				t.Errorf("LANG=%s through sudo: exit status %d, output lacks %q:\n%s\n%s", c.lang, status, c.want, out, errs)
+			}
 		}
-		if got := strings.Contains(out, "\x1b["); got != c.wantColor {
-			t.Errorf("NO_COLOR set = %v, through sudo: escape codes = %v; want %v", c.noColor, got, c.wantColor)
-		}
-	}
+	})
 }
 
 func withoutEnv(env []string, key string) []string {

@@ -96,7 +96,7 @@ func stepNet(s *kit.Session) error {
 		if l.Up {
 			state = "UP"
 		}
-		addrs := "no addresses"
+		addrs := s.T("no addresses")
 		if len(l.Addrs) > 0 {
 			addrs = strings.Join(l.Addrs, " ")
 		}

@@ -246,7 +246,7 @@ func stepPID(s *kit.Session) error {
 	s.Inside("readlink /proc/self: %s", in.AfterMount.ProcSelf)
 	psTable(s, in.AfterMount.PS)
 
-	s.Cmd("sh -c 'sleep infinity & exit'    # a child starts a grandchild, then exits")
+	s.Cmd("# PID 1's child starts a grandchild, then exits without waiting for it")
 	psTable(s, in.Orphaned)
 	s.Note("The grandchild lost its parent and was adopted by PID 1 of its own namespace, not by the\n" +
 		"host's init. (The numbers between are not missing processes: Go's threads take PIDs too.)")
@@ -255,8 +255,9 @@ func stepPID(s *kit.Session) error {
 	psTable(s, in.Zombie)
 	s.Cmd("# PID 1 calls wait4(2)")
 	psTable(s, in.Reaped)
-	s.Note("An exited child stays a zombie (Z), holding its PID, until its parent waits for it. An init that\n" +
-		"never waits fills the PID table, which is why containers run a small init (tini, docker run --init).")
+	s.Note("An exited child stays a zombie (Z), holding its PID, until its parent waits for it. An init\n" +
+		"that never waits fills the PID table, which is why containers run a small init (tini, docker\n" +
+		"run --init).")
 
 	s.Cmd("# from the host: which processes are in that PID namespace? (NSpid in /proc/<pid>/status)")
 	for _, m := range r.Members {
@@ -264,10 +265,10 @@ func stepPID(s *kit.Session) error {
 	}
 	s.Cmd("# PID 1 exits")
 	for _, m := range r.Members {
-		state := "gone"
+		state := s.T("gone")
 		for _, sv := range r.Survivors {
 			if sv == m.HostPID {
-				state = "still there"
+				state = s.T("still there")
 			}
 		}
 		s.Host("host pid %d (PID %d inside): %s", m.HostPID, m.NSPID, state)

@@ -150,6 +150,8 @@ func stepUser(s *kit.Session) error {
 		"echo '0 %d 1' > /proc/<child>/uid_map\n"+
 		"echo deny > /proc/<child>/setgroups; echo '0 %d 1' > /proc/<child>/gid_map\n"+
 		"# the child: setuid(0); setgid(0)", uid, gid)
+	s.Say("(The overflow uid, 65534 unless /proc/sys/kernel/overflowuid says otherwise, is what the\n" +
+		"kernel shows for an ID that the namespace's map does not cover: before the map is written, all.)")
 	s.Inside("%s  id: uid=%d gid=%d", inside.NS, inside.UID, inside.GID)
 	s.Inside("cat /proc/self/uid_map: %s   gid_map: %s", inside.UIDMap, inside.GIDMap)
 	s.Inside("CapEff: %s (every capability)", inside.CapEff)
@@ -160,5 +162,8 @@ func stepUser(s *kit.Session) error {
 	s.Note("Root inside, uid %d outside: the file it made belongs to %d on the host.\n"+
 		"Its capabilities cover only namespaces this user namespace owns, so renaming the host\n"+
 		"(a UTS namespace the host's user namespace owns) is refused.", uid, host.FileUID)
+	s.Note("Docker does not do this by default: unless its daemon runs with --userns-remap, a container's\n" +
+		"root is the host's uid 0, held back by dropped capabilities, seccomp and AppArmor or SELinux.\n" +
+		"Rootless Podman, and Docker's rootless mode, do start every container in a user namespace.")
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/cgroups"
+	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/reexec"
 )
 
@@ -56,11 +57,11 @@ func startIn(ctx context.Context, cg cgroups.Manager, stage string, cfg any) (*c
 }
 
 // placed says how a child got into its cgroup, for a shell comment.
-func placed(p cgroups.Placement) string {
+func placed(s *kit.Session, p cgroups.Placement) string {
 	if p == cgroups.ClonedInto {
-		return "started in the cgroup (CLONE_INTO_CGROUP)"
+		return s.T("started in the cgroup (CLONE_INTO_CGROUP)")
 	}
-	return "moved in before it starts"
+	return s.T("moved in before it starts")
 }
 
 // exitSignal is the signal that ended a child, or 0.

@@ -163,7 +163,7 @@ func (l *lessonState) stepCreate(s *kit.Session) error {
 		total += len(entries)
 	}
 	s.Cmd("ls %s", shellPaths(cg.Dirs()))
-	s.Host("%s", strings.Join(have, " "))
+	s.Host("%s", kit.Wrap(strings.Join(have, " "), 72))
 	s.Host("… and %d more files, all made by the kernel", total-len(have))
 
 	p, err := placementDemo(s.Ctx, cg)
@@ -175,7 +175,8 @@ func (l *lessonState) stepCreate(s *kit.Session) error {
 	} else {
 		l.show(s, "# start the child: it waits for a word from us before it runs any code of its own")
 	}
-	s.Host("cat %s: %s", cg.File("cgroup.procs"), pidList(p.Procs, p.HostPID))
+	s.Cmd("cat %s", cg.File("cgroup.procs"))
+	s.Host("%s", pidList(s, p.Procs, p.HostPID))
 	s.Inside("cat /proc/self/cgroup")
 	for _, line := range p.Inside.Lines {
 		s.Inside("  %s", line)
@@ -202,17 +203,20 @@ func (l *lessonState) stepCreate(s *kit.Session) error {
 }
 
 // pidList prints the PIDs in cgroup.procs, naming the child's.
-func pidList(pids []int, child int) string {
+func pidList(s *kit.Session, pids []int, child int) string {
 	var out []string
 	for _, p := range pids {
 		if p == child {
-			out = append(out, fmt.Sprintf("host pid %d (the child)", p))
+			out = append(out, s.T("host pid %d (the child)", p))
 		} else {
-			out = append(out, fmt.Sprintf("host pid %d", p))
+			out = append(out, s.T("host pid %d", p))
 		}
 	}
 	if len(out) == 0 {
-		return "(empty)"
+		return s.T("(empty)")
+	}
+	if len(out) == 1 {
+		return out[0]
 	}
 	return strings.Join(out, ", ")
 }

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 
@@ -23,6 +24,11 @@ import (
 )
 
 func main() { kit.Main(run) }
+
+// zhPO is the lesson's narration in Chinese (--lang zh).
+//
+//go:embed zh.po
+var zhPO string
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return kit.Run(ctx, lesson(), args, stdin, stdout, stderr)
@@ -97,9 +103,9 @@ func lesson() *kit.Lesson {
 			},
 			{
 				Title: "The /proc problem: the limits are not where programs look",
-				Explain: "/proc/meminfo and sched_getaffinity(2), which free, nproc and most runtimes read, describe\n" +
-					"the machine, not the cgroup: they are not namespaced. A program sized by them inside a\n" +
-					"container sizes itself for the host.",
+				Explain: "/proc/meminfo, which free reads, describes the machine, not the cgroup; sched_getaffinity(2),\n" +
+					"which nproc and most runtimes read, follows a cpuset but not a CPU quota. A program sized by\n" +
+					"them inside a container with these limits sizes itself for the host.",
 				Run: l.stepProcView,
 			},
 			{
@@ -110,6 +116,8 @@ func lesson() *kit.Lesson {
 				Run: l.stepCleanup,
 			},
 		},
+		Exercises: exercises,
+		Catalogs:  map[string]string{"zh": zhPO},
 		Outro: "Limits are files: cpu.max, memory.max, pids.max (or their v1 names), written before the\n" +
 			"container's first process runs. Lesson 03 gives the container a root filesystem of its own.",
 	}

@@ -221,7 +221,7 @@ func (l *lessonState) stepMemory(s *kit.Session) error {
 		}
 		s.Note("The cgroup hit its limit, and the kernel reclaimed instead of killing: it took back the freed\n" +
 			"pages, and the child lives on below the limit.")
-		if err := l.hold(s, "The child sits at the limit, alive", cg.File(usageFile(h)), cg.File(eventsFile(h))); err != nil {
+		if err := l.hold(s, s.T("The child sits at the limit, alive."), cg.File(usageFile(h)), cg.File(eventsFile(h))); err != nil {
 			return err
 		}
 		s.Cmd("# it goes on, 1 MiB at a time, and nothing is left to take back")

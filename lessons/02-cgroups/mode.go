@@ -32,12 +32,12 @@ func (l *lessonState) stepMode(s *kit.Session) error {
 	}
 	s.Note("%s", modeNotes[h.Mode])
 	s.Table([]string{"what", "cgroup v1 file (hierarchy)", "cgroup v2 file"}, [][]string{
-		{"CPU quota", "cpu.cfs_quota_us, cpu.cfs_period_us (cpu)", "cpu.max"},
-		{"CPU used", "cpuacct.usage (cpuacct)", "cpu.stat usage_usec"},
-		{"CPU throttled", "cpu.stat (cpu)", "cpu.stat"},
-		{"memory limit", "memory.limit_in_bytes (memory)", "memory.max"},
-		{"limit hit, OOM kills", "memory.failcnt, memory.oom_control (memory)", "memory.events"},
-		{"tasks", "pids.max, pids.current (pids)", "pids.max, pids.current"},
+		{s.T("CPU quota"), "cpu.cfs_quota_us, cpu.cfs_period_us (cpu)", "cpu.max"},
+		{s.T("CPU used"), "cpuacct.usage (cpuacct)", "cpu.stat usage_usec"},
+		{s.T("CPU throttled"), "cpu.stat (cpu)", "cpu.stat"},
+		{s.T("memory limit"), "memory.limit_in_bytes (memory)", "memory.max"},
+		{s.T("limit hit, OOM kills"), "memory.failcnt, memory.oom_control (memory)", "memory.events"},
+		{s.T("tasks"), "pids.max, pids.current (pids)", "pids.max, pids.current"},
 	})
 
 	b, err := os.ReadFile("/proc/self/cgroup")

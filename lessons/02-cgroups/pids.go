@@ -186,7 +186,7 @@ func (l *lessonState) stepPids(s *kit.Session) error {
 		s.Inside("and again each of the %d times it tried after that", b.Refused-1)
 		s.Cmd("cat %s", shellPaths([]string{cg.File("pids.current"), cg.File("pids.events")}))
 		s.Host("pids.current %d of pids.max %d; pids.events: max %d", r.AtLimit.Current, r.AtLimit.Limit, r.AtLimit.LimitHits)
-		return l.hold(s, "The fork bomb sits at its limit", cg.File("pids.current"), cg.File("pids.events"))
+		return l.hold(s, s.T("The fork bomb sits at its limit."), cg.File("pids.current"), cg.File("pids.events"))
 	}
 	r, err := pidsDemo(s.Ctx, cg, bombConfig{Retries: 50, Most: 10 * int(pidsLimit.PidsLimit)}, at)
 	if err != nil {

@@ -171,12 +171,13 @@ func (l *lessonState) stepProcView(s *kit.Session) error {
 	}
 	in := r.Inside
 	s.Cmd("grep MemTotal /proc/meminfo; nproc    # in the child")
-	s.Inside("MemTotal %s   %s", gibString(in.Machine.MemTotal), sameAsHost(in.Machine.MemTotal == r.Host.MemTotal, gibString(r.Host.MemTotal)))
-	s.Inside("nproc %d   %s", in.Machine.CPUs, sameAsHost(in.Machine.CPUs == r.Host.CPUs, fmt.Sprint(r.Host.CPUs)))
+	s.Inside("MemTotal %s   %s", gibString(in.Machine.MemTotal), sameAsHost(s, in.Machine.MemTotal == r.Host.MemTotal, gibString(r.Host.MemTotal)))
+	s.Inside("nproc %d   %s", in.Machine.CPUs, sameAsHost(s, in.Machine.CPUs == r.Host.CPUs, fmt.Sprint(r.Host.CPUs)))
 	s.Note("A %d MiB, %g-CPU container is told it has the machine's memory and every CPU. /proc/meminfo\n"+
-		"and sched_getaffinity(2) are not namespaced and know nothing of cgroups; a program that sizes a\n"+
-		"heap or a thread pool by them overcommits, and meets the OOM killer or the throttle.",
-		limits.Memory/mib, cpus(limits))
+		"is not namespaced and knows nothing of memory.max; sched_getaffinity(2) follows the cpuset\n"+
+		"controller (cpuset.cpus, exercise 2) but not a CPU quota, which limits time, not CPUs. A\n"+
+		"program that sizes a heap or a thread pool by them overcommits, and meets the OOM killer or\n"+
+		"the throttle.", limits.Memory/mib, cpus(limits))
 
 	s.Cmd("cat /proc/self/cgroup    # in the child: where am I?")
 	for _, line := range in.Line {
@@ -199,11 +200,11 @@ func (l *lessonState) stepProcView(s *kit.Session) error {
 	return nil
 }
 
-func sameAsHost(same bool, host string) string {
+func sameAsHost(s *kit.Session, same bool, host string) string {
 	if same {
-		return "(the host's, exactly)"
+		return s.T("(the host's, exactly)")
 	}
-	return "(the host has " + host + ")"
+	return s.T("(the host has %s)", host)
 }
 
 func gibString(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }

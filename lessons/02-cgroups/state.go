@@ -75,11 +75,17 @@ func (l *lessonState) leaf(s *kit.Session, name string) (cgroups.Manager, error)
 }
 
 // show prints what the cgroups package did since the last show, as shell
-// commands, and forgets it.
-func (l *lessonState) show(s *kit.Session, comments ...string) {
-	lines := append(append([]string{}, comments...), shellLines(l.h, l.take())...)
-	if len(lines) > 0 {
-		s.Cmd("%s", strings.Join(lines, "\n"))
+// commands, and forgets it; comment, if given, is a line of shell comment
+// above them (its own format, so that it is translated).
+func (l *lessonState) show(s *kit.Session, comment ...string) {
+	lines := strings.Join(shellLines(l.h, l.take()), "\n")
+	switch {
+	case len(comment) > 0 && lines != "":
+		s.Cmd(comment[0]+"\n%s", lines)
+	case len(comment) > 0:
+		s.Cmd(comment[0])
+	case lines != "":
+		s.Cmd("%s", lines)
 	}
 }
 
@@ -91,7 +97,7 @@ func (l *lessonState) take() []cgroups.Op {
 }
 
 // hold waits for Enter with --hold, so a person can look at the cgroup from
-// another terminal while the child is in it.
+// another terminal while the child is in it. what is already translated.
 func (l *lessonState) hold(s *kit.Session, what string, files ...string) error {
 	if !s.Flags.Bool("hold") {
 		return nil
@@ -114,11 +120,12 @@ func (l *lessonState) hold(s *kit.Session, what string, files ...string) error {
 		}()
 	}
 	fmt.Fprintln(s.Writer())
-	s.Say("%s. From another terminal, try:", what)
+	s.Say("%s", what)
+	s.Say("From another terminal, try:")
 	for _, f := range files {
 		s.Say("  cat %s", f)
 	}
-	fmt.Fprintf(s.Writer(), "\n  [Enter] to go on… ")
+	fmt.Fprintf(s.Writer(), "\n  %s ", s.T("[Enter] to go on…"))
 	select {
 	case _, ok := <-l.lines:
 		fmt.Fprintln(s.Writer())

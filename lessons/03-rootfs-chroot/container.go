@@ -15,10 +15,10 @@ import (
 	"github.com/unboxlab/unbox/internal/reexec"
 )
 
-// The container of steps 4 to 7 is one child in new mount and PID
+// The container of steps 4 to 8 is one child in new mount and PID
 // namespaces. It does what the parent asks, one step's work at a time,
 // reports what it saw, and waits while the parent narrates and looks from
-// the host. Steps can be skipped (--only 7 runs 1, 4, 5 and 7), so the
+// the host. Steps can be skipped (--only 8 runs 1, 4, 5 and 8), so the
 // parent names each request:
 //
 //	parent                          child (the container's PID 1)
@@ -26,9 +26,13 @@ import (
 //	                       ◀──      pivotReport
 //	"populate"             ──▶      step 5: /proc, /sys, /dev, devices
 //	                       ◀──      populateReport
-//	"escape"               ──▶      step 6: start the escaping process, inside
+//	"procsys-write"        ──▶      step 6: write a /proc/sys setting
+//	                       ◀──      procSysWrite
+//	"procsys-protect", old ──▶      put it back, make /proc/sys read-only
+//	                       ◀──      procSysProtect
+//	"escape"               ──▶      step 7: start the escaping process, inside
 //	                       ◀──      escapeReport
-//	(step 7: read /proc/<child>/mountinfo from the host)
+//	(step 8: read /proc/<child>/mountinfo from the host)
 //	"exit"                 ──▶      exit: the namespaces, and every mount in them, go
 
 func init() { reexec.Register("container", containerChild) }
@@ -58,6 +62,13 @@ func containerChild(c *reexec.Conn) error {
 		switch req {
 		case reqPopulate:
 			report, err = populate()
+		case reqProcSysWrite:
+			report, err = procSysWriteInside()
+		case reqProcSysProtect:
+			var old string
+			if err = c.Recv(&old); err == nil {
+				report, err = procSysProtectInside(old)
+			}
 		case reqEscape:
 			// A process started from inside: it execs /proc/self/exe,
 			// which the container's own /proc (step 5) still resolves to
@@ -81,9 +92,11 @@ func containerChild(c *reexec.Conn) error {
 
 // The parent's requests to the container child.
 const (
-	reqPopulate = "populate"
-	reqEscape   = "escape"
-	reqExit     = "exit"
+	reqPopulate       = "populate"
+	reqProcSysWrite   = "procsys-write"
+	reqProcSysProtect = "procsys-protect"
+	reqEscape         = "escape"
+	reqExit           = "exit"
 )
 
 // container is the parent's handle on the child.
@@ -161,6 +174,14 @@ func (st *state) container(s *kit.Session) (*container, error) {
 	return st.ctr, nil
 }
 
+// onHostCell says what a directory of the container's table is on the host.
+func onHostCell(s *kit.Session, rel, status string) string {
+	if status == "a mount point" {
+		return s.T("%s: a mount point", rel)
+	}
+	return s.T("%s: not a mount point", rel)
+}
+
 func (st *state) stepTwoTables(s *kit.Session) error {
 	w, err := st.workdir(s)
 	if err != nil {
@@ -183,7 +204,7 @@ func (st *state) stepTwoTables(s *kit.Session) error {
 	for _, m := range inside {
 		what := m.Type
 		if m.Point == "/" {
-			what = "the rootfs, bound"
+			what = s.T("the rootfs, bound")
 		}
 		onHost := filepath.Join(w.Rootfs, m.Point)
 		status := "not a mount point"
@@ -193,7 +214,7 @@ func (st *state) stepTwoTables(s *kit.Session) error {
 		// Relative to the work directory, so the table's width does not
 		// depend on the PID in its name.
 		rel, _ := filepath.Rel(w.Base, onHost)
-		rows = append(rows, []string{m.Point, what, rel + ": " + status})
+		rows = append(rows, []string{m.Point, what, onHostCell(s, rel, status)})
 	}
 	s.Say("The same directories on the host are under %s/:", w.Base)
 	s.Table([]string{"in the container", "what", "the same directory on the host"}, rows)
@@ -202,7 +223,7 @@ func (st *state) stepTwoTables(s *kit.Session) error {
 	for _, m := range procfs.Mounts(host).Under(w.Base) {
 		ours = append(ours, m.Line())
 	}
-	s.Host("%s", nothing(ours))
+	s.Host("%s", nothing(s, ours))
 	if err := ctr.finish(); err != nil {
 		return err
 	}

@@ -141,21 +141,23 @@ func runEscape(ctx context.Context, cfg escapeConfig) (escapeReport, error) {
 // narrateEscape prints an escape attempt, the same way for steps 3 and 6.
 func narrateEscape(s *kit.Session, marker string, r escapeReport) {
 	s.Inside("cat %s: %s", marker, r.Before)
-	s.Cmd("mkdir %s && chroot %s    # chroot(2) alone: the working directory stays where it was", escapeDir, escapeDir)
+	s.Cmd("mkdir %s\n"+
+		"# chroot(\"%s\"): the system call alone, which does not change\n"+
+		"# the working directory (chroot(8) would also cd into it)", escapeDir, escapeDir)
 	s.Inside("getcwd: %s", r.Cwd[0])
-	s.Cmd("cd ..    # again and again, until . and .. are the same directory")
+	s.Cmd("# chdir(\"..\"), again and again, until . and .. are the same directory")
 	if r.Ups == 0 {
 		s.Inside("no need: . and .. are already the same directory")
 	}
 	for _, cwd := range r.Cwd[1:] {
 		s.Inside("getcwd: %s", cwd)
 	}
-	s.Cmd("chroot .")
+	s.Cmd("# chroot(\".\")")
 	if r.MarkerErr == "" {
 		// The host's own /: what is in it differs from host to host.
 		s.Inside("getcwd: %s", r.After)
 	} else {
-		s.Inside("getcwd: %s; ls /: %s", r.After, listing(visible(r.Root)))
+		s.Inside("getcwd: %s; ls /: %s", r.After, listing(s, visible(r.Root)))
 	}
 	if r.MarkerErr == "" {
 		s.Inside("cat %s: %s", marker, r.Marker)
@@ -205,7 +207,7 @@ func (st *state) stepPivotEscape(s *kit.Session) error {
 	s.Cmd("# a root process inside the container (the container's PID 1 starts it), which then does:")
 	narrateEscape(s, w.Marker, r)
 	s.Cmd("find / -xdev -name %s", markerName)
-	s.Inside("%s", nothing(r.Found))
+	s.Inside("%s", nothing(s, r.Found))
 	if r.MarkerErr == "" || len(r.Found) > 0 {
 		// The isolation this step shows does not hold: a failed step, not
 		// a warning followed by success.

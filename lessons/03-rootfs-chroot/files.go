@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/unboxlab/unbox/internal/kit"
 )
 
 // Small stand-ins for ls, cat, getcwd and find that print what the shell
@@ -30,18 +32,18 @@ func ls(dir string) ([]string, error) {
 }
 
 // listing prints names on one line, or "(empty)".
-func listing(names []string) string {
+func listing(s *kit.Session, names []string) string {
 	if len(names) == 0 {
-		return "(empty)"
+		return s.T("(empty)")
 	}
 	return strings.Join(names, " ")
 }
 
 // nothing prints names on one line, or "(nothing)" for a search that
 // found nothing.
-func nothing(names []string) string {
+func nothing(s *kit.Session, names []string) string {
 	if len(names) == 0 {
-		return "(nothing)"
+		return s.T("(nothing)")
 	}
 	return strings.Join(names, " ")
 }
@@ -128,10 +130,10 @@ func findXdev(root, name string) ([]string, error) {
 	return found, err
 }
 
-// count is "1 mount", "6 mounts".
-func count(n int, what string) string {
+// mountCount is "1 mount", "6 mounts".
+func mountCount(s *kit.Session, n int) string {
 	if n == 1 {
-		return "1 " + what
+		return s.T("1 mount")
 	}
-	return fmt.Sprintf("%d %ss", n, what)
+	return s.T("%d mounts", n)
 }

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"io"
 
 	"github.com/urfave/cli/v2"
@@ -21,12 +22,17 @@ import (
 
 func main() { kit.Main(run) }
 
+// zhPO is the lesson's narration in Chinese (--lang zh).
+//
+//go:embed zh.po
+var zhPO string
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return kit.Run(ctx, lesson(), args, stdin, stdout, stderr)
 }
 
 // state is what the steps share: the root filesystem of step 1 and the
-// container child of steps 4 to 7.
+// container child of steps 4 to 8.
 type state struct {
 	work *workdir
 	ctr  *container
@@ -75,10 +81,18 @@ func lesson() *kit.Lesson {
 			},
 			{
 				Title: "Populate the new root: /proc, /sys, /dev",
-				Explain: "What a runtime mounts in every container: a /proc of its own PID namespace, /sys read-only,\n" +
-					"/dev as a small tmpfs with only the safe device nodes, a private devpts and a /dev/shm.",
+				Explain: "The filesystems a runtime mounts in every container (runc's defaults): a /proc of its own PID\n" +
+					"namespace, /sys read-only, /dev as a small tmpfs with only the safe device nodes, a private\n" +
+					"devpts and a /dev/shm. (What they leave writable in /proc is step 6.)",
 				Requires: []int{1, 4},
 				Run:      st.stepPopulate,
+			},
+			{
+				Title: "The kernel is shared: /proc/sys, and why runtimes make it read-only",
+				Explain: "The container has its own /proc, but most of /proc/sys is one setting for the whole\n" +
+					"machine: no namespace covers it. What a container writes there, the host's kernel does.",
+				Requires: []int{1, 4, 5},
+				Run:      st.stepProcSys,
 			},
 			{
 				Title:    "The same escape, after pivot_root",
@@ -99,6 +113,8 @@ func lesson() *kit.Lesson {
 				Run:     stepSequence,
 			},
 		},
+		Exercises:  exercises,
+		Catalogs:   map[string]string{"zh": zhPO},
 		Shell:      st.shell,
 		ShellNeeds: kit.NeedNamespaces("uts", "ipc"),
 		Flags: []cli.Flag{

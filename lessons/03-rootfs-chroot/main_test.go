@@ -22,8 +22,9 @@ import (
 func TestMain(m *testing.M) { kittest.Main(m, run) }
 
 const (
-	name   = "03-rootfs-chroot"
-	golden = "testdata/transcript.golden"
+	name     = "03-rootfs-chroot"
+	golden   = "testdata/transcript.golden"
+	goldenZh = "testdata/transcript.zh.golden"
 )
 
 // transcriptRules normalise what differs between runs and hosts, on top of
@@ -35,11 +36,18 @@ func transcriptRules() []kittest.Rule {
 		kittest.Literal(" lib lib64 ", " "),
 		{Re: regexp.MustCompile(`(uname -n: )[^\s;]+`), Repl: "${1}<host-name>"},
 		{Re: regexp.MustCompile(`\d+ programs in /bin`), Repl: "<n> programs in /bin"},
-		{Re: regexp.MustCompile(`(the host's mount table: )\d+ mounts; / is [^,]+,`), Repl: "${1}<n> mounts; / is <propagation>,"},
+		{Re: regexp.MustCompile(`(the host's mount table: )\d+ mounts`), Repl: "${1}<n> mounts"},
+		{Re: regexp.MustCompile(`/ is \S+, as on the host`), Repl: "/ is <propagation>, as on the host"},
 		{Re: regexp.MustCompile(`\d+ more under the old root`), Repl: "<n> more under the old root"},
 		// The container's / is a bind mount of a directory of the host's
 		// /tmp: its device, type and options are the host's.
 		{Re: regexp.MustCompile(`\S+ on / type \S+ \([^)]*\)`), Repl: "<device> on / type <fstype> (<options>)"},
+		// The same in the Chinese narration.
+		{Re: regexp.MustCompile(`(uname -n：)[^\s；]+`), Repl: "${1}<host-name>"},
+		{Re: regexp.MustCompile(`\d+ 个程序`), Repl: "<n> 个程序"},
+		{Re: regexp.MustCompile(`(宿主机挂载表的副本：)\d+ 个挂载`), Repl: "${1}<n> 个挂载"},
+		{Re: regexp.MustCompile(`/ 是 \S+，与宿主机相同`), Repl: "/ 是 <propagation>，与宿主机相同"},
+		{Re: regexp.MustCompile(`旧根下还有 \d+ 个`), Repl: "旧根下还有 <n> 个"},
 	}
 	if parent, err := workParent(); err == nil && parent != "/tmp" {
 		rules = append(rules, kittest.Literal(parent+"/", "/tmp/"))
@@ -71,19 +79,42 @@ func TestPrivTranscript(t *testing.T) {
 	}
 }
 
-// TestREADMETranscript fails when the README's transcript and the golden
+// TestPrivTranscriptZh runs the lesson in Chinese: every line has a
+// translation, the run told again in English is the English golden (the
+// same steps, commands and evidence), and the Chinese transcript is its own
+// golden, which README.zh-CN.md shows.
+func TestPrivTranscriptZh(t *testing.T) {
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	out, rec := kittest.RunIn(t, run, "zh", name)
+	kittest.SameAs(t, golden, kittest.Normalize(rec.English(), transcriptRules()...), "the Chinese run, in English,")
+	kittest.CheckTranscript(t, goldenZh, "README.zh-CN.md", kittest.Normalize(out, transcriptRules()...))
+}
+
+// TestREADMETranscript fails when a README's transcript and its golden
 // file differ.
 func TestREADMETranscript(t *testing.T) {
 	kittest.READMETranscript(t, "README.md", golden)
+	kittest.READMETranscript(t, "README.zh-CN.md", goldenZh)
 }
+
+func TestGoldensFitTheColumns(t *testing.T) { kittest.CheckGoldenColumns(t) }
+
+func TestCatalog(t *testing.T) { kittest.CheckCatalog(t, zhPO) }
+
+func TestExerciseFiles(t *testing.T) { kittest.CheckExerciseFiles(t, lesson()) }
+
+// TestPrivExercises: every check fails on the stubs as shipped and passes
+// with -tags solution.
+func TestPrivExercises(t *testing.T) { kittest.CheckExercises(t, lesson()) }
 
 func TestList(t *testing.T) { kittest.CheckList(t, lesson(), run) }
 
-// TestRequires: --only N runs the steps N needs. Step 6 execs the program
-// again from inside the container, which needs step 5's /proc.
+// TestRequires: --only N runs the steps N needs. Step 7 execs the program
+// again from inside the container, which needs step 5's /proc; step 6
+// writes to that /proc.
 func TestRequires(t *testing.T) {
 	steps := lesson().Steps
-	for i, want := range map[int][]int{2: {1}, 3: {1}, 4: {1}, 5: {1, 4}, 6: {1, 4, 5}, 7: {1, 4, 5}} {
+	for i, want := range map[int][]int{2: {1}, 3: {1}, 4: {1}, 5: {1, 4}, 6: {1, 4, 5}, 7: {1, 4, 5}, 8: {1, 4, 5}} {
 		if got := steps[i-1].Requires; !slices.Equal(got, want) {
 			t.Errorf("step %d requires %v; want %v", i, got, want)
 		}
@@ -100,7 +131,7 @@ func TestPrivLessonExitsZero(t *testing.T) {
 	if strings.Contains(out, "\x1b") {
 		t.Error("output to a pipe has escape codes")
 	}
-	if !strings.Contains(out, "Step 8/8") {
+	if !strings.Contains(out, "Step 9/9") {
 		t.Errorf("output lacks the last step:\n%s", out)
 	}
 	base := lessonBase(t, cmd)
@@ -117,7 +148,7 @@ func TestPrivStepFourStops(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("exit status = %d; want 0\nstderr:\n%s", status, errs)
 	}
-	if !strings.Contains(out, "Step 4/8") || strings.Contains(out, "Step 5/8") {
+	if !strings.Contains(out, "Step 4/9") || strings.Contains(out, "Step 5/9") {
 		t.Errorf("--step 4 output should end with step 4:\n%s", out)
 	}
 }
@@ -130,9 +161,10 @@ func TestPrivOnly(t *testing.T) {
 		only      string
 		want, not []string
 	}{
-		{"5", []string{"Step 1/8", "Step 4/8", "Step 5/8"}, []string{"Step 2/8", "Step 3/8", "Step 6/8"}},
-		{"6", []string{"Step 1/8", "Step 4/8", "Step 5/8", "Step 6/8", "No way out."}, []string{"Step 3/8", "Step 7/8"}},
-		{"7", []string{"Step 1/8", "Step 4/8", "Step 5/8", "Step 7/8", "The container has 6 mounts"}, []string{"Step 6/8"}},
+		{"5", []string{"Step 1/9", "Step 4/9", "Step 5/9"}, []string{"Step 2/9", "Step 3/9", "Step 6/9"}},
+		{"6", []string{"Step 1/9", "Step 4/9", "Step 5/9", "Step 6/9", "read-only file system"}, []string{"Step 3/9", "Step 7/9"}},
+		{"7", []string{"Step 1/9", "Step 4/9", "Step 5/9", "Step 7/9", "No way out."}, []string{"Step 3/9", "Step 6/9", "Step 8/9"}},
+		{"8", []string{"Step 1/9", "Step 4/9", "Step 5/9", "Step 8/9", "The container has 6 mounts"}, []string{"Step 7/9"}},
 	} {
 		t.Run(c.only, func(t *testing.T) {
 			cmd := kittest.LessonCommand(t, name, "--only", c.only)
@@ -178,7 +210,7 @@ func TestPrivShell(t *testing.T) {
 			if status != 0 {
 				t.Fatalf("exit status = %d; want 0\nstdout:\n%s\nstderr:\n%s", status, out, errs)
 			}
-			_, shell, ok := strings.Cut(out, "Step 9/9")
+			_, shell, ok := strings.Cut(out, "Step 10/10")
 			if !ok {
 				t.Fatalf("no shell step in the output:\n%s", out)
 			}

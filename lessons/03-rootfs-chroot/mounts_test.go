@@ -3,7 +3,10 @@
 package main
 
 import (
+	"io"
 	"testing"
+
+	"github.com/unboxlab/unbox/internal/kit"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,10 +34,11 @@ func TestModeString(t *testing.T) {
 	}
 }
 
-func TestCount(t *testing.T) {
+func TestMountCount(t *testing.T) {
+	s := &kit.Session{Narrator: kit.NewNarrator(io.Discard, false)}
 	for n, want := range map[int]string{0: "0 mounts", 1: "1 mount", 6: "6 mounts"} {
-		if got := count(n, "mount"); got != want {
-			t.Errorf("count(%d, mount) = %q; want %q", n, got, want)
+		if got := mountCount(s, n); got != want {
+			t.Errorf("mountCount(%d) = %q; want %q", n, got, want)
 		}
 	}
 }

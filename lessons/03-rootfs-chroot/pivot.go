@@ -212,7 +212,8 @@ func (st *state) stepPivotRoot(s *kit.Session) error {
 	}
 
 	s.Cmd("unshare --mount --pid --fork sh    # the container: new mount and PID namespaces")
-	s.Inside("%s, a copy of the host's mount table: %d mounts; / is %s, as on the host", r.NS, r.Mounts, r.Propagation)
+	s.Inside("%s, a copy of the host's mount table: %d mounts", r.NS, r.Mounts)
+	s.Inside("/ is %s, as on the host", r.Propagation)
 	s.Host("%s, the host's own", hostNS)
 
 	narrateTrace(s, r.Trace, func(step mount.Step) func() {
@@ -230,26 +231,28 @@ func (st *state) stepPivotRoot(s *kit.Session) error {
 		case step.Op == mount.OpPivot:
 			return func() {
 				p := r.Pivoted
-				s.Inside("ls -A /: %s", listing(p.Root))
+				s.Inside("ls -A /: %s", listing(s, p.Root))
 				s.Inside("cat %s: %s", w.Marker, p.Marker)
-				stacked := "the old root on top of the new one"
+				stacked := s.T("the old root on top of the new one")
 				if !p.OnTop {
-					stacked = "not stacked as pivot_root(2) says"
+					stacked = s.T("not stacked as pivot_root(2) says")
 				}
-				s.Inside("cat /proc/self/mountinfo: %s at /, %s, and %d more under the old root", count(p.AtRoot, "mount"), stacked, p.Under)
-				s.Note("pivot_root(2), given the same directory twice, made the root filesystem the root and mounted the\n" +
-					"old root on top of it, at the same place. A path starts at the root, underneath, so none leads to\n" +
-					"the host's files any more; but the old root is still mounted here, with all the host's mounts.")
+				s.Inside("cat /proc/self/mountinfo: %s at /, %s,", mountCount(s, p.AtRoot), stacked)
+				s.Inside("and %d more under the old root", p.Under)
+				s.Note("pivot_root(2), given the same directory twice, made the root filesystem the root and mounted\n" +
+					"the old root on top of it, at the same place. A path starts at the root, underneath, so none\n" +
+					"leads to the host's files any more; but the old root is still mounted here, with all the\n" +
+					"host's mounts.")
 			}
 		case step.Op == mount.OpChdir && step.Path == "/":
 			return func() {
-				s.Inside("ls -A /: %s", listing(r.Dropped.Root))
-				s.Inside("cat /proc/self/mountinfo: %s: %s", count(len(r.Dropped.Points), "mount"), listing(r.Dropped.Points))
+				s.Inside("ls -A /: %s", listing(s, r.Dropped.Root))
+				s.Inside("cat /proc/self/mountinfo: %s: %s", mountCount(s, len(r.Dropped.Points)), listing(s, r.Dropped.Points))
 				var points []string
 				for _, m := range ctr.mounts {
 					points = append(points, m.Point)
 				}
-				s.Host("cat /proc/<child>/mountinfo: %s: %s", count(len(points), "mount"), listing(points))
+				s.Host("cat /proc/<child>/mountinfo: %s: %s", mountCount(s, len(points)), listing(s, points))
 			}
 		}
 		return nil

@@ -200,14 +200,14 @@ func (st *state) stepPopulate(s *kit.Session) error {
 		}
 		switch step.Path {
 		case "/proc":
-			return func() { s.Inside("readlink /proc/self: %s; processes in /proc: %s", r.ProcSelf, listing(r.Procs)) }
+			return func() { s.Inside("readlink /proc/self: %s; processes in /proc: %s", r.ProcSelf, listing(s, r.Procs)) }
 		case "/sys":
 			return func() { s.Inside("mkdir /sys/unbox: %s", r.SysWrite) }
 		case "/dev":
-			return func() { s.Inside("ls -A /dev: %s    (a fresh tmpfs: not one device)", listing(r.DevEmpty)) }
+			return func() { s.Inside("ls -A /dev: %s    (a fresh tmpfs: not one device)", listing(s, r.DevEmpty)) }
 		case "/dev/pts":
 			return func() {
-				s.Inside("ls -A /dev/pts: %s    (a new instance: none of the host's terminals)", listing(r.Pts))
+				s.Inside("ls -A /dev/pts: %s    (a new instance: none of the host's terminals)", listing(s, r.Pts))
 			}
 		case "/dev/shm":
 			return func() { s.Inside("ls -ld /dev/shm: %s", r.ShmMode) }
@@ -229,7 +229,7 @@ func (st *state) stepPopulate(s *kit.Session) error {
 	s.Table([]string{"mode", "device", "name"}, rows)
 	s.Cmd("head -c 4 /dev/zero | od -An -tx1; echo > /dev/full")
 	s.Inside("%s; %s", r.Zero, r.Full)
-	s.Cmd("cat /proc/self/mountinfo    # shown as mount(8) does: source on point type fstype (mount options)")
+	s.Cmd("cat /proc/self/mountinfo    # shown as mount(8) prints it")
 	var lines []string
 	for _, m := range r.Mounts {
 		lines = append(lines, m.Line())
@@ -237,7 +237,8 @@ func (st *state) stepPopulate(s *kit.Session) error {
 	s.Inside("%s", strings.Join(lines, "\n"))
 	s.Note("/proc shows the container's PID namespace (PID 1 is its first process); /sys cannot be written;\n" +
 		"/dev has six devices that reach no hardware and no host memory, and the links programs expect:\n" +
-		"no disk, no /dev/mem, no /dev/kmsg. (Root in here could still mknod(2) one: runtimes also drop\n" +
-		"CAP_MKNOD and deny devices in the cgroup, which this lesson does not.)")
+		"no disk, no /dev/mem, no /dev/kmsg. Root in here could still mknod(2) a disk's node and open it.\n" +
+		"Docker keeps CAP_MKNOD and relies on the device cgroup, which lets a container open only the\n" +
+		"devices it allows; Podman drops CAP_MKNOD by default. This lesson does neither (exercise 3).")
 	return nil
 }

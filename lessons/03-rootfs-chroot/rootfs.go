@@ -100,7 +100,8 @@ func (st *state) stepRootfs(s *kit.Session) error {
 		return err
 	}
 	s.Cmd("mkdir -p %s\n"+
-		"# fill it with a shell and tools, as `docker export $(docker create busybox) | tar -x -C rootfs` would", w.Rootfs)
+		"# fill it with a shell and tools, as this would:\n"+
+		"# docker export $(docker create busybox) | tar -x -C rootfs", w.Rootfs)
 	top, err := ls(w.Rootfs)
 	if err != nil {
 		return err
@@ -110,19 +111,19 @@ func (st *state) stepRootfs(s *kit.Session) error {
 		if err != nil {
 			return errText(err)
 		}
-		return listing(names)
+		return listing(s, names)
 	}
 	s.Cmd("ls %s", w.Rootfs)
-	s.Host("%s", listing(visible(top)))
+	s.Host("%s", listing(s, visible(top)))
 	s.Cmd("ls %s/bin | wc -l; cat %s/etc/passwd", w.Rootfs, w.Rootfs)
 	s.Host("%d programs in /bin, /bin/sh among them", len(w.Info.Programs))
 	s.Host("%s", cat(filepath.Join(w.Rootfs, "etc/passwd")))
-	s.Cmd("ls %s/proc %s/sys %s/dev", w.Rootfs, w.Rootfs, w.Rootfs)
+	s.Cmd("ls %s/{proc,sys,dev}", w.Rootfs)
 	s.Host("/proc: %s  /sys: %s  /dev: %s", empty("proc"), empty("sys"), empty("dev"))
 	s.Cmd("echo '%s' > %s", markerText, w.Marker)
-	s.Note("That is all an image is, unpacked: files. /proc, /sys and /dev are empty directories, mount points\n" +
-		"that the runtime fills when a container starts (step 5). The file host-only is outside rootfs/:\n" +
-		"a process whose / is rootfs/ should never be able to read it.")
+	s.Note("That is all an image is, unpacked: files. /proc, /sys and /dev are empty directories, mount\n" +
+		"points that the runtime fills when a container starts (step 5). The file host-only is outside\n" +
+		"rootfs/: a process whose / is rootfs/ should never be able to read it.")
 	return nil
 }
 
@@ -186,18 +187,18 @@ func (st *state) stepChroot(s *kit.Session) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	s.Cmd("chroot %s /bin/sh -c 'ls /; cut -d: -f1 /etc/passwd; ls /proc; uname -n; echo $$'", w.Rootfs)
-	s.Inside("ls /: %s", listing(v.Root))
-	s.Inside("users: %s", listing(v.Users))
-	s.Inside("ls /proc: %s", listing(v.Proc))
+	s.Cmd("chroot %s /bin/sh -c \\\n    'ls /; cut -d: -f1 /etc/passwd; ls /proc; uname -n; echo $$'", w.Rootfs)
+	s.Inside("ls /: %s", listing(s, v.Root))
+	s.Inside("users: %s", listing(s, v.Users))
+	s.Inside("ls /proc: %s", listing(s, v.Proc))
 	s.Inside("uname -n: %s; echo $$: host pid %d", v.Hostname, v.PID)
-	same := "the PID it saw itself"
+	same := s.T("the PID it saw itself")
 	if v.PID != v.HostPID {
-		same = "not the PID it saw"
+		same = s.T("not the PID it saw")
 	}
 	s.Host("uname -n: %s; the shell was host pid %d, %s", host, v.HostPID, same)
-	s.Note("Inside, / is the root filesystem: other files, other users, an empty /proc. It looks like another\n" +
-		"machine, but only path lookup changed: same hostname, same PIDs, same everything else.\n" +
+	s.Note("Inside, / is the root filesystem: other files, other users, an empty /proc. It looks like\n" +
+		"another machine, but only path lookup changed: same hostname, same PIDs, same everything else.\n" +
 		"chroot(2) makes no namespace; lesson 01's namespaces do the rest.")
 	return nil
 }

@@ -80,15 +80,15 @@ func (l *lab) stepCopyUp(s *kit.Session) error {
 	}
 	s.Host("%s  %s", r.LowerBefore, l.rel(r.Lower))
 	s.Cmd("echo debug=true >> %s/etc/app.conf", l.rel(c.Merged))
-	s.Cmd("cat %s/etc/app.conf; sha256sum %s %s", l.rel(c.Merged), l.rel(r.Lower), l.rel(r.Upper))
-	s.Host("merged/etc/app.conf: %s", r.Merged)
-	unchanged := "changed!"
+	s.Cmd("cat %s/etc/app.conf\nsha256sum %s %s", l.rel(c.Merged), l.rel(r.Lower), l.rel(r.Upper))
+	s.Host("merged/etc/app.conf: %s", shown(s, r.Merged))
+	unchanged := s.T("changed!")
 	if r.LowerAfter == r.LowerBefore {
-		unchanged = "unchanged"
+		unchanged = s.T("unchanged")
 	}
 	s.Table([]string{"file", "sha256", "size", ""}, [][]string{
-		{l.rel(r.Lower), r.LowerAfter, humanBytes(r.LowerSize), unchanged},
-		{l.rel(r.Upper), r.UpperSum, humanBytes(r.UpperSize), "new: a whole copy, plus the line"},
+		{l.rel(r.Lower), r.LowerAfter, sizeOf(s, r.LowerSize), unchanged},
+		{l.rel(r.Upper), r.UpperSum, sizeOf(s, r.UpperSize), s.T("new: a whole copy, plus the line")},
 	})
 	s.Note("The first write copied the whole file up into the upper dir, then changed the copy; the layer\n" +
 		"below is untouched, and every other container still sees it. However small the change, the\n" +

@@ -142,7 +142,7 @@ func (l *lab) stepEnter(s *kit.Session) error {
 		m.Target = "$M" + m.Target
 		cmds = append(cmds, m.String())
 	}
-	s.Cmd("%s    # a volume: a host directory, over the union", strings.Join(cmds, "\n"))
+	s.Cmd("%s\n# the last one is a volume: a host directory, mounted over the union", strings.Join(cmds, "\n"))
 	s.Cmd("mknod $M/dev/null c 1 3 ...    # and zero, full, random, urandom, tty\n" +
 		"cd $M && pivot_root . . && umount -l .    # lesson 03\n" +
 		"hostname $(cat /etc/hostname)")
@@ -155,17 +155,18 @@ func (l *lab) stepEnter(s *kit.Session) error {
 	if err != nil {
 		return err
 	}
-	s.Inside("/ is %s: %s", r.RootType, layers)
-	s.Inside("cat /etc/app.conf: %s", r.AppConf)
-	s.Inside("ls /srv/www: %s; ls /etc/motd: %s", r.WWW, r.Motd)
+	s.Inside("/ is %s, with the host's paths in its options:", r.RootType)
+	s.Inside("%s", strings.ReplaceAll(strings.ReplaceAll(layers, ":", "\n  :"), ",", "\n,"))
+	s.Inside("cat /etc/app.conf: %s", shown(s, r.AppConf))
+	s.Inside("ls /srv/www: %s; ls /etc/motd: %s", shown(s, r.WWW), shown(s, r.Motd))
 	s.Cmd("echo hello from inside > %s; echo hello from inside > %s", r.WroteRoot, r.WroteVolume)
-	s.Host("%s: %s", l.rel(filepath.Join(c.Upper, r.WroteRoot)), h.UpperFile)
-	s.Host("%s: %s", l.rel(filepath.Join(volume, filepath.Base(r.WroteVolume))), h.VolumeFile)
-	s.Host("%s: %s; %s: %s", l.rel(filepath.Join(c.Upper, volumeTarget)), h.UpperData,
-		l.rel(filepath.Join(c.Upper, r.WroteVolume)), h.UpperVolume)
-	s.Note("Inside, the union is just /, with a's changes and nothing of b's. A write to / lands in a's upper\n" +
-		"dir; a write to the volume goes past the union to the host directory, so no commit will carry\n" +
-		"it and it outlives the container (lesson 05). Note that /proc/self/mountinfo shows the host paths\n" +
-		"of every layer to anyone inside.")
+	s.Host("%s: %s", l.rel(filepath.Join(c.Upper, r.WroteRoot)), shown(s, h.UpperFile))
+	s.Host("%s: %s", l.rel(filepath.Join(volume, filepath.Base(r.WroteVolume))), shown(s, h.VolumeFile))
+	s.Host("%s: %s", l.rel(filepath.Join(c.Upper, volumeTarget)), shown(s, h.UpperData))
+	s.Host("%s: %s", l.rel(filepath.Join(c.Upper, r.WroteVolume)), shown(s, h.UpperVolume))
+	s.Note("Inside, the union is just /, with a's changes and nothing of b's. A write to / lands in a's\n" +
+		"upper dir; a write to the volume goes past the union to the host directory, so no commit will\n" +
+		"carry it and it outlives the container (lesson 05). Note that /proc/self/mountinfo shows the\n" +
+		"host paths of every layer to anyone inside.")
 	return nil
 }

@@ -11,9 +11,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/overlay"
 	"github.com/unboxlab/unbox/internal/overlay/whiteout"
 )
@@ -111,22 +114,49 @@ func (e entry) name() string {
 }
 
 // describe says what the entry is on disk.
-func (e entry) describe() string {
+func (e entry) describe(s *kit.Session) string {
 	switch {
 	case e.Marker == overlay.Whiteout && e.Type == typeFile:
-		return "empty file, " + overlay.WhiteoutXattr
+		return s.T("empty file, %s", overlay.WhiteoutXattr)
 	case e.Marker == overlay.Whiteout:
-		return "character device 0/0"
+		return s.T("character device 0/0")
 	case e.Marker == overlay.Opaque:
-		return "directory, " + overlay.OpaqueXattr + "=y"
+		return s.T("dir, %s=y", overlay.OpaqueXattr)
 	case e.Type == typeFile:
-		return fmt.Sprintf("file, %s", humanBytes(e.Size))
+		return s.T("file, %s", sizeOf(s, e.Size))
 	case e.Type == typeDir:
-		return "directory"
+		return s.T("directory")
 	case e.Type == typeSymlink:
-		return "symlink"
+		return s.T("symlink")
 	}
-	return "special file"
+	return s.T("special file")
+}
+
+// sizeOf is humanBytes in the session's language.
+func sizeOf(s *kit.Session, n int64) string {
+	switch {
+	case n == 1:
+		return s.T("1 byte")
+	case n < 1<<10:
+		return s.T("%d bytes", n)
+	}
+	return humanBytes(n)
+}
+
+// lastLine matches what oneLine makes of a file of several lines.
+var lastLine = regexp.MustCompile(`^(\d+) lines, last: (.*)$`)
+
+// shown is what look found, in the session's language: look runs in a
+// child too, and answers in English.
+func shown(s *kit.Session, v string) string {
+	if v == "(empty directory)" {
+		return s.T("(empty directory)")
+	}
+	if m := lastLine.FindStringSubmatch(v); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return s.T("%d lines, last: %s", n, m[2])
+	}
+	return v
 }
 
 // tarNames is the whole layer in tar form, in the order of entries.
@@ -186,4 +216,18 @@ func sha256File(p string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// cellOf is what look found, as a table cell of at most width columns:
+// a file of several lines shows its last on a line of its own, words are
+// translated, data is folded at spaces.
+func cellOf(s *kit.Session, v string, width int) string {
+	if m := lastLine.FindStringSubmatch(v); m != nil && kit.Width(v) > width {
+		n, _ := strconv.Atoi(m[1])
+		return s.T("%d lines, last:\n%s", n, m[2])
+	}
+	if t := shown(s, v); t != v {
+		return t
+	}
+	return kit.Wrap(v, width)
 }

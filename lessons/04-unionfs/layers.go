@@ -81,8 +81,10 @@ const dockerfile = `FROM scratch
 COPY rootfs/ /
 RUN echo 'app:x:1000:1000:app:/srv/www:/bin/sh' >> /etc/passwd \
  && echo 'Welcome to unbox.' > /etc/motd && echo debug=false > /etc/app.conf \
- && mkdir -p /srv/www/assets /var/cache/app && echo '<h1>hello</h1>' > /srv/www/index.html \
- && echo '<p>about us</p>' > /srv/www/about.html && echo '<svg/>' > /srv/www/assets/logo.svg \
+ && mkdir -p /srv/www/assets /var/cache/app \
+ && echo '<h1>hello</h1>' > /srv/www/index.html \
+ && echo '<p>about us</p>' > /srv/www/about.html \
+ && echo '<svg/>' > /srv/www/assets/logo.svg \
  && make-cache > /var/cache/app/build.tmp
 RUN rm /etc/motd && rm -rf /var/cache/app && mkdir /var/cache/app`
 
@@ -181,18 +183,16 @@ func (l *lab) stepLayers(s *kit.Session) error {
 	s.Cmd("cat Dockerfile    # the build these three layers stand for")
 	s.Show("%s", dockerfile)
 
-	cmds := append([]string{
-		"cp -a <a minimal root filesystem> layers/1-base    # static busybox, or the host's own tools",
-		"mkdir -p layers/2-app/etc ...    # what the RUN wrote; /etc/passwd is a whole new copy",
-	}, markerCommands(l.rel(l.Layers[2].Dir), cleanupLayer())...)
-	s.Cmd("%s", strings.Join(cmds, "\n"))
+	s.Cmd("cp -a <a minimal root filesystem> layers/1-base    # static busybox, or the host's own tools\n"+
+		"mkdir -p layers/2-app/etc ...    # what the RUN wrote; /etc/passwd is a whole new copy\n%s",
+		strings.Join(markerCommands(l.rel(l.Layers[2].Dir), cleanupLayer()), "\n"))
 
 	var rows [][]string
 	files, bytes, err := usage(l.Layers[0].Dir)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, []string{l.Layers[0].Name, "(a root filesystem)", fmt.Sprintf("%d files, %s", files, humanBytes(bytes)), ""})
+	rows = append(rows, []string{l.Layers[0].Name, s.T("(a root filesystem)"), s.T("%d files, %s", files, sizeOf(s, bytes)), ""})
 	for _, layer := range l.Layers[1:] {
 		entries, err := readLayer(layer.Dir)
 		if err != nil {
@@ -202,14 +202,19 @@ func (l *lab) stepLayers(s *kit.Session) error {
 			if e.Type == typeDir && e.Marker != overlay.Opaque {
 				continue // implied by the paths below it
 			}
-			rows = append(rows, []string{layer.Name, e.name(), e.describe(), strings.Join(e.TarNames, "  ")})
+			rows = append(rows, []string{layer.Name, e.name(), e.describe(s), e.TarNames[0]})
+			for _, n := range e.TarNames[1:] {
+				rows = append(rows, []string{"", "", "", n})
+			}
 		}
 	}
-	s.Cmd("(cd layers && find 2-app 3-cleanup ! -type d; getfattr -n trusted.overlay.opaque 3-cleanup/var/cache/app)")
+	s.Cmd("find layers/2-app layers/3-cleanup ! -type d\n" +
+		"getfattr -n trusted.overlay.opaque layers/3-cleanup/var/cache/app")
 	s.Table([]string{"layer", "path", "on disk", "in the layer's tar"}, rows)
-	s.Note("A layer is a directory of changes, not a file system: 2-app holds seven files, 3-cleanup only two\n" +
-		"markers. Deleting in a later layer hides a file but does not shrink the image: build.tmp's 64 KiB\n" +
-		"are still in 2-app. The last column is how an image tar spells the markers (OCI image-spec,\n" +
-		"\"whiteouts\"); an overlay snapshotter turns them into the device and the xattr when it unpacks.")
+	s.Note("A layer is a directory of changes, not a file system: 2-app holds seven files, 3-cleanup only\n" +
+		"two markers. Deleting in a later layer hides a file but does not shrink the image: build.tmp's\n" +
+		"64 KiB are still in 2-app. The last column is how an image tar spells the markers (OCI\n" +
+		"image-spec, \"whiteouts\"); an overlay snapshotter turns them into the device and the xattr\n" +
+		"when it unpacks.")
 	return nil
 }

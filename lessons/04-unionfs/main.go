@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +20,11 @@ import (
 )
 
 func main() { kit.Main(run) }
+
+// zhPO is the lesson's narration in Chinese (--lang zh).
+//
+//go:embed zh.po
+var zhPO string
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return kit.Run(ctx, lesson(), args, stdin, stdout, stderr)
@@ -54,7 +60,7 @@ func lesson() *kit.Lesson {
 		}
 		*l = *nl
 		s.Cleanup(func() error { _, err := l.teardown(); return err })
-		s.Cmd("mkdir %s && cd %s    # every path below is relative to it", root, root)
+		s.Cmd("mkdir %s\ncd %s    # every path below is relative to it", root, root)
 		return l.stepLayers(s)
 	}
 	return &kit.Lesson{
@@ -118,6 +124,14 @@ func lesson() *kit.Lesson {
 				Run:      l.stepEnter,
 			},
 			{
+				Title: "The same picture in Docker's directories",
+				Explain: "Docker's overlay2 driver keeps exactly these directories under /var/lib/docker, by other\n" +
+					"names: a layer's files in overlay2/<id>/diff, what a layer is in image/overlay2/layerdb.",
+				Needs:    unionNeeds,
+				Requires: []int{1, 2, 3},
+				Run:      l.stepDocker,
+			},
+			{
 				Title:   "AuFS, then overlayfs",
 				Explain: "Docker started on AuFS; today containers run on overlayfs. What changed, and why.",
 				Run:     stepHistory,
@@ -130,6 +144,8 @@ func lesson() *kit.Lesson {
 				Run:      l.stepCleanUp,
 			},
 		},
+		Exercises:  exercises,
+		Catalogs:   map[string]string{"zh": zhPO},
 		Shell:      shell,
 		ShellNeeds: shellNeeds,
 		Outro: "Layers are directories, the union is one mount, and a container's changes are one more\n" +

@@ -33,6 +33,21 @@ func (l *lab) mount(c *container) error {
 	return nil
 }
 
+// mountCommand is the mount c.overlay makes, as a person would type it in
+// the lab's directory (step 1 cd's there): the lesson mounts the absolute
+// paths, which do not fit a line, and these name the same directories.
+// The lower layers go in a variable, and the line folds between arguments,
+// where a shell allows it.
+func (l *lab) mountCommand(c *container) string {
+	var lower []string
+	for _, d := range c.layers.Lower {
+		lower = append(lower, l.rel(d))
+	}
+	return fmt.Sprintf("L=%s\n"+
+		"mount -t overlay overlay -o lowerdir=$L,upperdir=%s,workdir=%s \\\n"+
+		"    %s", strings.Join(lower, ":"), l.rel(c.Upper), l.rel(c.Work), l.rel(c.Merged))
+}
+
 // layerRef is one layer of a container's stack, named for tables.
 type layerRef struct {
 	Name string // "upper", "init", "3-cleanup", ...
@@ -53,8 +68,9 @@ func (l *lab) stack(c *container) []layerRef {
 	return refs
 }
 
-// explain says in words where a path comes from.
-func explain(o overlay.Origin, refs []layerRef) string {
+// explain says in words where a path comes from; t formats them (the
+// session's T, or fmt.Sprintf).
+func explain(o overlay.Origin, refs []layerRef, t func(string, ...any) string) string {
 	names := func(idx []int) string {
 		var n []string
 		for _, i := range idx {
@@ -63,24 +79,20 @@ func explain(o overlay.Origin, refs []layerRef) string {
 		return strings.Join(n, ", ")
 	}
 	switch {
+	case len(o.From) == 0 && o.WhiteoutIn >= 0 && len(o.Hidden) > 0:
+		return t("deleted: whiteout in %s hides %s", refs[o.WhiteoutIn].Name, names(o.Hidden))
 	case len(o.From) == 0 && o.WhiteoutIn >= 0:
-		s := "deleted: whiteout in " + refs[o.WhiteoutIn].Name
-		if len(o.Hidden) > 0 {
-			s += " hides " + names(o.Hidden)
-		}
-		return s
+		return t("deleted: whiteout in %s", refs[o.WhiteoutIn].Name)
 	case len(o.From) == 0:
-		return "in no layer"
+		return t("in no layer")
 	case o.OpaqueIn >= 0 && len(o.From) == 1:
-		return refs[o.From[0]].Name + ", opaque: hides " + names(o.Hidden)
+		return t("%s, opaque: hides %s", refs[o.From[0]].Name, names(o.Hidden))
+	case len(o.From) > 1 && len(o.Hidden) > 0:
+		return t("merged: %s; hides %s", names(o.From), names(o.Hidden))
 	case len(o.From) > 1:
-		s := "merged: " + names(o.From)
-		if len(o.Hidden) > 0 {
-			s += "; hides " + names(o.Hidden)
-		}
-		return s
+		return t("merged: %s", names(o.From))
 	case len(o.Hidden) > 0:
-		return refs[o.From[0]].Name + ", hides " + names(o.Hidden)
+		return t("%s, hides %s", refs[o.From[0]].Name, names(o.Hidden))
 	}
 	return refs[o.From[0]].Name
 }
@@ -131,22 +143,22 @@ func (l *lab) stepMount(s *kit.Session) error {
 		return err
 	}
 	s.Cmd("mkdir -p %s %s %s", l.rel(c.Upper), l.rel(c.Work), l.rel(c.Merged))
-	s.Cmd("%s", c.overlay)
+	s.Cmd("%s", l.mountCommand(c))
 	refs := l.stack(c)
 	var rows [][]string
 	for i, r := range refs[1:] {
-		role := "read-only"
+		role := s.T("read-only")
 		switch i {
 		case 0:
-			role = "read-only, top: hides what is below it"
+			role = s.T("read-only, top: hides what is below it")
 		case len(refs) - 2:
-			role = "read-only, bottom"
+			role = s.T("read-only, bottom")
 		}
 		rows = append(rows, []string{fmt.Sprintf("lowerdir %d", i+1), l.rel(r.Dir), role})
 	}
 	rows = append(rows,
-		[]string{"upperdir", l.rel(c.Upper), "read-write: every change lands here"},
-		[]string{"workdir", l.rel(c.Work), "overlayfs's scratch space, same filesystem as upperdir"})
+		[]string{"upperdir", l.rel(c.Upper), s.T("read-write: every change lands here")},
+		[]string{"workdir", l.rel(c.Work), s.T("overlayfs's scratch space, same filesystem as upperdir")})
 	s.Table([]string{"option", "directory", "role"}, rows)
 
 	m, err := mountedAt(c.Merged)
@@ -167,12 +179,14 @@ func (l *lab) stepMount(s *kit.Session) error {
 		if err != nil {
 			return err
 		}
-		rows = append(rows, []string{p, look(filepath.Join(c.Merged, p)), explain(o, refs)})
+		rows = append(rows, []string{p, cellOf(s, look(filepath.Join(c.Merged, p)), 36), explain(o, refs, s.T)})
 	}
-	s.Cmd("(cd %s && ls etc srv/www var/cache/app; cat etc/hostname etc/passwd etc/group etc/motd)", l.rel(c.Merged))
+	m2 := l.rel(c.Merged)
+	s.Cmd("ls %s/{etc,srv/www,var/cache/app}\ncat %s/etc/{hostname,passwd,group,motd}", m2, m2)
 	s.Table([]string{"path", "in merged/", "comes from"}, rows)
-	s.Note("One tree from five directories. The top layer that has a name wins; directories merge, down to an\n" +
-		"opaque one; a whiteout deletes the name for everything below it. lowerdir lists the top first.")
+	s.Note("One tree from five directories. The top layer that has a name wins; directories merge, down\n" +
+		"to an opaque one; a whiteout deletes the name for everything below it. lowerdir lists the top\n" +
+		"first.")
 	return nil
 }
 

@@ -49,8 +49,8 @@ func (l *lab) stepShare(s *kit.Session) error {
 	if err := l.mount(b); err != nil {
 		return err
 	}
-	s.Cmd("mkdir -p %s/etc %s %s %s    # and b's init files", l.rel(b.Init), l.rel(b.Upper), l.rel(b.Work), l.rel(b.Merged))
-	s.Cmd("%s", b.overlay)
+	s.Cmd("mkdir -p %s/etc %s %s \\\n    %s    # and b's init files", l.rel(b.Init), l.rel(b.Upper), l.rel(b.Work), l.rel(b.Merged))
+	s.Cmd("%s", l.mountCommand(b))
 	index := filepath.Join(b.Merged, "srv/www/index.html")
 	if err := os.WriteFile(index, []byte("<h1>hello from b</h1>\n"), 0o644); err != nil {
 		return fmt.Errorf("echo > %s: %w", index, err)
@@ -59,7 +59,7 @@ func (l *lab) stepShare(s *kit.Session) error {
 
 	var rows [][]string
 	for _, p := range sharePaths {
-		rows = append(rows, []string{p, look(filepath.Join(a.Merged, p)), look(filepath.Join(b.Merged, p))})
+		rows = append(rows, []string{p, shown(s, look(filepath.Join(a.Merged, p))), shown(s, look(filepath.Join(b.Merged, p)))})
 	}
 	s.Table([]string{"path", "in container a", "in container b"}, rows)
 	s.Note("The same three image layers under both, and each container sees only its own changes: b has\n" +
@@ -72,7 +72,7 @@ func (l *lab) stepShare(s *kit.Session) error {
 	rows = nil
 	var image, containers int64
 	for i, r := range sizes {
-		rows = append(rows, []string{l.rel(r.Dir), fmt.Sprint(r.Files), humanBytes(r.Bytes)})
+		rows = append(rows, []string{l.rel(r.Dir), fmt.Sprint(r.Files), sizeOf(s, r.Bytes)})
 		if i < len(l.Layers) {
 			image += r.Bytes
 		} else {
@@ -85,6 +85,6 @@ func (l *lab) stepShare(s *kit.Session) error {
 		"only its init layer and what it wrote, %s for both here. Reads share the page cache too:\n"+
 		"overlayfs reads a lower file through the layer's own inode, so the two containers' reads of\n"+
 		"/bin/sh use the same cached pages. (The table counts bytes in regular files, which, unlike\n"+
-		"du's blocks, do not depend on the filesystem.)", humanBytes(image), humanBytes(containers))
+		"du's blocks, do not depend on the filesystem.)", sizeOf(s, image), sizeOf(s, containers))
 	return nil
 }

@@ -71,7 +71,7 @@ func shell(s *kit.Session) error {
 	s.Step(n, n, "A shell in a container on the same layers",
 		"A fresh union of the three image layers, an init layer and an empty upper dir, entered as in\n"+
 			"step 7. Change things: echo hi > /etc/motd; rm /etc/passwd; mkdir /new. Type exit to leave.")
-	s.Cmd("%s\n# then step 7's namespaces, mounts and pivot_root, and: exec /bin/sh", c.overlay)
+	s.Cmd("cd %s\n%s\n# then step 7's namespaces, mounts and pivot_root, and: exec /bin/sh", l.Root, l.mountCommand(c))
 
 	child := reexec.NewChild("unionfs-shell")
 	child.Cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC

@@ -222,9 +222,9 @@ func TestPrivLayerOrder(t *testing.T) {
 			fi, statErr := os.Lstat(filepath.Join(a.Merged, rel))
 			switch {
 			case len(o.From) == 0 && statErr == nil:
-				t.Errorf("resolve(%s) = %s; but the union has it", rel, explain(o, refs))
+				t.Errorf("resolve(%s) = %s; but the union has it", rel, explain(o, refs, fmt.Sprintf))
 			case len(o.From) > 0 && statErr != nil:
-				t.Errorf("resolve(%s) = %s; but the union has no such name: %v", rel, explain(o, refs), statErr)
+				t.Errorf("resolve(%s) = %s; but the union has no such name: %v", rel, explain(o, refs, fmt.Sprintf), statErr)
 			case len(o.From) == 1 && fi.Mode().IsRegular():
 				if got, want := read(t, filepath.Join(a.Merged, rel)), read(t, filepath.Join(dirs[o.From[0]], rel)); got != want {
 					t.Errorf("merged %s = %q; resolve says %s, which has %q", rel, got, refs[o.From[0]].Name, want)

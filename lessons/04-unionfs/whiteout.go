@@ -102,18 +102,18 @@ func (l *lab) stepWhiteouts(s *kit.Session) error {
 	m := l.rel(c.Merged)
 	s.Cmd("rm %s/srv/www/about.html", m)
 	s.Cmd("ls -l %s", l.rel(r.Whiteout))
-	s.Host("%s%s %d, %d  %s    (a character device, number 0/0, no permissions)",
-		fileType(r.WhiteoutMode), permString(r.WhiteoutMode), r.Major, r.Minor, l.rel(r.Whiteout))
-	s.Host("ls merged/srv/www: %s", r.MergedDir)
+	s.Host("%s%s %d, %d  %s", fileType(r.WhiteoutMode), permString(r.WhiteoutMode), r.Major, r.Minor, l.rel(r.Whiteout))
+	s.Host("a character device, number 0/0, no permissions: a whiteout")
+	s.Host("ls merged/srv/www: %s", shown(s, r.MergedDir))
 
 	s.Cmd("rm -rf %s/srv/www/assets && mkdir %s/srv/www/assets\n"+
 		"echo 'body { margin: 0 }' > %s/srv/www/assets/site.css", m, m, m)
 	s.Cmd("getfattr -n %s %s", overlay.OpaqueXattr, l.rel(r.Opaque))
 	s.Host("%s=%q", overlay.OpaqueXattr, r.OpaqueXattr)
-	s.Host("ls merged/srv/www/assets: %s    (2-app's logo.svg is hidden)", r.MergedOpaque)
+	s.Host("ls merged/srv/www/assets: %s    (2-app's logo.svg is hidden)", shown(s, r.MergedOpaque))
 
-	s.Note("Nothing was deleted from any layer. The kernel wrote markers into the upper dir, in the same form\n" +
-		"as layer 3's: a 0/0 device for a deleted name, an opaque directory for a replaced one.")
+	s.Note("Nothing was deleted from any layer. The kernel wrote markers into the upper dir, in the same\n" +
+		"form as layer 3's: a 0/0 device for a deleted name, an opaque directory for a replaced one.")
 
 	if r.WhiteoutMarker != overlay.Whiteout || r.OpaqueMarker != overlay.Opaque {
 		return fmt.Errorf("overlay.ReadMarker reads the upper dir as %v at %s and %v at %s; want a whiteout and an opaque directory",
@@ -123,12 +123,12 @@ func (l *lab) stepWhiteouts(s *kit.Session) error {
 	var rows [][]string
 	for _, e := range r.Upper {
 		names := e.TarNames
-		rows = append(rows, []string{e.name(), e.describe(), names[0]})
+		rows = append(rows, []string{e.name(), e.describe(s), names[0]})
 		for _, n := range names[1:] {
 			rows = append(rows, []string{"", "", n})
 		}
 	}
-	s.Cmd("(cd %s && find . | sort)    # and the same dir as a layer tar, as lesson 07's commit writes it", l.rel(c.Upper))
+	s.Cmd("(cd %s && find . | sort)\n# and beside it the same directory as a layer tar, as lesson 07's commit writes it", l.rel(c.Upper))
 	s.Table([]string{"upper/", "on disk", "tar entry"}, rows)
 	s.Note("Exported, a whiteout becomes an empty file .wh.<name> beside the deleted name, and an opaque\n" +
 		"directory gets a .wh..wh..opq entry right after it: the names AuFS used on disk, which the OCI\n" +

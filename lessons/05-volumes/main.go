@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,6 +22,11 @@ import (
 
 	"github.com/unboxlab/unbox/internal/kit"
 )
+
+// zhPO is the lesson's narration in Chinese (--lang zh).
+//
+//go:embed zh.po
+var zhPO string
 
 func main() { kit.Main(run) }
 
@@ -134,6 +140,8 @@ func lesson() *kit.Lesson {
 		},
 		Shell:      shell,
 		ShellNeeds: needs,
+		Exercises:  exercises,
+		Catalogs:   map[string]string{"zh": zhPO},
 		Outro: "A volume is a mount over the union: a bind of a host directory (a named or anonymous volume is\n" +
 			"one of the store's), or a tmpfs. Writes to it go past the upper dir, so no commit carries them,\n" +
 			"and they outlive the container. Lesson 06 gives containers a network.",

@@ -11,14 +11,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
 
 func TestMain(m *testing.M) { kittest.Main(m, run) }
 
-const golden = "testdata/transcript.golden"
+const (
+	golden   = "testdata/transcript.golden"
+	goldenZh = "testdata/transcript.zh.golden"
+)
 
 // idPattern is an anonymous volume's ID (volume.NewID).
 var idPattern = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
@@ -49,6 +51,7 @@ func transcriptRules() []kittest.Rule {
 		kittest.Literal("/sys/fs/cgroup/memory/", "/sys/fs/cgroup/"),
 		// The measured ratio of step 8, printed, never asserted.
 		{Re: regexp.MustCompile(`took \d+× as long`), Repl: "took <n>× as long"},
+		{Re: regexp.MustCompile(`\d+ 倍`), Repl: "<n> 倍"},
 	}
 	if tmp := os.TempDir(); tmp != "/tmp" {
 		rules = append(rules, kittest.Literal(tmp+"/", "/tmp/"))
@@ -68,28 +71,43 @@ func TestPrivTranscript(t *testing.T) {
 	kittest.CheckTranscript(t, golden, "README.md", normalize(out))
 }
 
-// TestREADMETranscript fails when the README's transcript and the golden
+// TestPrivTranscriptZh runs the lesson in Chinese: every line has a
+// translation, the run told again in English is the English golden (the
+// same steps, commands and evidence), and the Chinese transcript is its own
+// golden, which README.zh-CN.md shows.
+func TestPrivTranscriptZh(t *testing.T) {
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	out, rec := kittest.RunIn(t, run, "zh", "05-volumes")
+	kittest.SameAs(t, golden, normalize(rec.English()), "the Chinese run, in English,")
+	kittest.CheckTranscript(t, goldenZh, "README.zh-CN.md", normalize(out))
+}
+
+// TestREADMETranscript fails when a README's transcript and its golden
 // file differ.
 func TestREADMETranscript(t *testing.T) {
 	kittest.READMETranscript(t, "README.md", golden)
+	kittest.READMETranscript(t, "README.zh-CN.md", goldenZh)
 }
 
-// TestGoldenFitsAndIsPlain: the transcript is within 100 columns, with no
-// escape codes and no trailing spaces.
-func TestGoldenFitsAndIsPlain(t *testing.T) {
-	b, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, line := range strings.Split(string(b), "\n") {
-		if n := utf8.RuneCountInString(line); n > 100 {
-			t.Errorf("%s:%d is %d columns wide; want at most 100:\n%s", golden, i+1, n, line)
+// TestGoldensFitAndArePlain: every transcript is within 100 columns (a
+// Chinese character takes two), with no escape codes and no trailing
+// spaces.
+func TestGoldensFitAndArePlain(t *testing.T) {
+	kittest.CheckGoldenColumns(t)
+	for _, g := range []string{golden, goldenZh} {
+		b, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if strings.Contains(line, "\x1b") || strings.HasSuffix(line, " ") {
-			t.Errorf("%s:%d has an escape code or a trailing space: %q", golden, i+1, line)
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "\x1b") || strings.HasSuffix(line, " ") {
+				t.Errorf("%s:%d has an escape code or a trailing space: %q", g, i+1, line)
+			}
 		}
 	}
 }
+
+func TestCatalog(t *testing.T) { kittest.CheckCatalog(t, zhPO) }
 
 func TestNormalizeIDs(t *testing.T) {
 	a, b := strings.Repeat("ab", 32), strings.Repeat("0f", 32)
@@ -268,4 +286,13 @@ func TestPrivShell(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(os.TempDir(), "unbox-lesson05-shell-"+strconv.Itoa(cmd.Process.Pid))); !os.IsNotExist(err) {
 		t.Errorf("the shell's lab is left: %v", err)
 	}
+}
+
+func TestExerciseFiles(t *testing.T) { kittest.CheckExerciseFiles(t, lesson()) }
+
+// TestPrivExercises: every check fails on the stubs as shipped and passes
+// with -tags solution, and leaves no mount behind.
+func TestPrivExercises(t *testing.T) {
+	kittest.Privileged(t, kittest.LessonNeeds(lesson())...)
+	kittest.CheckExercises(t, lesson())
 }

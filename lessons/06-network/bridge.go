@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -62,16 +61,16 @@ func (l *lab) stepBridge(s *kit.Session) error {
 		}
 		who := "?"
 		if name, ok := owner[e.MAC]; ok {
-			who = name + "'s eth0"
+			who = s.T("%s's eth0", name)
 		}
 		rows = append(rows, []string{e.MAC, e.Port, who})
 	}
 	slices.SortFunc(rows, func(x, y []string) int { return strings.Compare(x[0], y[0]) })
 	s.Cmd("bridge fdb show br %s | grep -v permanent    # what the bridge has learned", bridge)
 	s.Table([]string{"MAC address", "port", "whose"}, rows)
-	s.Note("%s", fmt.Sprintf("The bridge is a switch: it learned from the frames it saw which port each MAC address\n"+
+	s.Note("The bridge is a switch: it learned from the frames it saw which port each MAC address\n"+
 		"is behind, and sends a frame for a only out of %s. The gateway address moved to the bridge,\n"+
 		"so the host is %s to both containers. A container's MAC is 02:42 and its IP address, as\n"+
-		"Docker makes them.", hostLink("a"), l.gw))
+		"Docker makes them.", hostLink("a"), l.gw)
 	return nil
 }

@@ -18,9 +18,9 @@ func (l *lab) stepIPAM(s *kit.Session) error {
 	s.Cmd("ip route show table all    # in step 1; the subnet must overlap none of these routes")
 	var rows [][]string
 	for _, c := range l.candidates {
-		verdict := "no host route overlaps it: chosen"
+		verdict := s.T("no host route overlaps it: chosen")
 		if c.Clash != "" {
-			verdict = "overlaps " + c.Clash
+			verdict = s.T("overlaps %s", c.Clash)
 		}
 		rows = append(rows, []string{c.Subnet.String(), verdict})
 	}

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"io"
 
 	"github.com/urfave/cli/v2"
@@ -21,6 +22,11 @@ import (
 )
 
 func main() { kit.Main(run) }
+
+// zhPO is the lesson's narration in Chinese (--lang zh).
+//
+//go:embed zh.po
+var zhPO string
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return kit.Run(ctx, lesson(), args, stdin, stdout, stderr)
@@ -106,6 +112,8 @@ func lesson() *kit.Lesson {
 				Run:      l.stepCleanUp,
 			},
 		},
+		Exercises:  exercises,
+		Catalogs:   map[string]string{"zh": zhPO},
 		Shell:      shell,
 		ShellNeeds: needs,
 		Outro: "A container's network is a namespace, a veth pair into it, a bridge, routes, three kinds of NAT\n" +

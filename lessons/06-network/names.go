@@ -64,10 +64,10 @@ func (l *lab) stepNames(s *kit.Session) error {
 	}
 	s.Cmd("ip netns exec %s getent hosts a db b %s; ip netns exec %s nc db 80", l.ns["b"].Name, worldName, l.ns["b"].Name)
 	s.Table([]string{"name", "address", "answered by"}, [][]string{
-		{"a", lookup("a"), "the responder: a container's name"},
-		{"db", lookup("db"), "the responder: a's alias (--network-alias db)"},
-		{"b", lookup("b"), "the responder"},
-		{worldName, lookup(worldName), "the world's resolver, through the responder"},
+		{"a", lookup("a"), s.T("the responder: a container's name")},
+		{"db", lookup("db"), s.T("the responder: a's alias (--network-alias db)")},
+		{"b", lookup("b"), s.T("the responder")},
+		{worldName, lookup(worldName), s.T("the world's resolver, through the responder")},
 	})
 	s.Inside("nc db 80: %s", b.dial("db:80"))
 
@@ -115,11 +115,11 @@ func (l *lab) stepNames(s *kit.Session) error {
 		return err
 	}
 	s.Inside("%s", strings.TrimRight(hosts, "\n"))
-	s.Note("%s", "b asked "+l.gw.String()+", as its resolv.conf says, and the responder answered from the network's\n"+
+	s.Note("b asked %s, as its resolv.conf says, and the responder answered from the network's\n"+
 		"names as they are at that moment: c was found while it was there, and not after. podman's\n"+
 		"aardvark-dns works like this, on the gateway; Docker puts its responder at 127.0.0.11 inside\n"+
 		"each container, through a socket its daemon opens in the container's namespace. /etc/hosts is\n"+
 		"the other way: names written into each container's file when it starts, so b's knows only b,\n"+
-		"and a container that comes later, or moves, is in nobody's (Docker's old --link rewrote them).")
+		"and a container that comes later, or moves, is in nobody's (Docker's old --link rewrote them).", l.gw)
 	return nil
 }

@@ -47,9 +47,9 @@ func (l *lab) stepNetNS(s *kit.Session) error {
 		return err
 	}
 	s.Inside("%s", line)
-	s.Note("%s", "The namespace started with one interface, lo, down and without an address. Up, it carries\n"+
+	s.Note("The namespace started with one interface, lo, down and without an address. Up, it carries\n"+
 		"a's own 127.0.0.1, which is not the host's: the two loopbacks share nothing. The namespace\n"+
-		"outlives any process in it, because ip netns add bind-mounted it on /run/netns/"+ns.Name+".")
+		"outlives any process in it, because ip netns add bind-mounted it on %s.", ns.Path)
 	return nil
 }
 

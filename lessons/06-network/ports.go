@@ -36,10 +36,10 @@ func (l *lab) stepPorts(s *kit.Session) error {
 	hostAt := func(a netip.Addr) string { return netip.AddrPortFrom(a, uint16(port)).String() }
 	loopback := fmt.Sprintf("127.0.0.1:%d", port)
 	rows := [][]string{
-		{"outside", hostAt(l.outGW), saw(dialFrom(l.ns["out"], hostAt(l.outGW))), "prerouting: DNAT"},
-		{"the host", loopback, saw(dialFrom(nil, loopback)), "output: DNAT, then masquerade"},
-		{"b", hostAt(l.gw), saw(l.ctrs["b"].dial(hostAt(l.gw))), "prerouting: DNAT, then masquerade"},
-		{"a", hostAt(l.outGW), saw(l.ctrs["a"].dial(hostAt(l.outGW))), "the same, and back out of its port"},
+		{s.T("outside"), hostAt(l.outGW), saw(dialFrom(l.ns["out"], hostAt(l.outGW))), s.T("prerouting: DNAT")},
+		{s.T("the host"), loopback, saw(dialFrom(nil, loopback)), s.T("output: DNAT, then masquerade")},
+		{"b", hostAt(l.gw), saw(l.ctrs["b"].dial(hostAt(l.gw))), s.T("prerouting: DNAT, then masquerade")},
+		{"a", hostAt(l.outGW), saw(l.ctrs["a"].dial(hostAt(l.outGW))), s.T("the same, and back out of its port")},
 	}
 	s.Cmd("nc ADDRESS %d    # from each place in turn", port)
 	s.Table([]string{"from", "to", "a saw", "rules"}, rows)
@@ -52,14 +52,14 @@ func (l *lab) stepPorts(s *kit.Session) error {
 	s.Host("%s", wrap(network.PortConflict(taken, "b", []network.Forward{{PortMapping: p, Owner: "a"}}).Error()))
 	_, err := network.ParsePort("70000:80")
 	s.Host("%s", wrap(err.Error()))
-	s.Note("%s", fmt.Sprintf("One rule, in two chains: prerouting catches connections that arrive from outside and from the\n"+
+	s.Note("One rule, in two chains: prerouting catches connections that arrive from outside and from the\n"+
 		"containers, output the host's own. The outside's address reached a unchanged, so a server sees\n"+
 		"its real clients. The host's 127.0.0.1 needs two more things: route_localnet on the bridge, or\n"+
 		"the kernel would refuse to send a packet from 127.0.0.1 out of it, and masquerade, or a would\n"+
 		"answer its own loopback; guard drops anything else for 127.0.0.0/8 that comes in from the\n"+
 		"bridge. Docker's docker-proxy does the 127.0.0.1 case in userspace instead: a process per port\n"+
 		"that copies bytes. Hairpin: a reached itself through the host's address because its bridge port\n"+
-		"may send frames back the way they came, and masquerade makes a answer via the host (%s).", l.gw))
+		"may send frames back the way they came, and masquerade makes a answer via the host (%s).", l.gw)
 	return nil
 }
 

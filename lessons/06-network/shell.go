@@ -106,7 +106,7 @@ func shell(s *kit.Session) error {
 
 	num := len(s.Lesson.Steps) + 1
 	s.Step(num, num, "A shell in a container on a network the capstone's code built",
-		fmt.Sprintf("network.Store made the network and connected two containers, web (alias www, -p %d:80) and\n"+
+		s.T("network.Store made the network and connected two containers, web (alias www, -p %d:80) and\n"+
 			"shell, in one call each; this is every command it ran. Try: ip addr; ip route;\n"+
 			"cat /etc/resolv.conf; getent hosts web www (or nslookup web, where the host's NSS asks\n"+
 			"systemd-resolved instead of resolv.conf); nc web 80. Type exit to leave.", port.HostPort))

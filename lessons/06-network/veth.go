@@ -33,9 +33,9 @@ func (l *lab) stepVeth(s *kit.Session) error {
 	}
 	s.Cmd("nc %s 80    # from the host, through the cable, to a's server", a)
 	s.Host("%s", dialFrom(nil, a.String()+":80"))
-	s.Note("%s", "Two interfaces, one in each namespace, joined: a packet sent into one comes out of the other.\n"+
+	s.Note("Two interfaces, one in each namespace, joined: a packet sent into one comes out of the other.\n"+
 		"Each end has an address of the same subnet, so the kernel added a route on each side, and a TCP\n"+
-		"connection crosses. a saw the host as "+l.gw.String()+", the address of the host's end.")
+		"connection crosses. a saw the host as %s, the address of the host's end.", l.gw)
 	return nil
 }
 

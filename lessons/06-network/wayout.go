@@ -58,11 +58,12 @@ func (l *lab) stepWayOut(s *kit.Session) error {
 	if err := l.showTable(s, t); err != nil {
 		return err
 	}
-	s.Note("%s", "Without a default route, a had no way to 198.51.100.2 at all (connect failed at once). With\n"+
+	s.Note("Without a default route, a had no way to %s at all (connect failed at once). With\n"+
 		"one, its packets reach the host, ip_forward lets the host route them on, and masquerade rewrites\n"+
-		"their source to the address of the interface they leave by: the outside saw "+l.outGW.String()+", never\n"+
-		a.name+"'s 10.66.0.2, to which it has no route. conntrack remembers the rewrite and undoes it on every\n"+
-		"answer; only a connection's first packet passes the nat chain, hence one packet in the counter.")
+		"their source to the address of the interface they leave by: the outside saw %s, never\n"+
+		"%s's %s, to which it has no route. conntrack remembers the rewrite and undoes it on every\n"+
+		"answer; only a connection's first packet passes the nat chain, hence one packet in the counter.",
+		l.outAddr, l.outGW, a.name, l.addrs["a"])
 	return nil
 }
 

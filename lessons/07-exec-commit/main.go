@@ -13,10 +13,16 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"io"
 
 	"github.com/unboxlab/unbox/internal/kit"
 )
+
+// zhPO is the lesson's narration in Chinese (--lang zh).
+//
+//go:embed zh.po
+var zhPO string
 
 func main() { kit.Main(run) }
 
@@ -109,6 +115,8 @@ func lesson() *kit.Lesson {
 		},
 		Shell:      st.shell,
 		ShellNeeds: needs,
+		Exercises:  exercises,
+		Catalogs:   map[string]string{"zh": zhPO},
 		Outro: "docker exec is setns(2) into each namespace of a running process, done where Go cannot, and a\n" +
 			"fork for the PID namespace; docker commit is the upper dir, written as a tar. The lesson removes\n" +
 			"its containers, cgroups, mounts and files now.",

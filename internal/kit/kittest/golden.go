@@ -4,9 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/unboxlab/unbox/internal/kit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files (and README transcripts) from this run")
@@ -39,6 +42,8 @@ var DefaultRules = []Rule{
 	// Namespace inode numbers: proc_alloc_inum starts them at 0xF0000000.
 	{Re: regexp.MustCompile(`\b4026\d{6}\b`), Repl: "<inode>"},
 	{Re: regexp.MustCompile(`\bhost pid \d+`), Repl: "host pid <pid>"},
+	// The same in the Chinese narration.
+	{Re: regexp.MustCompile(`宿主机 pid \d+`), Repl: "宿主机 pid <pid>"},
 	// t.TempDir(): <tmp>/TestName1234567/001.
 	{Re: regexp.MustCompile(regexp.QuoteMeta(os.TempDir()) + `/Test\w*?\d+/\d{3}`), Repl: "<tmpdir>"},
 	// kit.UniqueName: unbox-<what>-<pid>.
@@ -60,9 +65,11 @@ func Normalize(s string, rules ...Rule) string {
 }
 
 // Golden compares got with the golden file at path, or rewrites the file
-// with -update. got should already be normalised.
+// with -update. got should already be normalised. Every line must fit in
+// kit.Columns terminal columns (a CJK character takes two), whichever way.
 func Golden(t testing.TB, path, got string) {
 	t.Helper()
+	CheckColumns(t, path, got)
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatalf("update golden: %v", err)
@@ -72,10 +79,67 @@ func Golden(t testing.TB, path, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("read golden: %v (run the test with -update to create it)", err)
+		// Printed whole, so that a golden for a host one cannot update on
+		// (pure cgroup v2, in the VM lane) can be taken from the output.
+		t.Fatalf("read golden: %v (run the test with -update to create it); this run printed:\n%s", err, got)
 	}
 	if got != string(want) {
 		t.Errorf("output differs from %s (run with -update if the change is intended):\n%s", path, diff(string(want), got))
+	}
+}
+
+// CheckColumns fails the test for every line of text (named name in the
+// message) wider than kit.Columns terminal columns.
+func CheckColumns(t testing.TB, name, text string) {
+	t.Helper()
+	for i, line := range strings.Split(text, "\n") {
+		if w := kit.Width(line); w > kit.Columns {
+			t.Errorf("%s:%d is %d columns wide; want %d at most:\n%s", name, i+1, w, kit.Columns, line)
+		}
+	}
+}
+
+// CheckGoldenColumns checks every golden file under testdata/ with
+// CheckColumns: a pure test each lesson runs, so that a golden that grew too
+// wide fails without root.
+func CheckGoldenColumns(t testing.TB) {
+	t.Helper()
+	CheckFilesColumns(t, "testdata/*.golden")
+}
+
+// CheckFilesColumns checks every file that pattern (a filepath.Glob)
+// matches with CheckColumns, and fails if none does.
+func CheckFilesColumns(t testing.TB, pattern string) {
+	t.Helper()
+	paths, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) == 0 {
+		t.Fatalf("no file matches %s", pattern)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		CheckColumns(t, p, string(b))
+	}
+}
+
+// SameAs fails the test unless got, already normalised, is the golden file
+// at path. Unlike Golden it never rewrites the file: it checks one run
+// against a golden another test owns (a translated run, told again in
+// English, against the English golden).
+func SameAs(t testing.TB, path, got, what string) {
+	t.Helper()
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("read golden: %v", err)
+		return
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n%s", what, path, diff(string(want), got))
 	}
 }
 
@@ -142,4 +206,23 @@ func diff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// CheckCatalog is a pure test of a lesson's catalog (the text of its PO
+// file): it parses, and every translation takes the same arguments with the
+// same verbs as its English key, so it prints the same evidence.
+func CheckCatalog(t testing.TB, po string) {
+	t.Helper()
+	c, err := kit.ParsePO(po)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c) == 0 {
+		t.Fatal("the catalog has no translations")
+	}
+	for k, v := range c {
+		if err := kit.SameVerbs(k, v); err != nil {
+			t.Errorf("msgid %q: %v", k, err)
+		}
+	}
 }

@@ -167,3 +167,12 @@ func cgroupRoot(t *testing.T) string {
 	t.Fatal("no cgroup hierarchy found")
 	return ""
 }
+
+// TestEveryGoldenFitsTheColumns checks every lesson's golden files, in every
+// language, whoever wrote them: no line wider than kit.Columns terminal
+// columns (a CJK character takes two). Lessons check their own too
+// (CheckGoldenColumns, and Golden on every run); this catches a lesson that
+// forgot to.
+func TestEveryGoldenFitsTheColumns(t *testing.T) {
+	kittest.CheckFilesColumns(t, "../../../lessons/*/testdata/*.golden")
+}

@@ -24,7 +24,9 @@ func LessonCommand(t testing.TB, name string, args ...string) *exec.Cmd {
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Args[0] = name
-	cmd.Env = append(os.Environ(), asLessonEnv+"=1")
+	// English, whatever the locale of whoever runs the tests (--lang in
+	// args still wins).
+	cmd.Env = append(os.Environ(), asLessonEnv+"=1", kit.LangEnv+"="+kit.English)
 	return cmd
 }
 

@@ -51,13 +51,38 @@ func CheckList(t testing.TB, l *kit.Lesson, run kit.RunFunc) {
 func RunTranscript(t testing.TB, run kit.RunFunc, args ...string) string {
 	t.Helper()
 	var out, errs bytes.Buffer
-	if err := run(context.Background(), args, nil, &out, &errs); err != nil {
+	// English, whatever the locale of whoever runs the tests; --lang in
+	// args still wins.
+	ctx := kit.WithLanguage(context.Background(), kit.English)
+	if err := run(ctx, args, nil, &out, &errs); err != nil {
 		t.Fatalf("run %v: %v\nstderr:\n%s", args, err, errs.String())
 	}
 	if strings.Contains(out.String(), "\x1b[") {
 		t.Error("output to a buffer has escape codes")
 	}
 	return out.String()
+}
+
+// RunIn runs the lesson in this process with args (args[0] is its name),
+// narrating in lang, and returns what it printed and the recording of it.
+// It fails the test if the lesson fails, or if a line had no translation:
+// the message lists the missing keys as PO entries to add to the lesson's
+// catalog.
+func RunIn(t testing.TB, run kit.RunFunc, lang string, args ...string) (string, *kit.Recorder) {
+	t.Helper()
+	rec := &kit.Recorder{}
+	ctx := kit.WithRecorder(kit.WithLanguage(context.Background(), lang), rec)
+	var out, errs bytes.Buffer
+	if err := run(ctx, args, nil, &out, &errs); err != nil {
+		t.Fatalf("run %v in %s: %v\nstderr:\n%s", args, lang, err, errs.String())
+	}
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Error("output to a buffer has escape codes")
+	}
+	if missing := rec.Missing(); len(missing) > 0 {
+		t.Errorf("%d lines have no %s translation; add them to the catalog:\n\n%s", len(missing), lang, kit.FormatPO(missing))
+	}
+	return out.String(), rec
 }
 
 // CheckTranscript compares got, already normalised, with the golden file;
