@@ -171,9 +171,10 @@ func (r *ociRuntime) Exec(ctx context.Context, id string, p *specs.Process, o Ex
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		// runc exits 255 when the process could not be started, with the
-		// reason in its log; otherwise with the process's status.
-		if msg := lastLogError(logPath); ee.ExitCode() == 255 && msg != "" {
+		// A runtime that could not start the process says why in its log
+		// (runc then exits 255, unbox-runtime 1); otherwise the status is
+		// the process's.
+		if msg := lastLogError(logPath); msg != "" {
 			return 0, startFailure(errors.New(msg))
 		}
 		return ee.ExitCode(), nil

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"sort"
-	"strconv"
 	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -23,31 +22,44 @@ import (
 // that nothing outside the tree is read, whatever the container swaps in
 // (docker cp's CVE-2018-15664 was such a race).
 func writeTree(tw *tar.Writer, root, p, prefix string) error {
-	h, err := pathrs.OpenInRoot(root, p)
+	p = path.Clean("/" + p)
+	w := &treeWriter{tw: tw, links: map[[2]uint64]string{}}
+	dir, base := path.Dir(p), path.Base(p)
+	if p == "/" {
+		dir, base = "/", ""
+	}
+	// The parent is resolved in root; the last component is not followed:
+	// a link is copied as a link.
+	h, err := pathrs.OpenInRoot(root, dir)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
-	defer h.Close()
-	w := &treeWriter{tw: tw, links: map[[2]uint64]string{}}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		// A file (or link, device) at p: its parent, and it by name.
-		return w.entry(int(h.Fd()), "", prefix, &st)
-	}
-	d, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	parent, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	h.Close()
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", p, err)
 	}
-	defer d.Close()
-	if prefix != "" {
-		if err := w.header(prefix+"/", &st, ""); err != nil {
+	defer parent.Close()
+	if base == "" {
+		return w.dir(parent, prefix)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(parent.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if prefix == "" && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		fd, err := unix.Openat(int(parent.Fd()), base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
 			return err
 		}
+		d := os.NewFile(uintptr(fd), p)
+		defer d.Close()
+		return w.dir(d, "")
 	}
-	return w.dir(d, prefix)
+	if prefix == "" {
+		prefix = base
+	}
+	return w.entry(int(parent.Fd()), base, prefix, &st)
 }
 
 type treeWriter struct {
@@ -77,13 +89,8 @@ func (w *treeWriter) dir(d *os.File, name string) error {
 	return nil
 }
 
-// entry writes the entry n of the directory dirfd (or dirfd itself, an
-// O_PATH handle, when n is "") as name.
+// entry writes the entry n of the directory dirfd as name.
 func (w *treeWriter) entry(dirfd int, n, name string, st *unix.Stat_t) error {
-	at := n
-	if n == "" {
-		at = ""
-	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		fd, err := unix.Openat(dirfd, n, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -98,7 +105,7 @@ func (w *treeWriter) entry(dirfd int, n, name string, st *unix.Stat_t) error {
 		return w.dir(sub, name)
 	case unix.S_IFLNK:
 		buf := make([]byte, unix.PathMax)
-		k, err := unix.Readlinkat(dirfd, at, buf)
+		k, err := unix.Readlinkat(dirfd, n, buf)
 		if err != nil {
 			return err
 		}
@@ -111,13 +118,7 @@ func (w *treeWriter) entry(dirfd int, n, name string, st *unix.Stat_t) error {
 		if st.Nlink > 1 {
 			w.links[key] = name
 		}
-		var fd int
-		var err error
-		if n == "" {
-			fd, err = unix.Open("/proc/self/fd/"+strconv.Itoa(dirfd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		} else {
-			fd, err = unix.Openat(dirfd, n, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		}
+		fd, err := unix.Openat(dirfd, n, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}

@@ -57,8 +57,8 @@ func HumanSize(n int64) string {
 	return strconv.FormatFloat(v, 'g', 3, 64) + units[i]
 }
 
-// BinarySize is a size as `docker stats` prints it: binary units, two
-// decimals ("1.52MiB", "7.67GiB", "0B").
+// BinarySize is a size as `docker stats` prints it (go-units BytesSize):
+// binary units, four significant digits ("1.524MiB", "32MiB", "0B").
 func BinarySize(n uint64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
 	v, i := float64(n), 0
@@ -66,8 +66,5 @@ func BinarySize(n uint64) string {
 		v /= 1024
 		i++
 	}
-	if i == 0 {
-		return strconv.FormatUint(n, 10) + "B"
-	}
-	return strconv.FormatFloat(v, 'f', 2, 64) + units[i]
+	return strconv.FormatFloat(v, 'g', 4, 64) + units[i]
 }

@@ -9,7 +9,9 @@ import (
 )
 
 // The completion scripts are urfave/cli's (autocomplete/), which ask the
-// program itself for the words (--generate-bash-completion).
+// program itself for the words (--generate-bash-completion); for a flag
+// they pass "-" rather than the word typed so far, which urfave/cli v2
+// would parse as a flag, and fail on (the shell filters the list).
 const bashCompletion = `# unbox completion for bash: source <(unbox completion bash)
 _unbox_complete() {
   local cur words
@@ -17,7 +19,7 @@ _unbox_complete() {
   cur="${COMP_WORDS[COMP_CWORD]}"
   words=("${COMP_WORDS[@]:0:$COMP_CWORD}")
   if [[ "$cur" == "-"* ]]; then
-    opts=$("${words[@]}" "$cur" --generate-bash-completion 2>/dev/null)
+    opts=$("${words[@]}" - --generate-bash-completion 2>/dev/null)
   else
     opts=$("${words[@]}" --generate-bash-completion 2>/dev/null)
   fi
@@ -34,7 +36,7 @@ _unbox() {
   local cur
   cur=${words[-1]}
   if [[ "$cur" == "-"* ]]; then
-    opts=("${(@f)$(${words[@]:0:#words[@]-1} ${cur} --generate-bash-completion)}")
+    opts=("${(@f)$(${words[@]:0:#words[@]-1} - --generate-bash-completion)}")
   else
     opts=("${(@f)$(${words[@]:0:#words[@]-1} --generate-bash-completion)}")
   fi
