@@ -3,9 +3,11 @@ package network
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"time"
 )
 
 // Network is a bridge network: a bridge on the host with the gateway
@@ -15,7 +17,25 @@ type Network struct {
 	Bridge  string       `json:"bridge"`
 	Subnet  netip.Prefix `json:"subnet"`
 	Gateway netip.Addr   `json:"gateway"`
+
+	// What the engine keeps with a network, written in the same file so
+	// that a network and its metadata appear (and go) at once: its ID
+	// and creation time, its labels (which compose selects networks by),
+	// and the resolvers its DNS responder forwards other names to
+	// ("host:port"; none: the host's /etc/resolv.conf).
+	ID         string            `json:"id,omitempty"`
+	Created    time.Time         `json:"created,omitzero"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	DNSServers []string          `json:"dns_servers,omitempty"`
 }
+
+// Errors a caller tells apart, wrapped with the network's name.
+var (
+	// ErrNotFound: no network of that name.
+	ErrNotFound = errors.New("no such network")
+	// ErrInUse: the network has containers on it.
+	ErrInUse = errors.New("network in use")
+)
 
 // Endpoint is one container's place on a network: the veth pair that
 // connects its namespace to the bridge, its address, the names it answers
@@ -76,6 +96,12 @@ func CheckName(what, name string) error {
 	}
 	return nil
 }
+
+// LinkName is a host link name for key within IFNAMSIZ: "ubx" and 11 hex
+// digits of its SHA-256. Callers that keep several stores on one host (a
+// test's engine beside the machine's) name their links from a key that
+// includes the store, so the names never clash.
+func LinkName(key string) string { return hashedLink(key) }
 
 // hashedLink is a host link name for key within IFNAMSIZ: "ubx" and 11 hex
 // digits of its SHA-256.

@@ -1,7 +1,9 @@
 package network_test
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -116,4 +118,50 @@ func lookupIn(t *testing.T, ns *network.NetNS, server, name string) string {
 		}
 	}
 	return strings.Join(addrs, " ")
+}
+
+// TestPrivStoreEnsure: Ensure makes a network that is not there, gives
+// one whose bridge the host lost (a reboot) its bridge and rules back,
+// and leaves a whole one as it is; the errors callers tell apart are
+// ErrNotFound and ErrInUse.
+func TestPrivStoreEnsure(t *testing.T) {
+	privileged(t)
+	s := openStore(t)
+	n, err := s.Ensure(network.Network{Name: "lazy", Bridge: network.LinkName(t.Name()), Labels: map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Remove("lazy") })
+	if _, err := network.Link(nil, n.Bridge); err != nil || n.Labels["k"] != "v" {
+		t.Fatalf("Ensure of a new network = %+v (bridge: %v); want it made, with its labels", n, err)
+	}
+	table, err := s.Ruleset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := network.DeleteLink(n.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Ensure(network.Network{Name: "lazy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Subnet != n.Subnet || again.Bridge != n.Bridge {
+		t.Errorf("Ensure after the bridge went = %+v; want the network as it was, %+v", again, n)
+	}
+	l, err := network.Link(nil, n.Bridge)
+	if err != nil || !l.Up || !slices.Contains(l.Addrs, netip.PrefixFrom(n.Gateway, n.Subnet.Bits())) {
+		t.Errorf("bridge after Ensure = %+v, %v; want it back, up, with the gateway address", l, err)
+	}
+	if ok, _ := network.TableExists(table.Name); !ok {
+		t.Errorf("table %s missing after Ensure", table.Name)
+	}
+	dir := t.TempDir()
+	connect(t, s, "lazy", network.Endpoint{Name: "c", NetNS: newNS(t, dir, "c").Path})
+	if err := s.Remove("lazy"); !errors.Is(err, network.ErrInUse) {
+		t.Errorf("Remove of a network in use = %v; want ErrInUse", err)
+	}
+	if _, err := s.Get("nosuch"); !errors.Is(err, network.ErrNotFound) {
+		t.Errorf("Get(nosuch) = %v; want ErrNotFound", err)
+	}
 }
