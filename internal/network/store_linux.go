@@ -412,6 +412,27 @@ func (s *Store) Connect(network string, ep Endpoint) (Endpoint, error) {
 	return ep, nil
 }
 
+// Reserve gives owner an address on network before its endpoint is made
+// (want, if valid, else the lowest free one): the engine writes it in the
+// container's /etc/hosts before the container exists, then connects with
+// it (Connect takes ep.Addr). An owner that holds one gets it again;
+// Disconnect gives it back, endpoint or not.
+func (s *Store) Reserve(network, owner string, want netip.Addr) (netip.Addr, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer unlock()
+	n, err := s.get(network)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if want.IsValid() {
+		return s.leases(n).AllocateAddr(owner, want)
+	}
+	return s.leases(n).Allocate(owner)
+}
+
 // claimPorts checks ports against every port published on any network of
 // the store and against the host's listening sockets, and chooses a host
 // port for those that have none.

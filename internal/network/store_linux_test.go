@@ -165,3 +165,30 @@ func TestPrivStoreEnsure(t *testing.T) {
 		t.Errorf("Get(nosuch) = %v; want ErrNotFound", err)
 	}
 }
+
+// TestPrivStoreReserve: an address reserved before the endpoint exists is
+// the one Connect uses, a second owner gets another, and Disconnect gives
+// a reservation back even when no endpoint was made.
+func TestPrivStoreReserve(t *testing.T) {
+	privileged(t)
+	s := openStore(t)
+	n := createNetwork(t, s, network.Network{Name: "res", Bridge: network.LinkName(t.Name())})
+	a, err := s.Reserve("res", "a", netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Reserve("res", "b", netip.Addr{}); err != nil || b == a || !n.Subnet.Contains(b) {
+		t.Fatalf("Reserve(b) = %s, %v; want another address of %s than a's %s", b, err, n.Subnet, a)
+	}
+	ep := connect(t, s, "res", network.Endpoint{Name: "a", NetNS: newNS(t, t.TempDir(), "a").Path, Addr: a})
+	if ep.Addr != a {
+		t.Errorf("Connect after Reserve = %s; want the reserved %s", ep.Addr, a)
+	}
+	if err := s.Disconnect("res", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Reserve("res", "c", netip.Addr{}); err != nil || again != a.Next() {
+		t.Errorf("Reserve(c) after b's release = %s, %v; want b's address back, %s", again, err, a.Next())
+	}
+	s.Disconnect("res", "c")
+}
