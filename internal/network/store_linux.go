@@ -210,11 +210,22 @@ func (s *Store) Remove(name string) error {
 	if err != nil {
 		return err
 	}
-	if len(eps) > 0 {
-		var names []string
-		for _, e := range eps {
-			names = append(names, e.Name)
+	// An address reserved for a container that is not connected yet
+	// counts too: it is on its way (see Reserve).
+	leases, err := s.leases(n).List()
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range eps {
+		names = append(names, e.Name)
+	}
+	for _, l := range leases {
+		if !slices.Contains(names, l.Owner) {
+			names = append(names, l.Owner)
 		}
+	}
+	if len(names) > 0 {
 		slices.Sort(names)
 		return fmt.Errorf("%w: network %s has %s on it: disconnect or remove them first", ErrInUse, name, strings.Join(names, ", "))
 	}
@@ -431,6 +442,21 @@ func (s *Store) Reserve(network, owner string, want netip.Addr) (netip.Addr, err
 		return s.leases(n).AllocateAddr(owner, want)
 	}
 	return s.leases(n).Allocate(owner)
+}
+
+// Leases returns the addresses held on a network, endpoints' and
+// reservations', in address order.
+func (s *Store) Leases(network string) ([]Lease, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	n, err := s.get(network)
+	if err != nil {
+		return nil, err
+	}
+	return s.leases(n).List()
 }
 
 // claimPorts checks ports against every port published on any network of

@@ -184,6 +184,16 @@ func TestPrivStoreReserve(t *testing.T) {
 	if ep.Addr != a {
 		t.Errorf("Connect after Reserve = %s; want the reserved %s", ep.Addr, a)
 	}
+	if ls, err := s.Leases("res"); err != nil || len(ls) != 2 || ls[1].Owner != "b" {
+		t.Errorf("Leases = %v, %v; want a's and b's", ls, err)
+	}
+	if err := s.Disconnect("res", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("res"); !errors.Is(err, network.ErrInUse) || !strings.Contains(err.Error(), "has b on it") {
+		t.Errorf("Remove with b's reservation = %v; want ErrInUse naming b", err)
+	}
+	ep = connect(t, s, "res", network.Endpoint{Name: "a", NetNS: newNS(t, t.TempDir(), "a2").Path, Addr: a})
 	if err := s.Disconnect("res", "b"); err != nil {
 		t.Fatal(err)
 	}
