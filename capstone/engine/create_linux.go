@@ -47,8 +47,18 @@ type CreateOptions struct {
 	CapDrop    []string
 	Privileged bool
 	Runtime    string
-	Network    string
 	StopSignal string
+	// Network is --network: a network's name (DefaultNetwork when
+	// empty), none, host or container:NAME; Aliases (--network-alias)
+	// and IP (--ip) are the container's on it.
+	Network string
+	Aliases []string
+	IP      string
+	// Publish are -p values; PublishAll is -P (every exposed port, on a
+	// host port chosen at start); Expose are --expose values.
+	Publish    []string
+	PublishAll bool
+	Expose     []string
 }
 
 // Create makes a container (`unbox create`), without starting it. Every
@@ -122,12 +132,6 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 	}
 	if _, err := e.runtimeFor(o.Runtime); err != nil {
 		return nil, nil, err
-	}
-	if o.Network == "" || o.Network == "default" {
-		o.Network = "none"
-	}
-	if _, ok := e.Networks[o.Network]; !ok {
-		return nil, nil, fmt.Errorf("network %s not found (this engine knows none and host; bridges come with `unbox network`)", o.Network)
 	}
 	if _, err := capabilities(HostConfig{CapAdd: o.CapAdd, CapDrop: o.CapDrop}); err != nil {
 		return nil, nil, err
@@ -243,6 +247,9 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 			dst, opts, _ := strings.Cut(t, ":")
 			c.HostConfig.Tmpfs[dst] = opts
 		}
+	}
+	if err := e.checkNetworkOptions(c, o, ic.ExposedPorts); err != nil {
+		return nil, nil, err
 	}
 	c.State.set(Created)
 	return c, specs, nil

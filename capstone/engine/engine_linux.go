@@ -12,6 +12,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/unboxlab/unbox/capstone/image"
+	"github.com/unboxlab/unbox/internal/network"
 	"github.com/unboxlab/unbox/internal/statefile"
 	"github.com/unboxlab/unbox/internal/volume"
 )
@@ -52,9 +53,12 @@ type Engine struct {
 	Options
 	Images  *image.Store
 	Volumes *volume.Store
-	// Networks are the network modes the engine knows (network.go):
-	// "none" and "host" here; the networks issue adds bridges.
+	// Networks are the fixed network modes (network.go): "none" and
+	// "host"; container:NAME and the bridge networks are made per
+	// container (network_bridge.go).
 	Networks map[string]Network
+
+	nets *network.Store // the store of bridge networks, once opened (network_store.go)
 }
 
 // Open opens the engine's directories, making what is missing.

@@ -272,6 +272,7 @@ func (m *monitor) run(conn *reexec.Conn, req monitorRequest) {
 		var again bool
 		c, err := m.e.update(m.id, func(c *Container) error {
 			c.State.set(Exited)
+			c.NetworkSettings.clearRuntime() // stopRun took it off its networks
 			c.State.ExitCode, c.State.FinishedAt = code, time.Now().UTC()
 			again = restartDue(c, code)
 			if again {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,8 +22,9 @@ import (
 //	          container whose monitor died: undo what Prepare and Attach
 //	          made (it must be safe to call twice, and with nothing made)
 //
-// "none" and "host" are here; the networks issue adds bridges (internal/
-// network: veth pairs, addresses, ports, names) behind the same three calls.
+// "none" and "host" are here; container:NAME and the bridge networks
+// (internal/network: veth pairs, addresses, ports, names) are in
+// network_bridge.go, behind the same three calls.
 type Network interface {
 	Prepare(c *Container) (NetworkSetup, error)
 	Attach(c *Container, pid int) error
@@ -45,17 +47,18 @@ func defaultNetworks() map[string]Network {
 	return map[string]Network{"none": noneNetwork{}, "host": hostNetwork{}}
 }
 
-// network is the container's network mode.
+// network is the container's network mode: none, host, another
+// container's namespace, or the store's bridge networks (the default one
+// when the mode is empty).
 func (e *Engine) network(c *Container) (Network, error) {
 	mode := c.HostConfig.NetworkMode
-	if mode == "" || mode == "default" {
-		mode = "none"
+	if n, ok := e.Networks[mode]; ok {
+		return n, nil
 	}
-	n, ok := e.Networks[mode]
-	if !ok {
-		return nil, fmt.Errorf("network %s not found (this engine knows none and host)", mode)
+	if ref, ok := strings.CutPrefix(mode, "container:"); ok {
+		return containerNetwork{e: e, ref: ref}, nil
 	}
-	return n, nil
+	return bridgeNetwork{e: e}, nil
 }
 
 // noneNetwork is --network none: a namespace of its own with only the

@@ -29,6 +29,8 @@ type Container struct {
 	GraphDriver  GraphDriver   `json:"GraphDriver"`
 	Mounts       []MountPoint  `json:"Mounts"`
 	Config       Config        `json:"Config"`
+	// NetworkSettings: the networks it is on (network_record.go).
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
 	// Volumes are the store's volumes the container uses (by name), which
 	// rm releases.
 	Volumes []string `json:"Volumes,omitempty"`
@@ -53,28 +55,35 @@ type Config struct {
 	StopSignal  string            `json:"StopSignal,omitempty"`
 	// StopTimeout is `stop`'s default wait, in seconds (10).
 	StopTimeout *int `json:"StopTimeout,omitempty"`
+	// ExposedPorts are the image's EXPOSE and --expose, "80/tcp"; -P
+	// publishes them.
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 }
 
 // HostConfig is how the container runs on this host (Docker's
 // HostConfig): volumes, limits, policy, privileges.
 type HostConfig struct {
-	Binds          []string          `json:"Binds"`
-	Tmpfs          map[string]string `json:"Tmpfs,omitempty"`
-	NetworkMode    string            `json:"NetworkMode"`
-	RestartPolicy  RestartPolicy     `json:"RestartPolicy"`
-	AutoRemove     bool              `json:"AutoRemove"`
-	Runtime        string            `json:"Runtime"`
-	Privileged     bool              `json:"Privileged"`
-	ReadonlyRootfs bool              `json:"ReadonlyRootfs"`
-	CapAdd         []string          `json:"CapAdd"`
-	CapDrop        []string          `json:"CapDrop"`
-	Init           bool              `json:"Init"`
-	Memory         int64             `json:"Memory"`
-	NanoCPUs       int64             `json:"NanoCpus"`
-	CPUPeriod      int64             `json:"CpuPeriod"`
-	CPUQuota       int64             `json:"CpuQuota"`
-	PidsLimit      int64             `json:"PidsLimit"`
-	CgroupParent   string            `json:"CgroupParent"`
+	Binds       []string          `json:"Binds"`
+	Tmpfs       map[string]string `json:"Tmpfs,omitempty"`
+	NetworkMode string            `json:"NetworkMode"`
+	// PortBindings are -p, "80/tcp" to the host's side; PublishAllPorts
+	// is -P.
+	PortBindings    map[string][]PortBinding `json:"PortBindings"`
+	PublishAllPorts bool                     `json:"PublishAllPorts"`
+	RestartPolicy   RestartPolicy            `json:"RestartPolicy"`
+	AutoRemove      bool                     `json:"AutoRemove"`
+	Runtime         string                   `json:"Runtime"`
+	Privileged      bool                     `json:"Privileged"`
+	ReadonlyRootfs  bool                     `json:"ReadonlyRootfs"`
+	CapAdd          []string                 `json:"CapAdd"`
+	CapDrop         []string                 `json:"CapDrop"`
+	Init            bool                     `json:"Init"`
+	Memory          int64                    `json:"Memory"`
+	NanoCPUs        int64                    `json:"NanoCpus"`
+	CPUPeriod       int64                    `json:"CpuPeriod"`
+	CPUQuota        int64                    `json:"CpuQuota"`
+	PidsLimit       int64                    `json:"PidsLimit"`
+	CgroupParent    string                   `json:"CgroupParent"`
 }
 
 // RestartPolicy is --restart: Name is "no", "on-failure", "always" or

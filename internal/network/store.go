@@ -48,6 +48,10 @@ type Endpoint struct {
 	HostLink string        `json:"host_link"`         // the veth end on the host, ubx…
 	Addr     netip.Addr    `json:"addr"`              // chosen by the network's Leases unless given
 	Ports    []PortMapping `json:"ports,omitempty"`
+	// NoRoute: the container's default route goes through another of its
+	// networks (its first, as Docker's), so this one adds only the route
+	// to its own subnet, which comes with the address.
+	NoRoute bool `json:"no_route,omitempty"`
 }
 
 // BridgePlan is what creating a network does: the bridge, the gateway
@@ -66,9 +70,9 @@ func BridgePlan(n Network) Plan {
 // end in the container's namespace, the host end a port of the bridge (in
 // hairpin mode, see SetHairpin), the
 // container's address on its end, its loopback up, and a default route
-// through the gateway.
+// through the gateway (unless ep.NoRoute: a second network).
 func EndpointPlan(n Network, ep Endpoint, ns *NetNS) Plan {
-	return Plan{
+	p := Plan{
 		AddVeth{Name: ep.HostLink, Peer: ep.IfName, PeerNS: ns, PeerMAC: ContainerMAC(ep.Addr)},
 		SetMaster{Link: ep.HostLink, Master: n.Bridge},
 		SetHairpin{Link: ep.HostLink},
@@ -76,8 +80,11 @@ func EndpointPlan(n Network, ep Endpoint, ns *NetNS) Plan {
 		SetUp{NS: ns, Link: "lo"},
 		AddAddr{NS: ns, Link: ep.IfName, Addr: netip.PrefixFrom(ep.Addr, n.Subnet.Bits())},
 		SetUp{NS: ns, Link: ep.IfName},
-		AddRoute{NS: ns, Via: n.Gateway},
 	}
+	if ep.NoRoute {
+		return p
+	}
+	return append(p, AddRoute{NS: ns, Via: n.Gateway})
 }
 
 // netNSOf is the handle of the namespace at path, named by its file.

@@ -41,7 +41,12 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "privileged", Usage: "give extended privileges: every capability, no masked paths, /sys writable"},
 		&cli.StringFlag{Name: "runtime", Usage: "OCI runtime for this container (" + engine.BuiltinRuntime + ", runc, a path)"},
 		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set metadata: KEY=value"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "network mode: none or host (bridges come with `unbox network`)"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "connect the container to a network: " + engine.DefaultNetwork + " (the default), a network's name, none, host, or container:NAME"},
+		&cli.StringSliceFlag{Name: "network-alias", Usage: "add a name the container answers to on its user-defined network"},
+		&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 address on its user-defined network"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]"},
+		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every exposed port on a random host port"},
+		&cli.StringSliceFlag{Name: "expose", Usage: "expose a port (PORT[/tcp|udp]) without publishing it"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal to stop the container (SIGTERM by default)"},
 	}
 }
@@ -58,6 +63,8 @@ func createOptions(c *cli.Context) (engine.CreateOptions, error) {
 		AutoRemove: c.Bool("rm"), Init: c.Bool("init"), ReadOnly: c.Bool("read-only"),
 		CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
 		Runtime: c.String("runtime"), Network: c.String("network"), StopSignal: c.String("stop-signal"),
+		Aliases: c.StringSlice("network-alias"), IP: c.String("ip"),
+		Publish: c.StringSlice("publish"), PublishAll: c.Bool("publish-all"), Expose: c.StringSlice("expose"),
 	}
 	if c.IsSet("entrypoint") {
 		o.Entrypoint = []string{c.String("entrypoint")}

@@ -18,10 +18,10 @@ import (
 func inspectCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "return low-level information on containers, images or volumes, as JSON",
+		Usage:     "return low-level information on containers, images, volumes or networks, as JSON",
 		ArgsUsage: "[OPTIONS] NAME|ID [NAME|ID...]",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "type", Usage: "only this kind: container, image or volume"},
+			&cli.StringFlag{Name: "type", Usage: "only this kind: container, image, volume or network"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1); err != nil {
@@ -53,7 +53,7 @@ func inspectCommand(g *globals) *cli.Command {
 	}
 }
 
-// inspectOne finds ref among containers, then images, then volumes, as
+// inspectOne finds ref among containers, then images, volumes, networks, as
 // docker inspect does.
 func inspectOne(e *engine.Engine, ref, typ string) (any, error) {
 	if typ == "" || typ == "container" {
@@ -69,6 +69,11 @@ func inspectOne(e *engine.Engine, ref, typ string) (any, error) {
 	if typ == "" || typ == "volume" {
 		if v, err := e.Volumes.Get(ref); err == nil {
 			return volumeJSON(v), nil
+		}
+	}
+	if typ == "" || typ == "network" {
+		if n, err := e.InspectNetwork(ref); err == nil {
+			return n, nil
 		}
 	}
 	return nil, fmt.Errorf("no such object: %s", ref)

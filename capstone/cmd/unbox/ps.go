@@ -57,7 +57,8 @@ func psCommand(g *globals) *cli.Command {
 					if err := jsonLine(g.stdout, psJSON{
 						ID: id, Image: ctr.Config.Image, Command: command, CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 						RunningFor: engine.Ago(ctr.Created, now), State: ctr.State.Status, Status: status, Names: ctr.Name,
-						Labels: labelString(ctr.Config.Labels), Mounts: mountNames(ctr), Networks: ctr.HostConfig.NetworkMode,
+						Labels: labelString(ctr.Config.Labels), Mounts: mountNames(ctr), Networks: strings.Join(engine.NetworkNames(ctr), ","),
+						Ports: engine.PortsColumn(ctr.NetworkSettings),
 					}); err != nil {
 						return err
 					}
@@ -69,7 +70,7 @@ func psCommand(g *globals) *cli.Command {
 				case ctr.State.Status == engine.Exited && ctr.State.ExitCode != 0, ctr.State.Status == engine.Dead:
 					status = g.paintOut(colorDown, status)
 				}
-				rows = append(rows, []string{id, ctr.Config.Image, command, engine.Ago(ctr.Created, now), status, "", ctr.Name})
+				rows = append(rows, []string{id, ctr.Config.Image, command, engine.Ago(ctr.Created, now), status, engine.PortsColumn(ctr.NetworkSettings), ctr.Name})
 			}
 			if !c.Bool("quiet") && c.String("format") != "json" {
 				table(g.stdout, []string{"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}, rows)

@@ -43,7 +43,7 @@ func systemCommand(g *globals) *cli.Command {
 			},
 			{
 				Name:  "prune",
-				Usage: "remove stopped containers, unused images without a name, and what interrupted commands left",
+				Usage: "remove stopped containers, unused networks, unused images without a name, and what interrupted commands left",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all images no container uses, not just those without a name"},
 					&cli.BoolFlag{Name: "volumes", Usage: "prune anonymous volumes no container uses"},
@@ -62,6 +62,15 @@ func systemCommand(g *globals) *cli.Command {
 						fmt.Fprintln(g.stdout, "Deleted Containers:")
 						fmt.Fprintln(g.stdout, strings.Join(ids, "\n"))
 						fmt.Fprintln(g.stdout)
+					}
+					nets, err := e.PruneNetworks(nil)
+					if len(nets) > 0 {
+						fmt.Fprintln(g.stdout, "Deleted Networks:")
+						fmt.Fprintln(g.stdout, strings.Join(nets, "\n"))
+						fmt.Fprintln(g.stdout)
+					}
+					if err != nil {
+						return err
 					}
 					if c.Bool("volumes") {
 						names, err := e.Volumes.Prune(false)
