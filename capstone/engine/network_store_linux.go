@@ -262,18 +262,6 @@ func (e *Engine) ListNetworks(labels map[string]string) ([]NetworkInfo, error) {
 	return out, nil
 }
 
-// MatchLabels reports whether have carries every label of want (a value
-// "" in want matches any value).
-func MatchLabels(have, want map[string]string) bool {
-	for k, v := range want {
-		got, ok := have[k]
-		if !ok || (v != "" && got != v) {
-			return false
-		}
-	}
-	return true
-}
-
 func (e *Engine) predefinedInfo(name, driver string) (NetworkInfo, error) {
 	sum := sha256.Sum256([]byte("unbox network " + name))
 	info := NetworkInfo{Name: name, ID: hex.EncodeToString(sum[:]), Scope: "local", Driver: driver,
