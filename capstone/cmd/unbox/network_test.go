@@ -308,7 +308,7 @@ func TestPrivNetworkBadInput(t *testing.T) {
 		{[]string{"network", "create", "--subnet", "10.1.2.3/24", "n1"}, "it should be 10.1.2.0/24"},
 		{[]string{"network", "create", "--subnet", "nonsense", "n1"}, "invalid subnet"},
 		{[]string{"network", "create", "--subnet", "fd00::/64", "n1"}, "IPv4"},
-		{[]string{"network", "create", "--subnet", "10.97.0.0/25", "n1"}, "taken"},
+		{[]string{"network", "create", "--subnet", "10.97.0.0/25", "n1"}, "overlaps the subnet of another network"},
 		{[]string{"network", "create", "--subnet", "10.96.0.0/24", "--gateway", "10.96.1.1", "n1"}, "not in 10.96.0.0/24"},
 		{[]string{"network", "create", "taken"}, "exists already"},
 		{[]string{"network", "create", "bridge"}, "pre-defined"},
