@@ -169,7 +169,7 @@ func TestPrivBadInput(t *testing.T) {
 		})
 	}
 
-	if err := s.Remove("bad"); err == nil || !strings.Contains(err.Error(), "network bad is in use by a") {
+	if err := s.Remove("bad"); err == nil || !strings.Contains(err.Error(), "network bad has a on it") {
 		t.Errorf("Remove of a network in use = %v; want it refused, naming a", err)
 	}
 }

@@ -307,6 +307,11 @@ func TestPlanCommands(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("plan commands =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// A second network of a container adds no default route.
+	ep.NoRoute, ep.IfName = true, "eth1"
+	if got := network.EndpointPlan(n, ep, ns).Commands(); slices.ContainsFunc(got, func(c string) bool { return strings.Contains(c, "route add") }) {
+		t.Errorf("EndpointPlan with NoRoute =\n%s\nwant no route added", strings.Join(got, "\n"))
+	}
 	// A namespace outside /run/netns is reached with nsenter.
 	other := &network.NetNS{Name: "x", Path: "/var/lib/unbox/netns/x"}
 	if got := (network.SetUp{NS: other, Link: "lo"}).Command(); got != "nsenter --net=/var/lib/unbox/netns/x ip link set lo up" {

@@ -3,9 +3,11 @@ package network
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"time"
 )
 
 // Network is a bridge network: a bridge on the host with the gateway
@@ -15,7 +17,25 @@ type Network struct {
 	Bridge  string       `json:"bridge"`
 	Subnet  netip.Prefix `json:"subnet"`
 	Gateway netip.Addr   `json:"gateway"`
+
+	// What the engine keeps with a network, written in the same file so
+	// that a network and its metadata appear (and go) at once: its ID
+	// and creation time, its labels (which compose selects networks by),
+	// and the resolvers its DNS responder forwards other names to
+	// ("host:port"; none: the host's /etc/resolv.conf).
+	ID         string            `json:"id,omitempty"`
+	Created    time.Time         `json:"created,omitzero"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	DNSServers []string          `json:"dns_servers,omitempty"`
 }
+
+// Errors a caller tells apart, wrapped with the network's name.
+var (
+	// ErrNotFound: no network of that name.
+	ErrNotFound = errors.New("no such network")
+	// ErrInUse: the network has containers on it.
+	ErrInUse = errors.New("network in use")
+)
 
 // Endpoint is one container's place on a network: the veth pair that
 // connects its namespace to the bridge, its address, the names it answers
@@ -28,6 +48,10 @@ type Endpoint struct {
 	HostLink string        `json:"host_link"`         // the veth end on the host, ubx…
 	Addr     netip.Addr    `json:"addr"`              // chosen by the network's Leases unless given
 	Ports    []PortMapping `json:"ports,omitempty"`
+	// NoRoute: the container's default route goes through another of its
+	// networks (its first, as Docker's), so this one adds only the route
+	// to its own subnet, which comes with the address.
+	NoRoute bool `json:"no_route,omitempty"`
 }
 
 // BridgePlan is what creating a network does: the bridge, the gateway
@@ -46,9 +70,9 @@ func BridgePlan(n Network) Plan {
 // end in the container's namespace, the host end a port of the bridge (in
 // hairpin mode, see SetHairpin), the
 // container's address on its end, its loopback up, and a default route
-// through the gateway.
+// through the gateway (unless ep.NoRoute: a second network).
 func EndpointPlan(n Network, ep Endpoint, ns *NetNS) Plan {
-	return Plan{
+	p := Plan{
 		AddVeth{Name: ep.HostLink, Peer: ep.IfName, PeerNS: ns, PeerMAC: ContainerMAC(ep.Addr)},
 		SetMaster{Link: ep.HostLink, Master: n.Bridge},
 		SetHairpin{Link: ep.HostLink},
@@ -56,8 +80,11 @@ func EndpointPlan(n Network, ep Endpoint, ns *NetNS) Plan {
 		SetUp{NS: ns, Link: "lo"},
 		AddAddr{NS: ns, Link: ep.IfName, Addr: netip.PrefixFrom(ep.Addr, n.Subnet.Bits())},
 		SetUp{NS: ns, Link: ep.IfName},
-		AddRoute{NS: ns, Via: n.Gateway},
 	}
+	if ep.NoRoute {
+		return p
+	}
+	return append(p, AddRoute{NS: ns, Via: n.Gateway})
 }
 
 // netNSOf is the handle of the namespace at path, named by its file.
@@ -76,6 +103,12 @@ func CheckName(what, name string) error {
 	}
 	return nil
 }
+
+// LinkName is a host link name for key within IFNAMSIZ: "ubx" and 11 hex
+// digits of its SHA-256. Callers that keep several stores on one host (a
+// test's engine beside the machine's) name their links from a key that
+// includes the store, so the names never clash.
+func LinkName(key string) string { return hashedLink(key) }
 
 // hashedLink is a host link name for key within IFNAMSIZ: "ubx" and 11 hex
 // digits of its SHA-256.

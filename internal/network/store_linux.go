@@ -74,6 +74,47 @@ func (s *Store) Create(n Network) (Network, error) {
 	if _, err := os.Stat(filepath.Join(s.dir(n.Name), "network.json")); err == nil {
 		return n, fmt.Errorf("network %s exists already: choose another name, or remove it first", n.Name)
 	}
+	return s.create(n)
+}
+
+// Ensure makes sure the network n.Name is there, whole: one the store
+// does not have is created as Create would; one whose bridge the host
+// lost (a reboot: the state under /var/lib survives, links do not; or a
+// person's `ip link del`) gets its bridge, forwarding and rules back. It
+// returns the network as it is. The engine's default network is made
+// this way, on first use.
+func (s *Store) Ensure(n Network) (Network, error) {
+	if err := CheckName("network", n.Name); err != nil {
+		return n, err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return n, err
+	}
+	defer unlock()
+	have, err := s.get(n.Name)
+	if errors.Is(err, ErrNotFound) {
+		return s.create(n)
+	}
+	if err != nil {
+		return have, err
+	}
+	if _, err := os.Stat("/sys/class/net/" + have.Bridge); err == nil {
+		return have, nil
+	}
+	var undo Undo
+	if err := undo.Apply(BridgePlan(have), s.Trace); err != nil {
+		return have, fmt.Errorf("network %s: restore its bridge: %w", have.Name, err)
+	}
+	if err := errors.Join(s.forwardingOn(), s.sync()); err != nil {
+		return have, errors.Join(err, undo.Run(s.Trace))
+	}
+	return have, nil
+}
+
+// create is Create and Ensure's work, under the lock, for a network that
+// does not exist.
+func (s *Store) create(n Network) (Network, error) {
 	nets, err := s.list()
 	if err != nil {
 		return n, err
@@ -169,13 +210,24 @@ func (s *Store) Remove(name string) error {
 	if err != nil {
 		return err
 	}
-	if len(eps) > 0 {
-		var names []string
-		for _, e := range eps {
-			names = append(names, e.Name)
+	// An address reserved for a container that is not connected yet
+	// counts too: it is on its way (see Reserve).
+	leases, err := s.leases(n).List()
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range eps {
+		names = append(names, e.Name)
+	}
+	for _, l := range leases {
+		if !slices.Contains(names, l.Owner) {
+			names = append(names, l.Owner)
 		}
+	}
+	if len(names) > 0 {
 		slices.Sort(names)
-		return fmt.Errorf("network %s is in use by %s: disconnect or remove them first", name, strings.Join(names, ", "))
+		return fmt.Errorf("%w: network %s has %s on it: disconnect or remove them first", ErrInUse, name, strings.Join(names, ", "))
 	}
 	s.Trace.log("ip link del " + n.Bridge)
 	if err := DeleteLink(n.Bridge); err != nil {
@@ -204,7 +256,7 @@ func (s *Store) get(name string) (Network, error) {
 	var n Network
 	path := filepath.Join(s.dir(name), "network.json")
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return n, fmt.Errorf("no network %s (see the list of networks)", name)
+		return n, fmt.Errorf("%w: %s (see the list of networks)", ErrNotFound, name)
 	}
 	if err := readJSON(path, &n); err != nil {
 		return n, fmt.Errorf("network %s: %w", name, err)
@@ -369,6 +421,42 @@ func (s *Store) Connect(network string, ep Endpoint) (Endpoint, error) {
 		return fail(err)
 	}
 	return ep, nil
+}
+
+// Reserve gives owner an address on network before its endpoint is made
+// (want, if valid, else the lowest free one): the engine writes it in the
+// container's /etc/hosts before the container exists, then connects with
+// it (Connect takes ep.Addr). An owner that holds one gets it again;
+// Disconnect gives it back, endpoint or not.
+func (s *Store) Reserve(network, owner string, want netip.Addr) (netip.Addr, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer unlock()
+	n, err := s.get(network)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if want.IsValid() {
+		return s.leases(n).AllocateAddr(owner, want)
+	}
+	return s.leases(n).Allocate(owner)
+}
+
+// Leases returns the addresses held on a network, endpoints' and
+// reservations', in address order.
+func (s *Store) Leases(network string) ([]Lease, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	n, err := s.get(network)
+	if err != nil {
+		return nil, err
+	}
+	return s.leases(n).List()
 }
 
 // claimPorts checks ports against every port published on any network of

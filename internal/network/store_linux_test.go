@@ -1,7 +1,9 @@
 package network_test
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -116,4 +118,87 @@ func lookupIn(t *testing.T, ns *network.NetNS, server, name string) string {
 		}
 	}
 	return strings.Join(addrs, " ")
+}
+
+// TestPrivStoreEnsure: Ensure makes a network that is not there, gives
+// one whose bridge the host lost (a reboot) its bridge and rules back,
+// and leaves a whole one as it is; the errors callers tell apart are
+// ErrNotFound and ErrInUse.
+func TestPrivStoreEnsure(t *testing.T) {
+	privileged(t)
+	s := openStore(t)
+	n, err := s.Ensure(network.Network{Name: "lazy", Bridge: network.LinkName(t.Name()), Labels: map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Remove("lazy") })
+	if _, err := network.Link(nil, n.Bridge); err != nil || n.Labels["k"] != "v" {
+		t.Fatalf("Ensure of a new network = %+v (bridge: %v); want it made, with its labels", n, err)
+	}
+	table, err := s.Ruleset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := network.DeleteLink(n.Bridge); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Ensure(network.Network{Name: "lazy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Subnet != n.Subnet || again.Bridge != n.Bridge {
+		t.Errorf("Ensure after the bridge went = %+v; want the network as it was, %+v", again, n)
+	}
+	l, err := network.Link(nil, n.Bridge)
+	if err != nil || !l.Up || !slices.Contains(l.Addrs, netip.PrefixFrom(n.Gateway, n.Subnet.Bits())) {
+		t.Errorf("bridge after Ensure = %+v, %v; want it back, up, with the gateway address", l, err)
+	}
+	if ok, _ := network.TableExists(table.Name); !ok {
+		t.Errorf("table %s missing after Ensure", table.Name)
+	}
+	dir := t.TempDir()
+	connect(t, s, "lazy", network.Endpoint{Name: "c", NetNS: newNS(t, dir, "c").Path})
+	if err := s.Remove("lazy"); !errors.Is(err, network.ErrInUse) {
+		t.Errorf("Remove of a network in use = %v; want ErrInUse", err)
+	}
+	if _, err := s.Get("nosuch"); !errors.Is(err, network.ErrNotFound) {
+		t.Errorf("Get(nosuch) = %v; want ErrNotFound", err)
+	}
+}
+
+// TestPrivStoreReserve: an address reserved before the endpoint exists is
+// the one Connect uses, a second owner gets another, and Disconnect gives
+// a reservation back even when no endpoint was made.
+func TestPrivStoreReserve(t *testing.T) {
+	privileged(t)
+	s := openStore(t)
+	n := createNetwork(t, s, network.Network{Name: "res", Bridge: network.LinkName(t.Name())})
+	a, err := s.Reserve("res", "a", netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Reserve("res", "b", netip.Addr{}); err != nil || b == a || !n.Subnet.Contains(b) {
+		t.Fatalf("Reserve(b) = %s, %v; want another address of %s than a's %s", b, err, n.Subnet, a)
+	}
+	ep := connect(t, s, "res", network.Endpoint{Name: "a", NetNS: newNS(t, t.TempDir(), "a").Path, Addr: a})
+	if ep.Addr != a {
+		t.Errorf("Connect after Reserve = %s; want the reserved %s", ep.Addr, a)
+	}
+	if ls, err := s.Leases("res"); err != nil || len(ls) != 2 || ls[1].Owner != "b" {
+		t.Errorf("Leases = %v, %v; want a's and b's", ls, err)
+	}
+	if err := s.Disconnect("res", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("res"); !errors.Is(err, network.ErrInUse) || !strings.Contains(err.Error(), "has b on it") {
+		t.Errorf("Remove with b's reservation = %v; want ErrInUse naming b", err)
+	}
+	ep = connect(t, s, "res", network.Endpoint{Name: "a", NetNS: newNS(t, t.TempDir(), "a2").Path, Addr: a})
+	if err := s.Disconnect("res", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Reserve("res", "c", netip.Addr{}); err != nil || again != a.Next() {
+		t.Errorf("Reserve(c) after b's release = %s, %v; want b's address back, %s", again, err, a.Next())
+	}
+	s.Disconnect("res", "c")
 }

@@ -77,6 +77,13 @@ func (l *Layout) Image(name string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
+	return l.ImageOf(desc, name)
+}
+
+// ImageOf reads the image whose manifest desc names, as [Layout.Image]
+// does; name is what errors call it. An image store that keeps images
+// without a name (Docker's <none>:<none>) reads them this way.
+func (l *Layout) ImageOf(desc ocispec.Descriptor, name string) (Image, error) {
 	img := Image{Descriptor: desc}
 	if desc.MediaType != ocispec.MediaTypeImageManifest {
 		return img, fmt.Errorf("image %s: %s is a %s; want an image manifest (an index of several platforms is not supported)", name, desc.Digest, desc.MediaType)

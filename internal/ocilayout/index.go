@@ -70,6 +70,29 @@ func (l *Layout) Tag(name string, desc ocispec.Descriptor) error {
 	return nil
 }
 
+// UpdateIndex changes index.json under the layout's lock: fn gets the index
+// as it is and changes it in place; the result replaces the file
+// atomically, unless fn fails. An image store uses it for what Tag alone
+// cannot do: remove a name, or keep a manifest listed without one.
+func (l *Layout) UpdateIndex(fn func(idx *ocispec.Index) error) error {
+	unlock, err := l.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	idx, err := l.Index()
+	if err != nil {
+		return err
+	}
+	if err := fn(&idx); err != nil {
+		return err
+	}
+	if idx.Manifests == nil {
+		idx.Manifests = []ocispec.Descriptor{}
+	}
+	return l.writeIndex(idx)
+}
+
 // Resolve returns the descriptor index.json names name.
 func (l *Layout) Resolve(name string) (ocispec.Descriptor, error) {
 	idx, err := l.Index()

@@ -224,3 +224,38 @@ func TestUmociReadsOurImage(t *testing.T) {
 		t.Errorf("umoci stat = %s; want one history entry, \"test\", on our layer", out)
 	}
 }
+
+// TestUpdateIndex: a change made through UpdateIndex lands whole; one
+// whose function fails leaves index.json as it was.
+func TestUpdateIndex(t *testing.T) {
+	l, err := ocilayout.Create(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := l.WriteJSON(ocispec.MediaTypeImageManifest, map[string]string{"x": "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Tag("a", desc); err != nil {
+		t.Fatal(err)
+	}
+	err = l.UpdateIndex(func(idx *ocispec.Index) error {
+		idx.Manifests = nil
+		return os.ErrInvalid
+	})
+	if idx, _ := l.Index(); err == nil || len(idx.Manifests) != 1 {
+		t.Errorf("UpdateIndex with a failing change = %v, index has %d manifests; want the error and the index unchanged", err, len(idx.Manifests))
+	}
+	err = l.UpdateIndex(func(idx *ocispec.Index) error {
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
+		return nil
+	})
+	idx, _ := l.Index()
+	if err != nil || len(idx.Manifests) != 2 || idx.Manifests[1].Annotations != nil {
+		t.Errorf("UpdateIndex adding an unnamed entry = %v, %+v", err, idx.Manifests)
+	}
+	img, err := l.ImageOf(idx.Manifests[1], "unnamed")
+	if err == nil {
+		t.Errorf("ImageOf a manifest that is not one = %+v; want an error", img)
+	}
+}

@@ -1,0 +1,134 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/unboxlab/unbox/capstone/engine"
+)
+
+// createFlags are `unbox create`'s flags, which `unbox run` takes too.
+func createFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+		&cli.BoolFlag{Name: "rm", Usage: "remove the container (and its anonymous volumes) when it exits"},
+		&cli.StringFlag{Name: "name", Usage: "assign a name to the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable (NAME=value, or NAME to take it from here)"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
+		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the container"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user NAME|UID[:GROUP|GID]"},
+		&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host name"},
+		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind mount a volume: /host:/ctr[:ro], NAME:/ctr, or /ctr (anonymous)"},
+		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs: /ctr[:size=64m,mode=755,...]"},
+		&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (a CFS quota), e.g. 1.5"},
+		&cli.Int64Flag{Name: "cpu-period", Usage: "CFS period in µs"},
+		&cli.Int64Flag{Name: "cpu-quota", Usage: "CFS quota in µs"},
+		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit, e.g. 512m"},
+		&cli.Int64Flag{Name: "pids-limit", Usage: "tune the container's pids limit (-1 for unlimited)"},
+		&cli.BoolFlag{Name: "init", Usage: "run a small init inside the container that reaps processes and forwards signals"},
+		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:max-retries], always, unless-stopped"},
+		&cli.StringFlag{Name: "entrypoint", Usage: "overwrite the image's entrypoint (\"\" for none)"},
+		&cli.BoolFlag{Name: "read-only", Usage: "mount the container's root filesystem read-only"},
+		&cli.StringSliceFlag{Name: "cap-add", Usage: "add a Linux capability (or ALL)"},
+		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a Linux capability (or ALL)"},
+		&cli.BoolFlag{Name: "privileged", Usage: "give extended privileges: every capability, no masked paths, /sys writable"},
+		&cli.StringFlag{Name: "runtime", Usage: "OCI runtime for this container (" + engine.BuiltinRuntime + ", runc, a path)"},
+		&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set metadata: KEY=value"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "connect the container to a network: " + engine.DefaultNetwork + " (the default), a network's name, none, host, or container:NAME"},
+		&cli.StringSliceFlag{Name: "network-alias", Usage: "add a name the container answers to on its user-defined network"},
+		&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 address on its user-defined network"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]"},
+		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every exposed port on a random host port"},
+		&cli.StringSliceFlag{Name: "expose", Usage: "expose a port (PORT[/tcp|udp]) without publishing it"},
+		&cli.StringFlag{Name: "stop-signal", Usage: "signal to stop the container (SIGTERM by default)"},
+	}
+}
+
+// createOptions reads the flags and arguments (IMAGE [COMMAND [ARG...]])
+// of create and run. Everything that can be checked without the engine
+// is checked here; a bad flag is exit status 125 with nothing made.
+func createOptions(c *cli.Context) (engine.CreateOptions, error) {
+	o := engine.CreateOptions{
+		Name: c.String("name"), Image: c.Args().First(), Cmd: c.Args().Tail(),
+		WorkingDir: c.String("workdir"), User: c.String("user"), Hostname: c.String("hostname"),
+		Tty: c.Bool("tty"), OpenStdin: c.Bool("interactive"), Volumes: c.StringSlice("volume"), Tmpfs: c.StringSlice("tmpfs"),
+		CPUPeriod: c.Int64("cpu-period"), CPUQuota: c.Int64("cpu-quota"), PidsLimit: c.Int64("pids-limit"),
+		AutoRemove: c.Bool("rm"), Init: c.Bool("init"), ReadOnly: c.Bool("read-only"),
+		CapAdd: c.StringSlice("cap-add"), CapDrop: c.StringSlice("cap-drop"), Privileged: c.Bool("privileged"),
+		Runtime: c.String("runtime"), Network: c.String("network"), StopSignal: c.String("stop-signal"),
+		Aliases: c.StringSlice("network-alias"), IP: c.String("ip"),
+		Publish: c.StringSlice("publish"), PublishAll: c.Bool("publish-all"), Expose: c.StringSlice("expose"),
+	}
+	if c.IsSet("entrypoint") {
+		o.Entrypoint = []string{c.String("entrypoint")}
+	}
+	var err error
+	if s := c.String("memory"); s != "" {
+		if o.Memory, err = engine.ParseBytes(s); err != nil {
+			return o, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: %w", s, err)
+		}
+	}
+	if s := c.String("cpus"); s != "" {
+		if o.NanoCPUs, err = engine.ParseCPUs(s); err != nil {
+			return o, err
+		}
+	}
+	if o.Restart, err = engine.ParseRestartPolicy(c.String("restart")); err != nil {
+		return o, err
+	}
+	for _, f := range c.StringSlice("env-file") {
+		env, err := readEnvFile(f)
+		if err != nil {
+			return o, err
+		}
+		o.Env = append(o.Env, env...)
+	}
+	o.Env = append(o.Env, c.StringSlice("env")...)
+	for _, kv := range o.Env {
+		if strings.HasPrefix(kv, "=") || kv == "" {
+			return o, fmt.Errorf("invalid environment variable: %q", kv)
+		}
+	}
+	for _, l := range c.StringSlice("label") {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return o, fmt.Errorf("invalid label %q: want KEY=value", l)
+		}
+		if o.Labels == nil {
+			o.Labels = map[string]string{}
+		}
+		o.Labels[k] = v
+	}
+	return o, nil
+}
+
+// readEnvFile reads a file of environment variables as Docker's
+// --env-file does: one NAME=value or NAME per line, # comments and blank
+// lines skipped, leading white space of a name trimmed.
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimLeft(sc.Text(), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, _, _ := strings.Cut(line, "="); strings.ContainsAny(k, " \t") || k == "" {
+			return nil, fmt.Errorf("--env-file %s, line %d: variable %q contains white space", path, n, k)
+		}
+		out = append(out, line)
+	}
+	return out, sc.Err()
+}

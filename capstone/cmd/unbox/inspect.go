@@ -1,0 +1,138 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/urfave/cli/v2"
+
+	"github.com/unboxlab/unbox/capstone/engine"
+	"github.com/unboxlab/unbox/capstone/image"
+	"github.com/unboxlab/unbox/internal/volume"
+)
+
+func inspectCommand(g *globals) *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "return low-level information on containers, images, volumes or networks, as JSON",
+		ArgsUsage: "[OPTIONS] NAME|ID [NAME|ID...]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "type", Usage: "only this kind: container, image, volume or network"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1); err != nil {
+				return err
+			}
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			typ := c.String("type")
+			var out []any
+			var errs []error
+			for _, ref := range c.Args().Slice() {
+				v, err := inspectOne(e, ref, typ)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				out = append(out, v)
+			}
+			if out == nil {
+				out = []any{}
+			}
+			if err := printJSON(g.stdout, out); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+// inspectOne finds ref among containers, then images, volumes, networks, as
+// docker inspect does.
+func inspectOne(e *engine.Engine, ref, typ string) (any, error) {
+	if typ == "" || typ == "container" {
+		if ctr, err := e.Lookup(ref); err == nil {
+			return ctr, nil
+		}
+	}
+	if typ == "" || typ == "image" {
+		if img, err := e.Images.Resolve(ref); err == nil {
+			return imageJSON(img), nil
+		}
+	}
+	if typ == "" || typ == "volume" {
+		if v, err := e.Volumes.Get(ref); err == nil {
+			return volumeJSON(v), nil
+		}
+	}
+	if typ == "" || typ == "network" {
+		if n, err := e.InspectNetwork(ref); err == nil {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("no such object: %s", ref)
+}
+
+// imageInspect is `inspect` of an image, with Docker's field names.
+type imageInspect struct {
+	ID           string              `json:"Id"`
+	RepoTags     []string            `json:"RepoTags"`
+	RepoDigests  []string            `json:"RepoDigests"`
+	Comment      string              `json:"Comment"`
+	Created      string              `json:"Created"`
+	Author       string              `json:"Author"`
+	Config       ocispec.ImageConfig `json:"Config"`
+	Architecture string              `json:"Architecture"`
+	Os           string              `json:"Os"`
+	Size         int64               `json:"Size"`
+	RootFS       ocispec.RootFS      `json:"RootFS"`
+	Manifest     string              `json:"Manifest"`
+}
+
+func imageJSON(img image.Image) imageInspect {
+	v := imageInspect{
+		ID: string(img.ID), RepoTags: img.Names, RepoDigests: []string{}, Config: img.Config.Config,
+		Architecture: img.Config.Architecture, Os: img.Config.OS, Size: img.Size(), RootFS: img.Config.RootFS,
+		Author: img.Config.Author, Manifest: string(img.Descriptor.Digest),
+	}
+	if v.RepoTags == nil {
+		v.RepoTags = []string{}
+	}
+	if h := img.History(); len(h) > 0 {
+		v.Comment = h[0].Comment
+	}
+	if !img.Created().IsZero() {
+		v.Created = img.Created().UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+// volumeInspect is `inspect` of a volume, with Docker's field names.
+type volumeInspect struct {
+	CreatedAt  string            `json:"CreatedAt"`
+	Driver     string            `json:"Driver"`
+	Labels     map[string]string `json:"Labels"`
+	Mountpoint string            `json:"Mountpoint"`
+	Name       string            `json:"Name"`
+	Options    map[string]string `json:"Options"`
+	Scope      string            `json:"Scope"`
+	UsedBy     []string          `json:"UsedBy"`
+}
+
+func volumeJSON(v volume.Volume) volumeInspect {
+	out := volumeInspect{CreatedAt: v.CreatedAt.Format(time.RFC3339), Driver: "local", Labels: v.Labels,
+		Mountpoint: v.Mountpoint, Name: v.Name, Options: map[string]string{}, Scope: "local", UsedBy: v.Users}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	if out.UsedBy == nil {
+		out.UsedBy = []string{}
+	}
+	return out
+}

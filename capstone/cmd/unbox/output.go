@@ -1,0 +1,117 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/mattn/go-isatty"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// Colours: only where the output is a terminal and the user has not set
+// NO_COLOR (https://no-color.org), so that pipes, files and tests get
+// plain text.
+var (
+	colorError = color.New(color.FgRed, color.Bold)
+	colorUp    = color.New(color.FgGreen)
+	colorDown  = color.New(color.FgRed)
+	colorDim   = color.New(color.Faint)
+)
+
+// colorful reports whether w is a terminal that wants colour.
+func colorful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd())
+}
+
+// paint colours s for stderr, where errors go.
+func (g *globals) paint(c *color.Color, s string) string {
+	if !colorful(g.stderr) {
+		return s
+	}
+	c.EnableColor()
+	return c.Sprint(s)
+}
+
+// paintOut colours s for stdout.
+func (g *globals) paintOut(c *color.Color, s string) string {
+	if !colorful(g.stdout) {
+		return s
+	}
+	c.EnableColor()
+	return c.Sprint(s)
+}
+
+// table writes rows under header as Docker lays its tables out: left
+// aligned columns, three spaces apart, no borders, no rule, no trailing
+// spaces. tablewriter's style is set here, in full, so that the output
+// does not change with its defaults.
+func table(w io.Writer, header []string, rows [][]string) {
+	var buf bytes.Buffer
+	t := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
+			},
+		})),
+		tablewriter.WithConfig(tablewriter.Config{
+			Header: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoFormat: tw.Off},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    tw.CellPadding{Global: tw.Padding{Left: "", Right: "   "}},
+			},
+			Row: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    tw.CellPadding{Global: tw.Padding{Left: "", Right: "   "}},
+			},
+		}),
+	)
+	t.Header(header)
+	for _, r := range rows {
+		_ = t.Append(r)
+	}
+	_ = t.Render()
+	for _, l := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		io.WriteString(w, strings.TrimRight(l, " ")+"\n")
+	}
+}
+
+// printJSON writes v as indented JSON, as `docker inspect` does.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "    ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// jsonLine writes v as one line of JSON (--format json).
+func jsonLine(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// truncate shortens s to n characters with an ellipsis, as Docker's ps
+// shortens commands.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,40 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// stopTimeout is how long stop waits before SIGKILL: -t, else the
+// container's own, else Docker's 10 seconds.
+func stopTimeout(c *cli.Context) time.Duration {
+	return time.Duration(c.Int("time")) * time.Second
+}
+
+func stopCommand(g *globals) *cli.Command {
+	return &cli.Command{
+		Name:      "stop",
+		Usage:     "stop one or more running containers: the stop signal, then SIGKILL after the timeout",
+		ArgsUsage: "[OPTIONS] CONTAINER [CONTAINER...]",
+		Flags:     []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing the container"}},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1); err != nil {
+				return err
+			}
+			e, err := g.engine()
+			if err != nil {
+				return err
+			}
+			return g.eachArg(c, func(ref string) error {
+				if _, err := e.Stop(c.Context, ref, stopTimeout(c)); err != nil {
+					return fmt.Errorf("cannot stop container %s: %w", ref, err)
+				}
+				return nil
+			})
+		},
+	}
+}

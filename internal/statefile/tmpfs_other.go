@@ -1,0 +1,5 @@
+//go:build !linux
+
+package statefile
+
+func onTmpfs(string) bool { return false }
