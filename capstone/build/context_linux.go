@@ -199,9 +199,15 @@ func (t *tree) writeSource(tw *tar.Writer, rel, name string, o tarOptions) error
 }
 
 type tarWalk struct {
-	t  *tree
-	tw *tar.Writer
-	o  tarOptions
+	t       *tree
+	tw      *tar.Writer
+	o       tarOptions
+	pending []pendingDir // excluded directories, written before a child that is not
+}
+
+type pendingDir struct {
+	name string
+	st   unix.Stat_t
 }
 
 // dir writes the entries of the directory d (rel in the tree) under name.
@@ -248,9 +254,15 @@ func (w *tarWalk) dir(d *os.File, rel, name string) error {
 			}
 			cf := os.NewFile(uintptr(fd), crel)
 			if isDir {
-				// An excluded directory walked for the exceptions (!pattern)
-				// inside it comes too, as their parent.
-				if err = w.header(cname+"/", &st, ""); err == nil {
+				// An excluded directory is walked for the exceptions
+				// (!pattern) inside it, and comes only as their parent.
+				if excluded {
+					w.pending = append(w.pending, pendingDir{cname + "/", st})
+					err = w.dir(cf, crel, cname)
+					if n := len(w.pending); n > 0 && w.pending[n-1].name == cname+"/" {
+						w.pending = w.pending[:n-1]
+					}
+				} else if err = w.header(cname+"/", &st, ""); err == nil {
 					err = w.dir(cf, crel, cname)
 				}
 			} else {
@@ -291,6 +303,13 @@ func (w *tarWalk) entry(f *os.File, rel, name string, st *unix.Stat_t, link stri
 func (w *tarWalk) header(name string, st *unix.Stat_t, link string) error {
 	if strings.HasPrefix(path.Base(name), ".wh.") {
 		return fmt.Errorf("%s: a file named .wh.* cannot be copied into an image (it is a whiteout's name)", name)
+	}
+	for len(w.pending) > 0 {
+		p := w.pending[0]
+		w.pending = w.pending[1:]
+		if err := w.header(p.name, &p.st, ""); err != nil {
+			return err
+		}
 	}
 	mode := int64(st.Mode & 0o7777)
 	if w.o.Chmod != nil && st.Mode&unix.S_IFMT != unix.S_IFLNK {
