@@ -335,8 +335,6 @@ func (c *Compose) upService(ctx context.Context, s types.ServiceConfig, img imag
 	if err != nil {
 		return err
 	}
-	o.Image = string(img.ID)
-	o.Labels[LabelImage] = ImageName(c.P, s)
 	ctr, err := c.E.Create(ctx, o)
 	if err != nil {
 		return fmt.Errorf("service %q: %w", s.Name, err)

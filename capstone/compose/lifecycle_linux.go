@@ -284,8 +284,7 @@ func (c *Compose) RunContainer(ctx context.Context, service string, o RunOptions
 	if err := c.ensureVolumes(); err != nil {
 		return nil, err
 	}
-	img, err := c.ensureImage(ctx, s, false)
-	if err != nil {
+	if _, err := c.ensureImage(ctx, s, false); err != nil {
 		return nil, err
 	}
 	name := o.Name
@@ -299,7 +298,6 @@ func (c *Compose) RunContainer(ctx context.Context, service string, o RunOptions
 	if err != nil {
 		return nil, err
 	}
-	co.Image = string(img.ID)
 	co.Restart = engine.RestartPolicy{Name: "no"} // a one-off container is not restarted, as in Compose
 	if len(o.Cmd) > 0 {
 		co.Cmd = o.Cmd

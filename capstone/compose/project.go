@@ -86,14 +86,16 @@ func Warnings(p *types.Project, haveNetworks bool) []string {
 		var keys []string
 		setKeys(reflect.ValueOf(s), &keys)
 		for _, k := range keys {
-			if !supportedService[k] {
+			if !supportedService[k] && k != "ports" { // ports: below
 				out = append(out, fmt.Sprintf("service %q: %s is not supported by unbox compose and is ignored", name, k))
 			}
 		}
-		if len(s.Ports) > 0 && !haveNetworks {
-			out = append(out, fmt.Sprintf("service %q: ports are not published: this engine has no networks yet (bridges and ports come with `unbox network`)", name))
-		} else if len(s.Ports) > 0 {
-			out = append(out, fmt.Sprintf("service %q: ports is not supported by unbox compose yet and is ignored", name))
+		if len(s.Ports) > 0 {
+			why := "unbox compose does not publish ports yet"
+			if !haveNetworks {
+				why = "this engine has no networks yet (bridges and ports come with `unbox network`)"
+			}
+			out = append(out, fmt.Sprintf("service %q: ports are not published: %s", name, why))
 		}
 		if s.NetworkMode != "" && s.NetworkMode != "none" && s.NetworkMode != "host" {
 			out = append(out, fmt.Sprintf("service %q: network_mode %s is not supported (none and host are)", name, s.NetworkMode))
