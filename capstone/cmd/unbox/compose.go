@@ -4,12 +4,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -68,6 +71,17 @@ func (g *globals) project(c *cli.Context) (*compose.Compose, error) {
 	return cp, nil
 }
 
+// onProject is a compose command's action: the project loaded, then fn.
+func (g *globals) onProject(fn func(c *cli.Context, cp *compose.Compose) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		cp, err := g.project(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, cp)
+	}
+}
+
 // composeNetworks is the engine's networks as compose uses them: none
 // yet (the networks issue wires them in here).
 func (g *globals) composeNetworks(*engine.Engine) compose.Networks { return compose.NoNetworks{} }
@@ -79,20 +93,26 @@ func composeUpCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run the containers in the background"},
 			&cli.BoolFlag{Name: "build", Usage: "build the images before starting the containers"},
 		},
-		Action: func(c *cli.Context) error {
-			cp, err := g.project(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
 			if err := cp.Up(c.Context, compose.UpOptions{Services: c.Args().Slice(), Build: c.Bool("build")}); err != nil {
 				return err
 			}
 			if c.Bool("detach") {
 				return nil
 			}
-			// Attached: the services' output, prefixed, until they end.
-			return g.composeLogs(c, cp, c.Args().Slice(), true, -1)
-		},
+			// Attached: the services' output, prefixed, until they end; an
+			// interrupt stops them, as Compose does.
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			c.Context = ctx
+			err := g.composeLogs(c, cp, c.Args().Slice(), true, -1)
+			if ctx.Err() != nil {
+				fmt.Fprintln(g.stderr, "Gracefully stopping... (press Ctrl+C again to force)")
+				stop()
+				return cp.Stop(context.WithoutCancel(ctx), c.Args().Slice())
+			}
+			return err
+		}),
 	}
 }
 
@@ -100,13 +120,9 @@ func composeDownCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name: "down", Usage: "stop and remove the containers and networks (and, with -v, the volumes)",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the named volumes the file declares and the anonymous volumes"}},
-		Action: func(c *cli.Context) error {
-			cp, err := g.project(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
 			return cp.Down(c.Context, compose.DownOptions{Volumes: c.Bool("volumes")})
-		},
+		}),
 	}
 }
 
@@ -117,11 +133,7 @@ func composePsCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show stopped containers too"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show IDs"},
 		},
-		Action: func(c *cli.Context) error {
-			cp, err := g.project(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
 			ctrs, err := cp.Containers(c.Context, false, c.Args().Slice()...)
 			if err != nil {
 				return err
@@ -144,7 +156,7 @@ func composePsCommand(g *globals) *cli.Command {
 				table(g.stdout, []string{"NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"}, rows)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -155,19 +167,16 @@ func composeLogsCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output"},
 			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "lines from the end of each log"},
 		},
-		Action: func(c *cli.Context) error {
-			cp, err := g.project(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
 			tail := -1
 			if t := c.String("tail"); t != "all" {
+				var err error
 				if tail, err = strconv.Atoi(t); err != nil {
 					return fmt.Errorf("invalid --tail %q", t)
 				}
 			}
 			return g.composeLogs(c, cp, c.Args().Slice(), c.Bool("follow"), tail)
-		},
+		}),
 	}
 }
 
@@ -239,11 +248,7 @@ func (p *prefixWriter) flush() {
 func composeLifecycleCommand(g *globals, name, usage string) *cli.Command {
 	return &cli.Command{
 		Name: name, Usage: usage, ArgsUsage: "[SERVICE...]",
-		Action: func(c *cli.Context) error {
-			cp, err := g.project(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
 			switch name {
 			case "start":
 				return cp.Start(c.Context, c.Args().Slice())
@@ -251,38 +256,30 @@ func composeLifecycleCommand(g *globals, name, usage string) *cli.Command {
 				return cp.Stop(c.Context, c.Args().Slice())
 			}
 			return cp.Restart(c.Context, c.Args().Slice())
-		},
+		}),
 	}
 }
 
 func composeConfigCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name: "config", Usage: "print the project as loaded: merged, interpolated, normalised",
-		Action: func(c *cli.Context) error {
-			cp, err := g.project(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
 			b, err := cp.P.MarshalYAML()
 			if err != nil {
 				return err
 			}
 			_, err = g.stdout.Write(b)
 			return err
-		},
+		}),
 	}
 }
 
 func composePullCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name: "pull", Usage: "check the services' images are here (there is no registry client)", ArgsUsage: "[SERVICE...]",
-		Action: func(c *cli.Context) error {
-			cp, err := g.project(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
 			return cp.Pull(c.Context, c.Args().Slice())
-		},
+		}),
 	}
 }
 
@@ -290,13 +287,9 @@ func composeBuildCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name: "build", Usage: "build the services' images", ArgsUsage: "[SERVICE...]",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "no-cache", Usage: "do not use the cache"}},
-		Action: func(c *cli.Context) error {
-			cp, err := g.project(c)
-			if err != nil {
-				return err
-			}
+		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
 			return cp.Build(c.Context, c.Args().Slice(), c.Bool("no-cache"))
-		},
+		}),
 	}
 }
 
