@@ -45,3 +45,18 @@ func (c cache) put(key string, img image.Image) error {
 	}
 	return statefile.Write(c.path(key), []byte(img.ID.String()+"\n"), 0o600)
 }
+
+// Intermediate is the set of images the build cache under root (the
+// engine's) records: a build's steps. `unbox images` leaves those without
+// a name out unless asked (-a), as Docker leaves out intermediate images.
+func Intermediate(root string) map[string]bool {
+	out := map[string]bool{}
+	dir := filepath.Join(root, "build", "cache")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if b, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
+			out[strings.TrimSpace(string(b))] = true
+		}
+	}
+	return out
+}

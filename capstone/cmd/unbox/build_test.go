@@ -86,6 +86,14 @@ func TestPrivBuild(t *testing.T) {
 		}
 	}
 
+	// The steps' images are the cache, listed with -a only.
+	if imgs := e.ok("images").stdout; strings.Contains(imgs, "<none>") {
+		t.Errorf("images lists a build's intermediate images:\n%s", imgs)
+	}
+	if imgs := e.ok("images", "-a").stdout; strings.Count(imgs, "<none>") < 7 {
+		t.Errorf("images -a does not list the build's steps:\n%s", imgs)
+	}
+
 	// The same build again: every step cached, the same image.
 	id1 := e.out("images", "-q", "app:1")
 	out = e.ok("build", "-t", "app:2", "--build-arg", "FLAVOUR=fancy", ctx).stdout
