@@ -29,6 +29,13 @@ type CommitOptions struct {
 	// Changes are Dockerfile instructions applied to the config: CMD,
 	// ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL.
 	Changes []string
+	// Config, when set, is the new image's config as it stands, instead of
+	// one made from the container's (a builder's RUN step, whose container
+	// runs the step's command, not the image's).
+	Config *ocispec.ImageConfig
+	// CreatedBy, when set, is the history's created_by instead of the
+	// container's command.
+	CreatedBy string
 }
 
 // Commit makes an image of a container's changes (`unbox commit`): its
@@ -55,6 +62,13 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (image
 			return image.Image{}, &ExitCodeError{Code: 125, Err: err}
 		}
 	}
+	if o.Config != nil {
+		cfg = *o.Config
+	}
+	createdBy := strings.Join(append([]string{c.Path}, c.Args...), " ")
+	if o.CreatedBy != "" {
+		createdBy = o.CreatedBy
+	}
 	if c.State.Running {
 		if m, err := e.cgroup(c); err == nil && m.Freeze() == nil {
 			defer m.Thaw()
@@ -62,7 +76,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (image
 	}
 	return e.Images.Commit(parent, c.GraphDriver.Data["UpperDir"], image.CommitOptions{
 		Ref: o.Ref, Config: &cfg, Comment: o.Comment, Author: o.Author, Exclude: commitExclude(c),
-		CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "),
+		CreatedBy: createdBy,
 	})
 }
 

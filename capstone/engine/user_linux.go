@@ -95,6 +95,14 @@ func resolveUser(root, spec string) (specs.User, error) {
 	return u, nil
 }
 
+// ResolveUser is USER or --chown's NAME|UID[:GROUP|GID] as ids, looked
+// up in the passwd and group files of the root file system at root (the
+// image's, not the host's).
+func ResolveUser(root, spec string) (uid, gid uint32, err error) {
+	u, err := resolveUser(root, spec)
+	return u.UID, u.GID, err
+}
+
 func isNumber(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 32)
 	return err == nil

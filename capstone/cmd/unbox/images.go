@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/unboxlab/unbox/capstone/build"
 	"github.com/unboxlab/unbox/capstone/engine"
 	"github.com/unboxlab/unbox/capstone/image"
 )
@@ -18,6 +19,7 @@ func imagesCommand(g *globals) *cli.Command {
 		Usage:     "list images",
 		ArgsUsage: "[OPTIONS] [REPOSITORY[:TAG]]",
 		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show the intermediate images of builds too"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show image IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "don't truncate output"},
 			&cli.StringFlag{Name: "format", Usage: "json: one JSON object per image"},
@@ -38,6 +40,10 @@ func (g *globals) listImages(c *cli.Context) error {
 		return err
 	}
 	filter := c.Args().First()
+	var steps map[string]bool
+	if !c.Bool("all") {
+		steps = build.Intermediate(e.Root)
+	}
 	now := time.Now()
 	var rows [][]string
 	seen := map[string]bool{}
@@ -47,6 +53,9 @@ func (g *globals) listImages(c *cli.Context) error {
 			id = string(img.ID)
 		}
 		names := img.Names
+		if len(names) == 0 && steps[string(img.ID)] {
+			continue
+		}
 		if len(names) == 0 {
 			names = []string{"<none>:<none>"}
 		}

@@ -1,0 +1,198 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// writeContext writes a build context: name → content.
+func writeContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// appDockerfile is the seed's application shape: a base image, WORKDIR,
+// the manifest copied and "installed" (RUN), then the sources, EXPOSE,
+// CMD; with ARG, ENV and USER besides.
+const appDockerfile = `FROM unbox/busybox
+ARG FLAVOUR=plain
+ENV APP_ENV=production GREETING="hello world"
+WORKDIR /srv/app
+COPY package.json ./
+RUN echo "installed $(cat package.json) ($FLAVOUR)" > node_modules.txt && echo install step ran
+COPY src/ ./src/
+EXPOSE 3000
+USER 1000:1000
+CMD ["sh", "-c", "echo env=$APP_ENV greeting=$GREETING; echo pwd=$(pwd); cat node_modules.txt src/index.js; id -u"]
+`
+
+// TestPrivBuild builds the seed's application shape on the built-in
+// image, runs it and sees every instruction's effect; a rebuild is all
+// cached; a changed source file reruns only what follows its COPY.
+func TestPrivBuild(t *testing.T) {
+	e := newEnv(t)
+	ctx := writeContext(t, map[string]string{
+		"Dockerfile": appDockerfile, "package.json": `{"name":"app"}`, "src/index.js": "console.log('v1')\n",
+		"secret.key": "not for the image", ".dockerignore": "*.key\n",
+	})
+	out := e.ok("build", "-t", "app:1", "--build-arg", "FLAVOUR=fancy", ctx).stdout
+	for _, want := range []string{"STEP 1/10: FROM unbox/busybox", "install step ran", "Successfully tagged app:1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	got := e.ok("run", "--rm", "app:1").stdout
+	want := "env=production greeting=hello world\npwd=/srv/app\ninstalled {\"name\":\"app\"} (fancy)\nconsole.log('v1')\n1000\n"
+	if got != want {
+		t.Errorf("run app:1 = %q; want %q", got, want)
+	}
+	if r := e.run("run", "--rm", "app:1", "ls", "/srv/app"); strings.Contains(r.stdout, "secret") {
+		t.Errorf("the image holds a file .dockerignore excludes: %s", r)
+	}
+	var imgs []struct {
+		Config struct {
+			ExposedPorts map[string]struct{}
+			User         string
+		}
+	}
+	raw := e.ok("inspect", "--type", "image", "app:1").stdout
+	if err := json.Unmarshal([]byte(raw), &imgs); err != nil || len(imgs) != 1 {
+		t.Fatalf("inspect app:1: %v\n%s", err, raw)
+	}
+	if _, ok := imgs[0].Config.ExposedPorts["3000/tcp"]; !ok || imgs[0].Config.User != "1000:1000" {
+		t.Errorf("config = %+v; want 3000/tcp exposed and user 1000:1000", imgs[0].Config)
+	}
+	history := e.ok("history", "--no-trunc", "app:1").stdout
+	for _, want := range []string{"ENV APP_ENV=production GREETING=hello world", "WORKDIR /srv/app", "COPY package.json ./",
+		`RUN |1 FLAVOUR=fancy /bin/sh -c echo "installed`, "EXPOSE 3000/tcp", "USER 1000:1000", `CMD ["sh","-c",`} {
+		if !strings.Contains(history, want) {
+			t.Errorf("history lacks %q:\n%s", want, history)
+		}
+	}
+
+	// The steps' images are the cache, listed with -a only.
+	if imgs := e.ok("images").stdout; strings.Contains(imgs, "<none>") {
+		t.Errorf("images lists a build's intermediate images:\n%s", imgs)
+	}
+	if imgs := e.ok("images", "-a").stdout; strings.Count(imgs, "<none>") < 7 {
+		t.Errorf("images -a does not list the build's steps:\n%s", imgs)
+	}
+
+	// The same build again: every step cached, the same image.
+	id1 := e.out("images", "-q", "app:1")
+	out = e.ok("build", "-t", "app:2", "--build-arg", "FLAVOUR=fancy", ctx).stdout
+	ran := regexp.MustCompile(`(?m)^install step ran$`)
+	if n := strings.Count(out, "--> CACHED"); n != 8 || ran.MatchString(out) {
+		t.Errorf("rebuild: %d steps CACHED, want 8 (all but FROM and ARG), and RUN not run:\n%s", n, out)
+	}
+	if id2 := e.out("images", "-q", "app:2"); id2 != id1 {
+		t.Errorf("rebuild made image %s; want the cached %s", id2, id1)
+	}
+	// A changed source: the install step is still cached, the sources' COPY is not.
+	os.WriteFile(filepath.Join(ctx, "src/index.js"), []byte("console.log('v2')\n"), 0o644)
+	out = e.ok("build", "-t", "app:3", "--build-arg", "FLAVOUR=fancy", ctx).stdout
+	if !regexp.MustCompile(`STEP 6/10: RUN [^\n]*\n--> CACHED`).MatchString(out) || regexp.MustCompile(`STEP 7/10: COPY src/ ./src/\n--> CACHED`).MatchString(out) {
+		t.Errorf("rebuild after a source change: want RUN cached and COPY src/ run:\n%s", out)
+	}
+	if got := e.ok("run", "--rm", "app:3", "cat", "src/index.js").stdout; got != "console.log('v2')\n" {
+		t.Errorf("app:3 src/index.js = %q; want v2", got)
+	}
+	// --no-cache runs everything.
+	if out = e.ok("build", "--no-cache", "-t", "app:4", ctx).stdout; strings.Contains(out, "CACHED") || !ran.MatchString(out) {
+		t.Errorf("build --no-cache used the cache:\n%s", out)
+	}
+	if ids := strings.Fields(e.ok("ps", "-aq").stdout); len(ids) != 0 {
+		t.Errorf("build left containers: %v", ids)
+	}
+}
+
+// TestPrivBuildMultiStage copies a file made in a first stage into an
+// image that starts from scratch... and from the built-in image.
+func TestPrivBuildMultiStage(t *testing.T) {
+	e := newEnv(t)
+	ctx := writeContext(t, map[string]string{"Dockerfile": `FROM unbox/busybox AS builder
+RUN mkdir -p /out && echo built-in-stage-one > /out/artifact
+FROM unbox/busybox
+COPY --from=builder /out/artifact /artifact
+COPY --from=0 --chmod=0600 /out/artifact /private
+CMD ["sh", "-c", "cat /artifact; stat -c %a /private"]
+`})
+	e.ok("build", "-t", "multi", ctx)
+	if got := e.ok("run", "--rm", "multi").stdout; got != "built-in-stage-one\n600\n" {
+		t.Errorf("run multi = %q; want the first stage's file, and 600", got)
+	}
+	// FROM scratch: only what was copied.
+	ctx = writeContext(t, map[string]string{"Dockerfile": "FROM unbox/busybox AS tools\nFROM scratch\nCOPY --from=tools /bin/busybox /bin/busybox\nCOPY hello /hello\n", "hello": "from scratch\n"})
+	e.ok("build", "-t", "tiny", ctx)
+	if got := e.ok("run", "--rm", "tiny", "/bin/busybox", "cat", "/hello").stdout; got != "from scratch\n" {
+		t.Errorf("run tiny = %q", got)
+	}
+	if r := e.run("run", "--rm", "tiny", "/bin/busybox", "ls", "/etc/passwd"); r.code == 0 {
+		t.Errorf("a FROM scratch image has the base image's /etc/passwd: %s", r)
+	}
+}
+
+// TestPrivBuildBadInput: each bad build fails with a clear error, names
+// the line, tags nothing and leaves no container.
+func TestPrivBuildBadInput(t *testing.T) {
+	e := newEnv(t)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("host secret"), 0o644)
+	for _, tc := range []struct {
+		name, dockerfile string
+		setup            func(ctx string)
+		want             []string
+	}{
+		{"unknown instruction", "FROM unbox/busybox\nRUN true\nFROBNICATE x\n", nil, []string{"Dockerfile:3: unknown instruction: FROBNICATE"}},
+		{"unsupported instruction", "FROM unbox/busybox\nONBUILD RUN true\n", nil, []string{"Dockerfile:2: the ONBUILD instruction is not supported"}},
+		{"dot-dot", "FROM unbox/busybox\nCOPY ../secret /s\n", nil, []string{"Dockerfile:2: COPY: forbidden path outside the build context"}},
+		{"symlink out", "FROM unbox/busybox\nCOPY link /s\n", func(ctx string) { os.Symlink(filepath.Join(outside, "secret"), filepath.Join(ctx, "link")) },
+			[]string{"Dockerfile:2: COPY: link: refused: it leads outside the build context"}},
+		{"symlinked dir out", "FROM unbox/busybox\nCOPY d/ /s/\n", func(ctx string) { os.Symlink(outside, filepath.Join(ctx, "d")) },
+			[]string{"leads outside the build context"}},
+		{"failing RUN", "FROM unbox/busybox\nRUN echo about to fail; exit 3\n", nil,
+			[]string{"about to fail", "Dockerfile:2: RUN: the command '/bin/sh -c echo about to fail; exit 3' returned a non-zero code: 3"}},
+		{"missing base", "FROM nosuch/image\n", nil, []string{"FROM nosuch/image: no such image"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := writeContext(t, map[string]string{"Dockerfile": tc.dockerfile})
+			if tc.setup != nil {
+				tc.setup(ctx)
+			}
+			r := e.run("build", "-t", "bad", ctx)
+			if r.code != 1 {
+				t.Errorf("build = exit %d; want 1\n%s", r.code, r)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stdout+r.stderr, w) {
+					t.Errorf("build output lacks %q:\n%s", w, r)
+				}
+			}
+			if strings.Contains(r.stdout+r.stderr, "host secret") {
+				t.Errorf("the build read the host's file:\n%s", r)
+			}
+			if r := e.run("images", "-q", "bad"); strings.TrimSpace(r.stdout) != "" {
+				t.Errorf("a failed build tagged bad: %s", r)
+			}
+			if ids := strings.Fields(e.ok("ps", "-aq").stdout); len(ids) != 0 {
+				t.Errorf("a failed build left containers: %v", ids)
+			}
+		})
+	}
+}

@@ -1,0 +1,28 @@
+// Package compose is `unbox compose`: a Compose file's services run as
+// the engine's containers, named and labelled as Docker Compose names and
+// labels them, so that `unbox ps`, `unbox logs` and `docker compose`'s
+// habits carry over.
+//
+// The file is read by compose-spec/compose-go (the loader Docker Compose
+// itself uses): its merging of several files, `.env` and ${VAR}
+// interpolation, env_file, extends and normalisation are Compose's. What
+// this package does with the loaded project:
+//
+//	PROJECT_NAME (volumes)        named volumes, labelled com.docker.compose.project
+//	                              and com.docker.compose.volume; `down -v` removes them
+//	PROJECT_default (networks)    behind the Networks interface (networks.go): the
+//	                              engine's networks are another issue's
+//	PROJECT-SERVICE-1             each service's container, created in depends_on
+//	                              order (a cycle is an error before anything is made),
+//	                              labelled com.docker.compose.{project,service,
+//	                              container-number,oneoff,config-hash,...}
+//
+// A dependency with condition: service_healthy is waited for by running
+// its healthcheck with exec, as often as its interval says, until it
+// passes (or fails retries times: then up fails, naming it). `up` finds
+// the containers it made before by their labels: one whose config hash
+// is unchanged is started again, one whose service changed is recreated.
+//
+// A key of the file this package does not act on is named in a warning
+// (Warnings), never silently dropped.
+package compose

@@ -1,0 +1,324 @@
+package compose
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/unboxlab/unbox/capstone/engine"
+)
+
+// waitDeps waits for what s depends on, as each dependency's condition
+// says: started (up started it already), healthy (its healthcheck
+// passes), or completed successfully (it exited 0).
+func (c *Compose) waitDeps(ctx context.Context, s types.ServiceConfig) error {
+	for _, name := range slices.Sorted(mapKeys(s.DependsOn)) {
+		dep := c.P.Services[name]
+		ctr := ContainerName(c.P, dep, 1)
+		switch cond := s.DependsOn[name].Condition; cond {
+		case "", types.ServiceConditionStarted:
+		case types.ServiceConditionHealthy:
+			if err := c.waitHealthy(ctx, dep, ctr); err != nil {
+				return fmt.Errorf("dependency failed to start: %w", err)
+			}
+		case types.ServiceConditionCompletedSuccessfully:
+			code, err := c.E.Wait(ctx, ctr)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return fmt.Errorf("service %q didn't complete successfully: exit %d", name, code)
+			}
+			c.progress("Container", ctr, "Exited")
+		default:
+			return fmt.Errorf("service %q: depends_on %s: unknown condition %q", s.Name, name, cond)
+		}
+	}
+	return nil
+}
+
+// Health is a healthcheck as run: Docker's defaults filled in.
+type Health struct {
+	Cmd                            []string
+	Interval, Timeout, StartPeriod time.Duration
+	StartInterval                  time.Duration
+	Retries                        int
+}
+
+// HealthOf is s's healthcheck, with Docker's defaults (interval and
+// timeout 30s, 3 retries, start interval 5s); false if it has none.
+func HealthOf(s types.ServiceConfig) (Health, bool) {
+	hc := s.HealthCheck
+	if hc == nil || hc.Disable || len(hc.Test) == 0 || hc.Test[0] == "NONE" {
+		return Health{}, false
+	}
+	h := Health{Interval: 30 * time.Second, Timeout: 30 * time.Second, StartInterval: 5 * time.Second, Retries: 3}
+	switch hc.Test[0] {
+	case "CMD":
+		h.Cmd = hc.Test[1:]
+	case "CMD-SHELL":
+		h.Cmd = append([]string{"/bin/sh", "-c"}, hc.Test[1:]...)
+	default:
+		h.Cmd = append([]string{"/bin/sh", "-c"}, hc.Test...)
+	}
+	for _, d := range []struct {
+		from *types.Duration
+		to   *time.Duration
+	}{{hc.Interval, &h.Interval}, {hc.Timeout, &h.Timeout}, {hc.StartPeriod, &h.StartPeriod}, {hc.StartInterval, &h.StartInterval}} {
+		if d.from != nil && *d.from > 0 {
+			*d.to = time.Duration(*d.from)
+		}
+	}
+	if hc.Retries != nil {
+		h.Retries = int(*hc.Retries)
+	}
+	return h, len(h.Cmd) > 0
+}
+
+// waitHealthy runs the service's healthcheck in its container (exec) until
+// it passes; Retries failures in a row after the start period, or the
+// container ending, is unhealthy.
+func (c *Compose) waitHealthy(ctx context.Context, s types.ServiceConfig, ctr string) error {
+	h, ok := HealthOf(s)
+	if !ok {
+		return fmt.Errorf("service %q has no healthcheck, so condition service_healthy cannot be met", s.Name)
+	}
+	c.progress("Container", ctr, "Waiting")
+	started := time.Now()
+	failures := 0
+	for {
+		inStart := time.Since(started) < h.StartPeriod
+		wait := h.Interval
+		if inStart {
+			wait = h.StartInterval
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		code, err := c.probe(ctx, ctr, h)
+		if err != nil {
+			if x, lerr := c.E.Lookup(ctr); lerr == nil && !x.State.Running {
+				return fmt.Errorf("container %s exited (%d) before it was healthy", ctr, x.State.ExitCode)
+			}
+		}
+		if err == nil && code == 0 {
+			c.progress("Container", ctr, "Healthy")
+			return nil
+		}
+		if !inStart {
+			failures++
+		}
+		if failures >= h.Retries {
+			return fmt.Errorf("container %s is unhealthy (its healthcheck failed %d times)", ctr, failures)
+		}
+	}
+}
+
+// probe runs the healthcheck once, for Timeout at most.
+func (c *Compose) probe(ctx context.Context, ctr string, h Health) (int, error) {
+	type result struct {
+		code int
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		code, err := c.E.Exec(ctx, ctr, engine.ExecOptions{Cmd: h.Cmd})
+		ch <- result{code, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.code, r.err
+	case <-time.After(h.Timeout):
+		return -1, fmt.Errorf("healthcheck timed out after %s", h.Timeout)
+	}
+}
+
+// Stop stops the services' containers, dependents first.
+func (c *Compose) Stop(ctx context.Context, services []string) error {
+	ctrs, err := c.Containers(ctx, false, services...)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(ctrs)
+	for _, ctr := range ctrs {
+		if !ctr.State.Running {
+			continue
+		}
+		if _, err := c.E.Stop(ctx, ctr.ID, c.timeoutOf(ctr)); err != nil {
+			return err
+		}
+		c.progress("Container", ctr.Name, "Stopped")
+	}
+	return nil
+}
+
+func (c *Compose) timeoutOf(ctr *engine.Container) time.Duration {
+	if s, ok := c.P.Services[ctr.Config.Labels[LabelService]]; ok {
+		return stopTimeout(s)
+	}
+	return 10 * time.Second
+}
+
+// Start starts the services' stopped containers, in dependency order.
+func (c *Compose) Start(ctx context.Context, services []string) error {
+	ctrs, err := c.Containers(ctx, false, services...)
+	if err != nil {
+		return err
+	}
+	if len(ctrs) == 0 {
+		return errors.New("no containers to start (run `compose up` first)")
+	}
+	for _, ctr := range ctrs {
+		if ctr.State.Running {
+			continue
+		}
+		if err := c.waitDeps(ctx, c.P.Services[ctr.Config.Labels[LabelService]]); err != nil {
+			return err
+		}
+		if err := c.start(ctx, ctr.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Restart stops, then starts, the services' containers.
+func (c *Compose) Restart(ctx context.Context, services []string) error {
+	if err := c.Stop(ctx, services); err != nil {
+		return err
+	}
+	return c.Start(ctx, services)
+}
+
+// DownOptions are `compose down`'s.
+type DownOptions struct {
+	// Volumes removes the project's named volumes and the containers'
+	// anonymous ones.
+	Volumes bool
+}
+
+// Down removes what Up made: the containers (one-off ones too), dependents
+// first; the networks; with Volumes, the named volumes the file declares
+// (never an external one) and the anonymous ones.
+func (c *Compose) Down(ctx context.Context, o DownOptions) error {
+	ctrs, err := c.Containers(ctx, true)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(ctrs)
+	for _, ctr := range ctrs {
+		if ctr.State.Running {
+			if _, err := c.E.Stop(ctx, ctr.ID, c.timeoutOf(ctr)); err != nil {
+				return err
+			}
+			c.progress("Container", ctr.Name, "Stopped")
+		}
+		if _, err := c.E.Remove(ctx, ctr.ID, true, o.Volumes); err != nil {
+			return err
+		}
+		c.progress("Container", ctr.Name, "Removed")
+	}
+	nets, err := c.Networks.RemoveLabelled(ctx, map[string]string{LabelProject: c.P.Name})
+	if err != nil {
+		return err
+	}
+	for _, n := range nets {
+		c.progress("Network", n, "Removed")
+	}
+	if !o.Volumes {
+		return nil
+	}
+	for _, key := range slices.Sorted(mapKeys(c.P.Volumes)) {
+		v := c.P.Volumes[key]
+		if v.External {
+			continue
+		}
+		got, err := c.E.Volumes.Get(v.Name)
+		if err != nil || got.Labels[LabelProject] != c.P.Name {
+			continue // gone, or not this project's
+		}
+		if err := c.E.Volumes.Remove(v.Name); err != nil {
+			return err
+		}
+		c.progress("Volume", v.Name, "Removed")
+	}
+	return nil
+}
+
+// RunOptions are `compose run`'s.
+type RunOptions struct {
+	Cmd        []string
+	Entrypoint []string
+	Env        []string
+	NoDeps     bool
+	Name       string
+}
+
+// RunContainer makes a one-off container of service (`compose run`):
+// its dependencies up first unless NoDeps, named PROJECT-SERVICE-run-ID,
+// labelled oneoff. The caller starts it attached, and removes it (--rm).
+func (c *Compose) RunContainer(ctx context.Context, service string, o RunOptions) (*engine.Container, error) {
+	s, ok := c.P.Services[service]
+	if !ok {
+		return nil, fmt.Errorf("no such service: %s", service)
+	}
+	if !o.NoDeps && len(s.DependsOn) > 0 {
+		deps := slices.Sorted(mapKeys(s.DependsOn))
+		if err := c.Up(ctx, UpOptions{Services: deps}); err != nil {
+			return nil, err
+		}
+		if err := c.waitDeps(ctx, s); err != nil {
+			return nil, err
+		}
+	} else if err := c.ensureNetworks(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.ensureVolumes(); err != nil {
+		return nil, err
+	}
+	if _, err := c.ensureImage(ctx, s, false); err != nil {
+		return nil, err
+	}
+	name := o.Name
+	if name == "" {
+		b := make([]byte, 6)
+		rand.Read(b)
+		name = fmt.Sprintf("%s-%s-run-%s", c.P.Name, s.Name, hex.EncodeToString(b))
+	}
+	s.ContainerName = ""
+	co, err := c.CreateOptions(s, name, 1, true)
+	if err != nil {
+		return nil, err
+	}
+	co.Restart = engine.RestartPolicy{Name: "no"} // a one-off container is not restarted, as in Compose
+	if len(o.Cmd) > 0 {
+		co.Cmd = o.Cmd
+	}
+	if o.Entrypoint != nil {
+		co.Entrypoint = o.Entrypoint
+	}
+	co.Env = append(co.Env, o.Env...)
+	return c.E.Create(ctx, co)
+}
+
+// ServiceContainer is the container of service number index (from 1), as
+// exec and logs address it.
+func (c *Compose) ServiceContainer(ctx context.Context, service string, index int) (*engine.Container, error) {
+	s, ok := c.P.Services[service]
+	if !ok {
+		return nil, fmt.Errorf("no such service: %s", service)
+	}
+	ctr, err := c.E.Lookup(ContainerName(c.P, s, index))
+	if err != nil {
+		return nil, fmt.Errorf("service %q is not running (no container %s)", service, ContainerName(c.P, s, index))
+	}
+	return ctr, nil
+}

@@ -1,0 +1,196 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// LoadOptions say which Compose file to read, and as which project.
+type LoadOptions struct {
+	// Files are the Compose files (-f), merged in order; none: compose.yaml
+	// (or docker-compose.yml, ...) in WorkDir or above, as Compose looks.
+	Files []string
+	// Project is the project's name (-p); "" is the file's `name:`, else
+	// the directory's name.
+	Project string
+	// WorkDir is where relative paths and .env are read from; "" is the
+	// first file's directory.
+	WorkDir string
+	// Env is the environment variables interpolate from (os.Environ()),
+	// under the .env file's.
+	Env []string
+}
+
+// Load reads the project with compose-go: the files merged, .env read,
+// ${VAR} interpolated, env_file folded into environment, defaults filled
+// (the default network, volume names PROJECT_NAME).
+func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
+	var opts []cli.ProjectOptionsFn
+	if o.WorkDir != "" {
+		opts = append(opts, cli.WithWorkingDirectory(o.WorkDir))
+	}
+	// In Compose's own order: the environment, then .env over it (in the
+	// working directory: the first file's), then the files.
+	opts = append(opts, cli.WithEnv(o.Env), cli.WithEnvFiles(), cli.WithDotEnv, cli.WithDefaultConfigPath)
+	if o.Project != "" {
+		opts = append(opts, cli.WithName(o.Project))
+	}
+	po, err := cli.NewProjectOptions(o.Files, opts...)
+	if err != nil {
+		return nil, err
+	}
+	p, err := po.LoadProject(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Order(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// supportedService are the service keys this package acts on.
+var supportedService = map[string]bool{
+	"image": true, "build": true, "command": true, "entrypoint": true, "environment": true, "env_file": true,
+	"volumes": true, "networks": true, "depends_on": true, "healthcheck": true, "restart": true,
+	"working_dir": true, "user": true, "hostname": true, "cpus": true, "mem_limit": true, "pids_limit": true,
+	"labels": true, "container_name": true, "tmpfs": true, "stop_signal": true, "stop_grace_period": true,
+	"tty": true, "stdin_open": true, "read_only": true, "cap_add": true, "cap_drop": true, "privileged": true,
+	"init": true, "runtime": true, "network_mode": true, "expose": true, "cpu_period": true, "cpu_quota": true,
+	"pull_policy": true,
+}
+
+// Warnings names every key of the project that this package does not act
+// on: each service's, the top level's, and those a volume or network sets
+// that the engine has no use for. Ports and networks are named while the
+// engine has none (the networks issue).
+func Warnings(p *types.Project, haveNetworks bool) []string {
+	var out []string
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range p.Services {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	for _, name := range names {
+		s := p.Services[name]
+		var keys []string
+		setKeys(reflect.ValueOf(s), &keys)
+		for _, k := range keys {
+			if !supportedService[k] && k != "ports" { // ports: below
+				out = append(out, fmt.Sprintf("service %q: %s is not supported by unbox compose and is ignored", name, k))
+			}
+		}
+		if len(s.Ports) > 0 {
+			why := "unbox compose does not publish ports yet"
+			if !haveNetworks {
+				why = "this engine has no networks yet (bridges and ports come with `unbox network`)"
+			}
+			out = append(out, fmt.Sprintf("service %q: ports are not published: %s", name, why))
+		}
+		if s.NetworkMode != "" && s.NetworkMode != "none" && s.NetworkMode != "host" {
+			out = append(out, fmt.Sprintf("service %q: network_mode %s is not supported (none and host are)", name, s.NetworkMode))
+		}
+	}
+	for _, top := range []struct {
+		key string
+		n   int
+	}{{"secrets", len(p.Secrets)}, {"configs", len(p.Configs)}, {"models", len(p.Models)}} {
+		if top.n > 0 {
+			out = append(out, fmt.Sprintf("%s is not supported by unbox compose and is ignored", top.key))
+		}
+	}
+	for name, v := range p.Volumes {
+		if v.Driver != "" && v.Driver != "local" || len(v.DriverOpts) > 0 {
+			out = append(out, fmt.Sprintf("volume %q: driver and driver_opts are not supported (volumes are local directories)", name))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// setKeys appends the yaml names of v's fields that are set, looking
+// through the structs Compose inlines.
+func setKeys(v reflect.Value, keys *[]string) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		if slices.Contains(tag[1:], "inline") && f.Type.Kind() == reflect.Struct {
+			setKeys(v.Field(i), keys)
+			continue
+		}
+		name := tag[0]
+		if name == "" || name == "-" || strings.HasPrefix(name, "#") || name == "name" {
+			continue
+		}
+		if !v.Field(i).IsZero() {
+			*keys = append(*keys, name)
+		}
+	}
+}
+
+// ErrCycle is the error, wrapped, of a depends_on cycle.
+var ErrCycle = errors.New("dependency cycle")
+
+// Order is the project's services in the order up starts them: each
+// after what it depends on (then by name). A cycle is an error naming it.
+func Order(p *types.Project) ([]string, error) {
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var out, stack []string
+	var visit func(name string) error
+	visit = func(name string) error {
+		switch state[name] {
+		case done:
+			return nil
+		case visiting:
+			i := slices.Index(stack, name)
+			return fmt.Errorf("%w: %s", ErrCycle, strings.Join(append(slices.Clone(stack[i:]), name), " -> "))
+		}
+		s, ok := p.Services[name]
+		if !ok {
+			return fmt.Errorf("service %q is depended on but not defined", name)
+		}
+		state[name] = visiting
+		stack = append(stack, name)
+		for _, d := range slices.Sorted(mapKeys(s.DependsOn)) {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+		out = append(out, name)
+		return nil
+	}
+	for _, name := range slices.Sorted(mapKeys(p.Services)) {
+		if err := visit(name); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func mapKeys[M ~map[string]V, V any](m M) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
