@@ -22,26 +22,21 @@ import (
 
 // Compose is one project on one engine.
 type Compose struct {
-	E        *engine.Engine
-	P        *types.Project
-	Networks Networks
+	E *engine.Engine
+	P *types.Project
 	// Out gets the progress lines ("Container p-web-1  Started"), as
 	// Compose writes them to its stderr.
 	Out io.Writer
 	// BuildOut gets builds' output.
 	BuildOut io.Writer
-	noNet    bool
 }
 
 // New is the project p on the engine e.
-func New(e *engine.Engine, p *types.Project, nets Networks, out io.Writer) *Compose {
-	if nets == nil {
-		nets = NoNetworks{}
-	}
+func New(e *engine.Engine, p *types.Project, out io.Writer) *Compose {
 	if out == nil {
 		out = io.Discard
 	}
-	return &Compose{E: e, P: p, Networks: nets, Out: out, BuildOut: out}
+	return &Compose{E: e, P: p, Out: out, BuildOut: out}
 }
 
 func (c *Compose) progress(kind, name, what string) {
@@ -154,40 +149,6 @@ func (c *Compose) Up(ctx context.Context, o UpOptions) error {
 		}
 		if err := c.upService(ctx, s, img); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// ensureNetworks makes the project's networks; an engine without
-// networks is said once, and services get network none.
-func (c *Compose) ensureNetworks(ctx context.Context) error {
-	for _, key := range slices.Sorted(mapKeys(c.P.Networks)) {
-		n := c.P.Networks[key]
-		if n.External {
-			ok, err := c.Networks.Exists(ctx, n.Name)
-			if err == nil && !ok {
-				err = fmt.Errorf("network %s declared as external, but could not be found", n.Name)
-			}
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		labels := map[string]string{LabelProject: c.P.Name, LabelNetwork: key, LabelVersion: Version}
-		for k, v := range n.Labels {
-			labels[k] = v
-		}
-		err := c.Networks.Ensure(ctx, n.Name, labels)
-		if errors.Is(err, ErrNoNetworks) {
-			if !c.noNet {
-				fmt.Fprintf(c.Out, "WARNING: %v: the services run with network none and cannot reach each other; network %s is not made\n", err, n.Name)
-			}
-			c.noNet = true
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("network %s: %w", n.Name, err)
 		}
 	}
 	return nil
@@ -340,7 +301,7 @@ func (c *Compose) upService(ctx context.Context, s types.ServiceConfig, img imag
 		return fmt.Errorf("service %q: %w", s.Name, err)
 	}
 	c.progress("Container", name, "Created")
-	if err := c.connectMore(ctx, s, ctr.Name); err != nil {
+	if err := c.connectMore(ctx, s, ctr.Name, false); err != nil {
 		return err
 	}
 	return c.start(ctx, ctr.Name)
@@ -404,43 +365,10 @@ func (c *Compose) CreateOptions(s types.ServiceConfig, name string, n int, oneof
 			o.Volumes = append(o.Volumes, spec)
 		}
 	}
-	switch {
-	case s.NetworkMode == "host" || s.NetworkMode == "none":
-		o.Network = s.NetworkMode
-	case c.noNet || len(s.Networks) == 0:
-		o.Network = "none"
-	default:
-		key := s.NetworksByPriority()[0]
-		cn := ContainerNetwork{}
-		if err := c.Networks.Join(&cn, c.P.Networks[key].Name, c.aliases(s, key)); err != nil {
-			return o, err
-		}
-		o.Network = cn.Network
+	if err := c.networkMode(&o, s, oneoff); err != nil {
+		return o, err
 	}
 	return o, nil
-}
-
-// aliases are the names a service's container is found by on a network:
-// the service's, and the file's aliases.
-func (c *Compose) aliases(s types.ServiceConfig, key string) []string {
-	a := []string{s.Name}
-	if cfg := s.Networks[key]; cfg != nil {
-		a = append(a, cfg.Aliases...)
-	}
-	return a
-}
-
-// connectMore attaches a container to its service's other networks.
-func (c *Compose) connectMore(ctx context.Context, s types.ServiceConfig, name string) error {
-	if c.noNet || s.NetworkMode != "" || len(s.Networks) < 2 {
-		return nil
-	}
-	for _, key := range s.NetworksByPriority()[1:] {
-		if err := c.Networks.Connect(ctx, c.P.Networks[key].Name, name, c.aliases(s, key)); err != nil {
-			return fmt.Errorf("connect %s to %s: %w", name, c.P.Networks[key].Name, err)
-		}
-	}
-	return nil
 }
 
 // volumeSpec is one of a service's volumes as `-v` takes it (or, for a

@@ -10,12 +10,15 @@
 //
 //	PROJECT_NAME (volumes)        named volumes, labelled com.docker.compose.project
 //	                              and com.docker.compose.volume; `down -v` removes them
-//	PROJECT_default (networks)    behind the Networks interface (networks.go): the
-//	                              engine's networks are another issue's
+//	PROJECT_default (networks)    the engine's bridge networks, labelled
+//	                              com.docker.compose.project and com.docker.compose.network,
+//	                              each with a DNS responder: a service is found by its
+//	                              name there (networks_linux.go); `down` removes them
 //	PROJECT-SERVICE-1             each service's container, created in depends_on
 //	                              order (a cycle is an error before anything is made),
 //	                              labelled com.docker.compose.{project,service,
-//	                              container-number,oneoff,config-hash,...}
+//	                              container-number,oneoff,config-hash,...}, its ports
+//	                              published on the host
 //
 // A dependency with condition: service_healthy is waited for by running
 // its healthcheck with exec, as often as its interval says, until it

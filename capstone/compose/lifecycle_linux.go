@@ -226,12 +226,8 @@ func (c *Compose) Down(ctx context.Context, o DownOptions) error {
 		}
 		c.progress("Container", ctr.Name, "Removed")
 	}
-	nets, err := c.Networks.RemoveLabelled(ctx, map[string]string{LabelProject: c.P.Name})
-	if err != nil {
+	if err := c.removeNetworks(); err != nil {
 		return err
-	}
-	for _, n := range nets {
-		c.progress("Network", n, "Removed")
 	}
 	if !o.Volumes {
 		return nil
@@ -306,7 +302,15 @@ func (c *Compose) RunContainer(ctx context.Context, service string, o RunOptions
 		co.Entrypoint = o.Entrypoint
 	}
 	co.Env = append(co.Env, o.Env...)
-	return c.E.Create(ctx, co)
+	ctr, err := c.E.Create(ctx, co)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.connectMore(ctx, s, ctr.Name, true); err != nil {
+		_, rerr := c.E.Remove(ctx, ctr.ID, true, true)
+		return nil, errors.Join(err, rerr)
+	}
+	return ctr, nil
 }
 
 // ServiceContainer is the container of service number index (from 1), as

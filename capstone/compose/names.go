@@ -29,6 +29,13 @@ const (
 	LabelVersion     = "com.docker.compose.version"
 )
 
+// DNSServersOption is the driver_opts key of a top-level network that
+// sets the resolvers its DNS responder forwards other names to, as
+// `unbox network create --dns` does (comma-separated IP or IP:PORT; by
+// default the host's): `unbox network inspect` shows it under the same
+// key.
+const DNSServersOption = "unbox.dns_servers"
+
 // Version is the Compose version the labels claim to follow.
 const Version = "2.20.0"
 

@@ -65,40 +65,36 @@ var supportedService = map[string]bool{
 	"labels": true, "container_name": true, "tmpfs": true, "stop_signal": true, "stop_grace_period": true,
 	"tty": true, "stdin_open": true, "read_only": true, "cap_add": true, "cap_drop": true, "privileged": true,
 	"init": true, "runtime": true, "network_mode": true, "expose": true, "cpu_period": true, "cpu_quota": true,
-	"pull_policy": true,
+	"pull_policy": true, "ports": true,
 }
 
 // Warnings names every key of the project that this package does not act
 // on: each service's, the top level's, and those a volume or network sets
-// that the engine has no use for. Ports and networks are named while the
-// engine has none (the networks issue).
-func Warnings(p *types.Project, haveNetworks bool) []string {
+// that the engine has no use for.
+func Warnings(p *types.Project) []string {
 	var out []string
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range p.Services {
-			if !yield(n) {
-				return
-			}
-		}
-	})
-	for _, name := range names {
+	for _, name := range slices.Sorted(mapKeys(p.Services)) {
 		s := p.Services[name]
 		var keys []string
 		setKeys(reflect.ValueOf(s), &keys)
 		for _, k := range keys {
-			if !supportedService[k] && k != "ports" { // ports: below
+			if !supportedService[k] {
 				out = append(out, fmt.Sprintf("service %q: %s is not supported by unbox compose and is ignored", name, k))
 			}
 		}
-		if len(s.Ports) > 0 {
-			why := "unbox compose does not publish ports yet"
-			if !haveNetworks {
-				why = "this engine has no networks yet (bridges and ports come with `unbox network`)"
-			}
-			out = append(out, fmt.Sprintf("service %q: ports are not published: %s", name, why))
+		if len(s.Ports) > 0 && s.NetworkMode != "" && s.NetworkMode != "bridge" && s.NetworkMode != "default" {
+			out = append(out, fmt.Sprintf("service %q: ports are not published with network_mode %s (the container has no network of its own)", name, s.NetworkMode))
 		}
-		if s.NetworkMode != "" && s.NetworkMode != "none" && s.NetworkMode != "host" {
-			out = append(out, fmt.Sprintf("service %q: network_mode %s is not supported (none and host are)", name, s.NetworkMode))
+		for _, key := range slices.Sorted(mapKeys(s.Networks)) {
+			if cfg := s.Networks[key]; cfg != nil {
+				var keys []string
+				setKeys(reflect.ValueOf(*cfg), &keys)
+				for _, k := range keys {
+					if !supportedServiceNetwork[k] {
+						out = append(out, fmt.Sprintf("service %q: networks.%s.%s is not supported by unbox compose and is ignored", name, key, k))
+					}
+				}
+			}
 		}
 	}
 	for _, top := range []struct {
@@ -114,7 +110,53 @@ func Warnings(p *types.Project, haveNetworks bool) []string {
 			out = append(out, fmt.Sprintf("volume %q: driver and driver_opts are not supported (volumes are local directories)", name))
 		}
 	}
+	for name, n := range p.Networks {
+		if n.External {
+			continue
+		}
+		out = append(out, networkWarnings(name, n)...)
+	}
 	sort.Strings(out)
+	return out
+}
+
+// supportedServiceNetwork are the keys of a service's entry under
+// networks: that this package acts on.
+var supportedServiceNetwork = map[string]bool{"aliases": true, "ipv4_address": true, "priority": true, "use_service_name_alias": true}
+
+// networkWarnings names what a top-level network sets that a bridge of
+// the engine does not do: one IPv4 subnet, its gateway, and the
+// resolvers of its DNS responder (driver_opts unbox.dns_servers) are all
+// it takes.
+func networkWarnings(name string, n types.NetworkConfig) []string {
+	var out []string
+	say := func(format string, args ...any) {
+		out = append(out, fmt.Sprintf("network %q: ", name)+fmt.Sprintf(format, args...)+" is not supported by unbox compose and is ignored")
+	}
+	if n.Driver != "" && n.Driver != "bridge" {
+		say("driver %s (networks are bridges)", n.Driver)
+	}
+	for _, k := range slices.Sorted(mapKeys(n.DriverOpts)) {
+		if k != DNSServersOption {
+			say("driver_opts %s", k)
+		}
+	}
+	if n.Ipam.Driver != "" && n.Ipam.Driver != "default" || len(n.Ipam.Options) > 0 {
+		say("ipam driver and options")
+	}
+	for i, pool := range n.Ipam.Config {
+		if i > 0 {
+			say("ipam config %s (one subnet per network)", pool.Subnet)
+		} else if pool.IPRange != "" || len(pool.AuxiliaryAddresses) > 0 {
+			say("ipam ip_range and aux_addresses")
+		}
+	}
+	if n.Internal {
+		say("internal")
+	}
+	if n.EnableIPv6 != nil && *n.EnableIPv6 {
+		say("enable_ipv6")
+	}
 	return out
 }
 

@@ -26,7 +26,7 @@ func load(t *testing.T, yaml string, files map[string]string) (*Compose, error) 
 	if err != nil {
 		return nil, err
 	}
-	return New(nil, p, nil, nil), nil
+	return New(nil, p, nil), nil
 }
 
 const seedLike = `
@@ -74,13 +74,12 @@ func TestLoadTheSeedsShape(t *testing.T) {
 	if err != nil || !slices.Equal(order, []string{"db", "web"}) {
 		t.Fatalf("Order = %v, %v; want [db web]", order, err)
 	}
-	c.noNet = true
 	db := c.P.Services["db"]
 	o, err := c.CreateOptions(db, ContainerName(c.P, db, 1), 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Name != "shop-db-1" || o.Network != "none" || o.Memory != 64<<20 || o.NanoCPUs != 5e8 || o.PidsLimit != 50 || o.Restart.Name != "always" {
+	if o.Name != "shop-db-1" || o.Network != "shop_default" || !slices.Equal(o.Aliases, []string{"db"}) || o.Publish != nil || o.Memory != 64<<20 || o.NanoCPUs != 5e8 || o.PidsLimit != 50 || o.Restart.Name != "always" {
 		t.Errorf("CreateOptions(db) = %+v", o)
 	}
 	if !slices.Equal(o.Env, []string{"DB_PASSWORD=from-dotenv", "FROM_HOST=host"}) {
@@ -101,13 +100,18 @@ func TestLoadTheSeedsShape(t *testing.T) {
 	if !ok || h.Retries != 5 || h.Interval.Seconds() != 1 || !slices.Equal(h.Cmd, []string{"/bin/sh", "-c", "test -f /var/lib/db/ready"}) {
 		t.Errorf("HealthOf(db) = %+v, %v", h, ok)
 	}
-	warnings := strings.Join(Warnings(c.P, false), "\n")
-	for _, want := range []string{`service "db": dns is not supported`, `service "web": ports are not published`} {
-		if !strings.Contains(warnings, want) {
-			t.Errorf("Warnings lacks %q:\n%s", want, warnings)
-		}
+	web := c.P.Services["web"]
+	if o, err := c.CreateOptions(web, "shop-web-1", 1, false); err != nil || !slices.Equal(o.Publish, []string{"8080:80/tcp"}) {
+		t.Errorf("CreateOptions(web).Publish = %q, %v; want [8080:80/tcp]", o.Publish, err)
 	}
-	if strings.Contains(warnings, "healthcheck") || strings.Contains(warnings, "mem_limit") || strings.Contains(warnings, "depends_on") {
+	if o, err := c.CreateOptions(web, "shop-web-run-1", 1, true); err != nil || o.Publish != nil || o.Aliases != nil {
+		t.Errorf("CreateOptions(web, one-off) publishes %q as %q, %v; want neither ports nor the service's alias", o.Publish, o.Aliases, err)
+	}
+	warnings := strings.Join(Warnings(c.P), "\n")
+	if want := `service "db": dns is not supported`; !strings.Contains(warnings, want) {
+		t.Errorf("Warnings lacks %q:\n%s", want, warnings)
+	}
+	if strings.Contains(warnings, "healthcheck") || strings.Contains(warnings, "mem_limit") || strings.Contains(warnings, "depends_on") || strings.Contains(warnings, "ports") {
 		t.Errorf("Warnings names a supported key:\n%s", warnings)
 	}
 	if a, b := ConfigHash(db), ConfigHash(c.P.Services["web"]); a == b || a != ConfigHash(c.P.Services["db"]) {
@@ -136,5 +140,81 @@ services:
 	c.P.Services["a"], c.P.Services["b"] = a, b
 	if _, err := Order(c.P); !errors.Is(err, ErrCycle) || !strings.Contains(err.Error(), "a -> b -> a") {
 		t.Errorf("Order = %v; want ErrCycle a -> b -> a", err)
+	}
+}
+
+// TestNetworks: a service's networks as the engine is given them: the
+// first by priority at create with its aliases and address, ports in
+// -p's form; network_mode service:; what a bridge cannot do is warned.
+func TestNetworks(t *testing.T) {
+	c, err := load(t, `
+services:
+  app:
+    image: unbox/busybox
+    ports: ["127.0.0.1:8080:80", "9000/udp", "127.0.0.1::90"]
+    expose: ["7000"]
+    networks:
+      back: {aliases: [api], ipv4_address: 10.89.7.10, priority: 10, mac_address: "02:42:ac:11:00:02"}
+      front: {use_service_name_alias: false}
+  sidecar:
+    image: unbox/busybox
+    network_mode: service:app
+    ports: ["1234:1234"]
+  odd:
+    image: unbox/busybox
+    network_mode: "ns:/proc/1/ns/net"
+networks:
+  back:
+    ipam: {config: [{subnet: 10.89.7.0/24, gateway: 10.89.7.1}, {subnet: 10.89.8.0/24}]}
+    driver_opts: {unbox.dns_servers: "127.0.0.1:5353,10.0.0.1", com.docker.network.bridge.name: br0}
+    labels: {tier: back}
+  front:
+    internal: true
+  outside:
+    external: true
+    name: shared
+`, map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := c.P.Services["app"]
+	o, err := c.CreateOptions(app, "shop-app-1", 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Network != "shop_back" || !slices.Equal(o.Aliases, []string{"app", "api"}) || o.IP != "10.89.7.10" {
+		t.Errorf("CreateOptions(app) network %s, aliases %q, ip %s; want shop_back, [app api], 10.89.7.10", o.Network, o.Aliases, o.IP)
+	}
+	if want := []string{"127.0.0.1:8080:80/tcp", "9000/udp", "127.0.0.1::90/tcp"}; !slices.Equal(o.Publish, want) || !slices.Equal(o.Expose, []string{"7000"}) {
+		t.Errorf("CreateOptions(app) publishes %q, exposes %q; want %q, [7000]", o.Publish, o.Expose, want)
+	}
+	if aliases, _ := c.endpoint(app, "front", false); aliases != nil {
+		t.Errorf("app's aliases on front = %q; want none (use_service_name_alias: false)", aliases)
+	}
+	sc := c.P.Services["sidecar"]
+	if o, err := c.CreateOptions(sc, "shop-sidecar-1", 1, false); err != nil || o.Network != "container:shop-app-1" || o.Publish != nil {
+		t.Errorf("CreateOptions(sidecar) network %q, publish %q, %v; want container:shop-app-1 and no ports of its own", o.Network, o.Publish, err)
+	}
+	if _, ok := sc.DependsOn["app"]; !ok {
+		t.Errorf("sidecar does not depend on app, whose network it shares: %v", sc.DependsOn)
+	}
+	if _, err := c.CreateOptions(c.P.Services["odd"], "shop-odd-1", 1, false); err == nil || !strings.Contains(err.Error(), "not supported") {
+		t.Errorf("CreateOptions(network_mode ns:...) = %v; want not supported", err)
+	}
+	no := c.networkOptions("back", c.P.Networks["back"])
+	if no.Name != "shop_back" || no.Subnet != "10.89.7.0/24" || no.Gateway != "10.89.7.1" || !slices.Equal(no.DNS, []string{"127.0.0.1:5353", "10.0.0.1"}) ||
+		no.Labels[LabelProject] != "shop" || no.Labels[LabelNetwork] != "back" || no.Labels["tier"] != "back" {
+		t.Errorf("networkOptions(back) = %+v", no)
+	}
+	warnings := strings.Join(Warnings(c.P), "\n")
+	for _, want := range []string{`service "app": networks.back.mac_address is not supported`, `network "back": driver_opts com.docker.network.bridge.name`,
+		`network "back": ipam config 10.89.8.0/24 (one subnet per network)`, `network "front": internal`,
+		`service "sidecar": ports are not published with network_mode service:app`} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("Warnings lacks %q:\n%s", want, warnings)
+		}
+	}
+	if strings.Contains(warnings, "dns_servers") || strings.Contains(warnings, "aliases") || strings.Contains(warnings, "outside") {
+		t.Errorf("Warnings names what is supported:\n%s", warnings)
 	}
 }

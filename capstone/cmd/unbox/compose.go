@@ -61,12 +61,10 @@ func (g *globals) project(c *cli.Context) (*compose.Compose, error) {
 	if err != nil {
 		return nil, err
 	}
-	nets := g.composeNetworks(e)
-	_, none := nets.(compose.NoNetworks)
-	for _, w := range compose.Warnings(p, !none) {
+	for _, w := range compose.Warnings(p) {
 		fmt.Fprintf(g.stderr, "WARNING: %s\n", w)
 	}
-	cp := compose.New(e, p, nets, g.stderr)
+	cp := compose.New(e, p, g.stderr)
 	cp.BuildOut = g.stdout
 	return cp, nil
 }
@@ -81,10 +79,6 @@ func (g *globals) onProject(fn func(c *cli.Context, cp *compose.Compose) error) 
 		return fn(c, cp)
 	}
 }
-
-// composeNetworks is the engine's networks as compose uses them: none
-// yet (the networks issue wires them in here).
-func (g *globals) composeNetworks(*engine.Engine) compose.Networks { return compose.NoNetworks{} }
 
 func composeUpCommand(g *globals) *cli.Command {
 	return &cli.Command{
@@ -150,7 +144,7 @@ func composePsCommand(g *globals) *cli.Command {
 				}
 				cmd := strconv.Quote(truncate(strings.Join(append([]string{ctr.Path}, ctr.Args...), " "), 20))
 				rows = append(rows, []string{ctr.Name, ctr.Config.Labels[compose.LabelImage], cmd, ctr.Config.Labels[compose.LabelService],
-					engine.Ago(ctr.Created, now), ctr.State.Describe(now), ""})
+					engine.Ago(ctr.Created, now), ctr.State.Describe(now), engine.PortsColumn(ctr.NetworkSettings)})
 			}
 			if !c.Bool("quiet") {
 				table(g.stdout, []string{"NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"}, rows)

@@ -4,26 +4,37 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/unboxlab/unbox/capstone/engine"
+	"github.com/unboxlab/unbox/internal/network"
 )
 
 // shopCompose is the seed's two-service shape, runnable here without the
-// internet: a database stand-in keeping its data in a named volume, with
-// a healthcheck, and a web service (built from a Dockerfile) that
-// depends on it being healthy.
+// internet: a database stand-in keeping its data in a named volume and
+// serving it (busybox httpd on 5432), with a healthcheck, and a web
+// service (built from a Dockerfile) that depends on it being healthy,
+// reaches it by its service name, and is published on a host port. db is
+// on the network back only, web on back and the project's default, so
+// the host reaches web through one network and web reaches db through
+// the other.
 const shopCompose = `
 services:
   db:
     image: unbox/busybox
-    command: ["sh", "-c", "echo db starting; sleep 1; touch /var/lib/db/ready; exec sleep 1000"]
+    command: ["sh", "-c", "echo db starting; sleep 1; touch /var/lib/db/ready; exec httpd -f -p 5432 -h /var/lib/db"]
     environment:
       DB_PASSWORD: ${DB_PASSWORD}
     volumes:
       - db_data:/var/lib/db
+    networks:
+      back: {aliases: [database]}
     restart: always
     stop_grace_period: 1s
     healthcheck:
@@ -34,9 +45,11 @@ services:
     dns: 192.0.2.1
   web:
     build: ./web
-    command: ["sh", "-c", "echo web up, password $$DB_PASSWORD; exec sleep 1000"]
+    command: ["sh", "-c", "echo web up, password $$DB_PASSWORD; exec httpd -f -p 80 -h /srv"]
     environment:
       DB_PASSWORD: ${DB_PASSWORD}
+    ports: ["${WEB_PORT}:80"]
+    networks: [default, back]
     depends_on:
       db:
         condition: service_healthy
@@ -46,32 +59,65 @@ services:
       tier: front
 volumes:
   db_data:
+networks:
+  back:
 `
 
-func composeProject(t *testing.T, yaml string) string {
+// dbCGI is web's page /cgi-bin/data: what db holds, fetched by db's
+// service name.
+const dbCGI = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nwget -qO- http://db:5432/data\n"
+
+// composeProject writes a project: compose.yaml, web's build context, and
+// a .env with the password and the variables given (NAME=value).
+func composeProject(t *testing.T, yaml string, vars ...string) string {
 	t.Helper()
 	return writeContext(t, map[string]string{
-		"compose.yaml": yaml, ".env": "DB_PASSWORD=s3cret\n",
-		"web/Dockerfile": "FROM unbox/busybox\nRUN mkdir -p /srv && echo built > /srv/built\n",
+		"compose.yaml": yaml, ".env": strings.Join(append([]string{"DB_PASSWORD=s3cret"}, vars...), "\n") + "\n",
+		"web/Dockerfile": "FROM unbox/busybox\nRUN mkdir -p /srv/cgi-bin && echo built > /srv/built\nCOPY data.cgi /srv/cgi-bin/data\nRUN chmod 755 /srv/cgi-bin/data\n",
+		"web/data.cgi":   dbCGI,
 	})
 }
 
-// TestPrivCompose: up, the data written, down, up again and the data is
-// there; the names, labels and order Compose gives; down -v and it is
-// gone.
+// upstreamOverride is a Compose file, given after the project's, that
+// sets the resolvers of the networks named to upstream (fakeUpstream), so
+// that no name a container asks for leaves the machine.
+func upstreamOverride(t *testing.T, dir, upstream string, networks ...string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("networks:\n")
+	for _, n := range networks {
+		fmt.Fprintf(&b, "  %s:\n    driver_opts: {unbox.dns_servers: %q}\n", n, upstream)
+	}
+	p := filepath.Join(dir, "test.yaml")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPrivCompose: up, the data written, reached from the host through
+// web, which finds db by its service name; down, and nothing of the
+// networks is left on the host, up again and the data is there; the
+// names, labels and order Compose gives; down -v and it is gone.
 func TestPrivCompose(t *testing.T) {
-	e := newEnv(t)
-	dir := composeProject(t, shopCompose)
+	e := newNetEnv(t)
+	port := freeHostPort(t)
+	dir := composeProject(t, shopCompose, fmt.Sprintf("WEB_PORT=%d", port))
+	files := []string{"-f", filepath.Join(dir, "compose.yaml"), "-f", upstreamOverride(t, dir, fakeUpstream(t), "default", "back")}
 	compose := func(args ...string) result {
 		t.Helper()
-		return e.ok(append([]string{"compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "shop"}, args...)...)
+		return e.ok(append(append([]string{"compose"}, files...), append([]string{"-p", "shop"}, args...)...)...)
 	}
+	before, _ := network.OursOnHost()
 	r := compose("up", "-d")
-	for _, want := range []string{`service "db": dns is not supported by unbox compose and is ignored`, "this engine has no networks yet",
-		"Volume shop_db_data  Created", "Service web  Built"} {
+	for _, want := range []string{`service "db": dns is not supported by unbox compose and is ignored`,
+		"Network shop_back  Created", "Network shop_default  Created", "Volume shop_db_data  Created", "Service web  Built"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("up -d: stderr lacks %q:\n%s", want, r.stderr)
 		}
+	}
+	if strings.Contains(r.stderr, "ports") || strings.Contains(r.stderr, "network none") {
+		t.Errorf("up -d warns of ports or networks:\n%s", r.stderr)
 	}
 	if !regexp.MustCompile(`(?s)shop-db-1  Started.*shop-db-1  Healthy.*shop-web-1  Created`).MatchString(r.stderr) {
 		t.Errorf("up -d: web was not created after db was healthy:\n%s", r.stderr)
@@ -95,13 +141,36 @@ func TestPrivCompose(t *testing.T) {
 	if got := e.out("exec", "shop-web-1", "cat", "/srv/built"); got != "built" {
 		t.Errorf("web's image was not built from its Dockerfile: /srv/built = %q", got)
 	}
+
+	// The networks: Compose's names and labels; each container where the
+	// file puts it, found by its service's name and its aliases.
+	for _, n := range []string{"default", "back"} {
+		var nets []engine.NetworkInfo
+		json.Unmarshal([]byte(e.ok("network", "inspect", "shop_"+n).stdout), &nets)
+		if len(nets) != 1 || nets[0].Labels["com.docker.compose.project"] != "shop" || nets[0].Labels["com.docker.compose.network"] != n {
+			t.Errorf("network inspect shop_%s = %+v; want Compose's labels", n, nets)
+		}
+	}
+	if got, want := engine.NetworkNames(&db), []string{"shop_back"}; !slices.Equal(got, want) {
+		t.Errorf("db is on %v; want %v", got, want)
+	}
+	if got, want := engine.NetworkNames(&web), []string{"shop_back", "shop_default"}; !slices.Equal(got, want) {
+		t.Errorf("web is on %v; want %v", got, want)
+	}
+	dbIP := e.ipOf("shop-db-1", "shop_back")
+	for _, name := range []string{"db", "database", "shop-db-1"} {
+		if got := e.resolve("shop-web-1", name); got != dbIP || dbIP == "" {
+			t.Errorf("from web, %s resolves to %q; want db's address on back, %q", name, got, dbIP)
+		}
+	}
+
 	var vols []struct{ Labels map[string]string }
 	json.Unmarshal([]byte(e.ok("volume", "inspect", "shop_db_data").stdout), &vols)
 	if len(vols) != 1 || vols[0].Labels["com.docker.compose.project"] != "shop" || vols[0].Labels["com.docker.compose.volume"] != "db_data" {
 		t.Errorf("volume shop_db_data's labels = %+v", vols)
 	}
-	if ps := compose("ps").stdout; !strings.Contains(ps, "shop-db-1") || !strings.Contains(ps, "shop-web-1") {
-		t.Errorf("compose ps:\n%s", ps)
+	if ps := compose("ps").stdout; !strings.Contains(ps, "shop-db-1") || !strings.Contains(ps, "shop-web-1") || !strings.Contains(ps, fmt.Sprintf("0.0.0.0:%d->80/tcp", port)) {
+		t.Errorf("compose ps (want both, and web's port):\n%s", ps)
 	}
 	e.waitLog("shop-web-1", "web up")
 	if logs := compose("logs").stdout; !strings.Contains(logs, "shop-web-1  | web up, password s3cret") || !strings.Contains(logs, "shop-db-1   | db starting") {
@@ -111,19 +180,35 @@ func TestPrivCompose(t *testing.T) {
 	if got := compose("exec", "db", "cat", "/var/lib/db/data").stdout; got != "kept across down and up\n" {
 		t.Errorf("compose exec db cat = %q", got)
 	}
+	// The host, on web's published port; web, to db by name.
+	hostPort := fmt.Sprintf("127.0.0.1:%d", port)
+	waitHTTP(t, hostPort, "/cgi-bin/data", "kept across down and up")
 
-	// down keeps the named volume; up again finds the data.
-	compose("down")
+	// down keeps the named volume, and leaves no network, link, table or
+	// DNS responder; up again finds the data.
+	r = compose("down")
+	for _, want := range []string{"Network shop_default  Removed", "Network shop_back  Removed"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("down: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
 	if ids := strings.Fields(e.ok("ps", "-aq").stdout); len(ids) != 0 {
 		t.Errorf("down left containers: %v", ids)
+	}
+	if nets := e.out("network", "ls", "-q", "--filter", "label=com.docker.compose.project=shop"); nets != "" {
+		t.Errorf("down left networks: %s", nets)
+	}
+	if after, _ := network.OursOnHost(); !slices.Equal(after, before) {
+		t.Errorf("down left network objects on the host:\nbefore up: %q\nafter down: %q", before, after)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.state, "networks")); len(ents) != 0 {
+		t.Errorf("down left DNS responders' state: %v", names(ents))
 	}
 	if r := e.run("volume", "inspect", "shop_db_data"); r.code != 0 {
 		t.Fatalf("down removed the named volume: %s", r)
 	}
 	compose("up", "-d")
-	if got := compose("exec", "db", "cat", "/var/lib/db/data").stdout; got != "kept across down and up\n" {
-		t.Errorf("after down and up, the volume holds %q", got)
-	}
+	waitHTTP(t, hostPort, "/cgi-bin/data", "kept across down and up")
 	// up again with nothing changed leaves the containers be.
 	id := e.inspect("shop-db-1").ID
 	if r := compose("up", "-d"); !strings.Contains(r.stderr, "shop-db-1  Running") || e.inspect("shop-db-1").ID != id {
@@ -137,7 +222,10 @@ func TestPrivCompose(t *testing.T) {
 	if st := e.inspect("shop-web-1").State.Status; st != "running" {
 		t.Errorf("after compose start, web is %s", st)
 	}
-	if got := compose("run", "--rm", "--no-deps", "web", "sh", "-c", "echo one-off in $(pwd)").stdout; got != "one-off in /srv\n" {
+	waitHTTP(t, hostPort, "/cgi-bin/data", "kept across down and up")
+	// A one-off container is on the service's networks (it reaches db),
+	// without the service's port (which web holds).
+	if got := compose("run", "--rm", "--no-deps", "web", "sh", "-c", "echo one-off in $(pwd); wget -qO- http://db:5432/data").stdout; got != "one-off in /srv\nkept across down and up\n" {
 		t.Errorf("compose run --rm = %q", got)
 	}
 	if cfg := compose("config").stdout; !strings.Contains(cfg, "name: shop") || !strings.Contains(cfg, "DB_PASSWORD: s3cret") {
@@ -152,13 +240,16 @@ func TestPrivCompose(t *testing.T) {
 	if ids := strings.Fields(e.ok("ps", "-aq").stdout); len(ids) != 0 {
 		t.Errorf("down -v left containers: %v", ids)
 	}
+	if after, _ := network.OursOnHost(); !slices.Equal(after, before) {
+		t.Errorf("down -v left network objects on the host:\nbefore up: %q\nafter down: %q", before, after)
+	}
 }
 
 // TestPrivComposeBadInput: a depends_on cycle, an unknown image and a
 // service whose healthcheck never passes fail clearly; the cycle makes
 // nothing.
 func TestPrivComposeBadInput(t *testing.T) {
-	e := newEnv(t)
+	e := newNetEnv(t)
 	dir := composeProject(t, `
 services:
   a: {image: unbox/busybox, depends_on: [b], volumes: ["v:/v"]}
@@ -172,6 +263,9 @@ volumes:
 	}
 	if vols := e.ok("volume", "ls", "-q").stdout; strings.TrimSpace(vols) != "" {
 		t.Errorf("a cycle made volumes: %s", vols)
+	}
+	if nets := e.out("network", "ls", "-q", "--filter", "label=com.docker.compose.project"); nets != "" {
+		t.Errorf("a cycle made networks: %s", nets)
 	}
 	dir = composeProject(t, `
 services:
