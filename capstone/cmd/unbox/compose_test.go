@@ -294,3 +294,47 @@ services:
 	e.ok("compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "sick", "down")
 	os.RemoveAll(dir)
 }
+
+// TestPrivComposeQuickStart runs the capstone README's second example,
+// the file app/compose.yaml as it is there (on a free host port instead
+// of 8080): web fetches db's page by db's service name and serves it on
+// the host's port; down -v leaves nothing.
+func TestPrivComposeQuickStart(t *testing.T) {
+	e := newNetEnv(t)
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, file, ok := strings.Cut(string(b), "```yaml\n# app/compose.yaml\n")
+	if file, _, ok = strings.Cut(file, "```"); !ok || !strings.Contains(file, `"8080:80"`) {
+		t.Fatalf("capstone/README.md has no app/compose.yaml publishing 8080:80")
+	}
+	port := freeHostPort(t)
+	dir := writeContext(t, map[string]string{"app/compose.yaml": strings.Replace(file, `"8080:80"`, fmt.Sprintf(`"%d:80"`, port), 1)})
+	files := []string{"compose", "-f", filepath.Join(dir, "app/compose.yaml"), "-f", upstreamOverride(t, dir, fakeUpstream(t), "default")}
+	compose := func(args ...string) result {
+		t.Helper()
+		return e.ok(append(slices.Clone(files), args...)...)
+	}
+	before, _ := network.OursOnHost()
+	r := compose("up", "-d")
+	for _, want := range []string{"Network app_default  Created", "Volume app_db_data  Created", "Container app-db-1  Started", "Container app-web-1  Started"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("up -d: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "WARNING") {
+		t.Errorf("up -d of the README's file warns:\n%s", r.stderr)
+	}
+	waitHTTP(t, fmt.Sprintf("127.0.0.1:%d", port), "/", "hello from db")
+	if ps := compose("ps").stdout; !strings.Contains(ps, fmt.Sprintf("0.0.0.0:%d->80/tcp", port)) {
+		t.Errorf("compose ps: want web's port:\n%s", ps)
+	}
+	compose("down", "-v")
+	if vols := e.out("volume", "ls", "-q"); vols != "" {
+		t.Errorf("down -v left volumes: %s", vols)
+	}
+	if after, _ := network.OursOnHost(); !slices.Equal(after, before) {
+		t.Errorf("down -v left network objects on the host:\nbefore up: %q\nafter down: %q", before, after)
+	}
+}
