@@ -143,10 +143,10 @@ services:
 	}
 }
 
-// TestNetworks: a service's networks as the engine is given them: the
+// TestComposeNetworks: a service's networks as the engine is given them: the
 // first by priority at create with its aliases and address, ports in
 // -p's form; network_mode service:; what a bridge cannot do is warned.
-func TestNetworks(t *testing.T) {
+func TestComposeNetworks(t *testing.T) {
 	c, err := load(t, `
 services:
   app:

@@ -305,8 +305,9 @@ func TestPrivComposeQuickStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, file, ok := strings.Cut(string(b), "```yaml\n# app/compose.yaml\n")
-	if file, _, ok = strings.Cut(file, "```"); !ok || !strings.Contains(file, `"8080:80"`) {
+	_, file, found := strings.Cut(string(b), "```yaml\n# app/compose.yaml\n")
+	file, _, closed := strings.Cut(file, "```")
+	if !found || !closed || !strings.Contains(file, `"8080:80"`) {
 		t.Fatalf("capstone/README.md has no app/compose.yaml publishing 8080:80")
 	}
 	port := freeHostPort(t)
