@@ -291,7 +291,18 @@ services:
 	if r.code == 0 || !strings.Contains(r.stderr, `service "ghost": image nosuch/image not found locally`) {
 		t.Errorf("up with a missing image: %s", r)
 	}
-	e.ok("compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "sick", "down")
+	// A container that is not the project's, on its network: down keeps
+	// the network and says so, as Compose does; once it is gone, down
+	// removes it.
+	e.ok("create", "--name", "stranger", "--network", "sick_default", "unbox/busybox", "true")
+	r = e.ok("compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "sick", "down")
+	if !strings.Contains(r.stderr, "Network sick_default  Resource is still in use") || e.run("network", "inspect", "sick_default").code != 0 {
+		t.Errorf("down of a network another container is on: %s; want it kept, and said", r)
+	}
+	e.ok("rm", "stranger")
+	if r = e.ok("compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "sick", "down"); !strings.Contains(r.stderr, "Network sick_default  Removed") {
+		t.Errorf("down once the network is free: %s", r)
+	}
 	os.RemoveAll(dir)
 }
 
