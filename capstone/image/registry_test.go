@@ -1,0 +1,301 @@
+//go:build linux
+
+package image_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/unboxlab/unbox/capstone/image"
+	"github.com/unboxlab/unbox/internal/kit"
+	"github.com/unboxlab/unbox/internal/kit/kittest"
+)
+
+// The registry tests push to and pull from registries they start
+// themselves: Debian's docker-registry (the CNCF distribution registry,
+// what Docker Hub runs), on 127.0.0.1 and a free port, its storage in the
+// test's directory, stopped by its PID when the test ends. Nothing leaves
+// the machine. They are host-lane tests: the VM lane's busybox userland has
+// no registry, podman or skopeo (internal/vmtest/exclusions.go).
+
+const registryBin = "/usr/bin/docker-registry"
+
+// needPrograms is the need for peer programs: the registry, skopeo, podman,
+// umoci.
+func needPrograms(names ...string) kit.Need {
+	return kit.Need{
+		Name: strings.Join(names, ", "),
+		Check: func() error {
+			for _, n := range names {
+				if _, err := exec.LookPath(n); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Fix: "sudo apt-get install docker-registry skopeo podman umoci (.ci/run installs them)",
+	}
+}
+
+// registry is one running docker-registry.
+type registry struct {
+	Host string // 127.0.0.1:port
+	Dir  string // its storage
+}
+
+// registryOptions configure a test registry.
+type registryOptions struct {
+	// User and Password, if set, protect it with htpasswd (basic auth).
+	User, Password string
+	// Proxy makes it a pull-through mirror of the registry at this URL.
+	Proxy string
+}
+
+// startRegistry starts a registry for t and stops it (SIGTERM, then
+// SIGKILL) when t ends.
+func startRegistry(t *testing.T, o registryOptions) registry {
+	t.Helper()
+	kittest.Require(t, needPrograms(registryBin))
+	dir := t.TempDir()
+	r := registry{Host: freeAddr(t), Dir: filepath.Join(dir, "data")}
+	conf := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"+
+		"storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"+
+		"http:\n  addr: %s\n  secret: unbox-test\n", r.Dir, r.Host)
+	if o.User != "" {
+		// The registry reads bcrypt entries only (htpasswd -B); made here
+		// rather than with apache2-utils' htpasswd, one package fewer.
+		hash, err := bcrypt.GenerateFromPassword([]byte(o.Password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(pw, []byte(o.User+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		conf += fmt.Sprintf("auth:\n  htpasswd:\n    realm: unbox-test\n    path: %s\n", pw)
+	}
+	if o.Proxy != "" {
+		conf += fmt.Sprintf("proxy:\n  remoteurl: %s\n", o.Proxy)
+	}
+	confPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(registryBin, "serve", confPath)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); log.Close(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + r.Host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			return r
+		}
+		select {
+		case <-done:
+			b, _ := os.ReadFile(log.Name())
+			t.Fatalf("docker-registry exited: %s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(log.Name())
+			t.Fatalf("docker-registry did not answer on %s: %v\n%s", r.Host, err, b)
+		}
+	}
+}
+
+// freeAddr is a loopback address with a port nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// put writes img to the registry as ref with go-containerregistry (the
+// test's own client, independent of the store's push).
+func put(t *testing.T, ref string, img v1.Image) v1.Hash {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatalf("write %s to the test registry: %v", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// putIndex writes a multi-platform index to the registry as ref.
+func putIndex(t *testing.T, ref string, idx v1.ImageIndex) v1.Hash {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatalf("write index %s to the test registry: %v", ref, err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// tarEntry is one entry of a layer a test makes.
+type tarEntry struct {
+	hdr  tar.Header
+	body string
+}
+
+func file(name, body string) tarEntry {
+	return tarEntry{tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}, body}
+}
+
+// layerOf is an uncompressed layer of the entries, in order.
+func layerOf(t *testing.T, entries ...tarEntry) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		hdr := e.hdr
+		if err := tw.WriteHeader(&hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(e.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return static.NewLayer(buf.Bytes(), types.DockerLayer)
+}
+
+// imageOf is an image of the layers, bottom first, for platform p.
+func imageOf(t *testing.T, p v1.Platform, layers ...v1.Layer) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
+	cf.Config.Cmd = []string{"/bin/sh"}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// events collects a pull's or push's progress events.
+type events struct {
+	mu  sync.Mutex
+	all []image.Event
+}
+
+func (e *events) add(ev image.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, ev)
+}
+
+// count is how many events had status s.
+func (e *events) count(s image.Status) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// remoteOpts are options for the test's config directory (no mirrors, no
+// credentials unless the test writes them), events going to ev.
+func remoteOpts(t *testing.T, ev *events) image.RemoteOptions {
+	o := image.RemoteOptions{ConfigDir: t.TempDir()}
+	if ev != nil {
+		o.Progress = ev.add
+	}
+	return o
+}
+
+// pullOpts is remoteOpts for a pull.
+func pullOpts(t *testing.T, ev *events) image.PullOptions {
+	return image.PullOptions{RemoteOptions: remoteOpts(t, ev)}
+}
+
+// runIn runs argv in a one-layer image's snapshot as its root (chroot(2)),
+// the proof that the unpacked image runs; its combined output.
+func runIn(t *testing.T, s *image.Store, img image.Image, argv ...string) string {
+	t.Helper()
+	dirs, err := s.Snapshots(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) != 1 {
+		t.Fatalf("image %s has %d layers; runIn runs one-layer images", img.ShortID(), len(dirs))
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dirs[0]}
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v in image %s: %v\n%s", argv, img.ShortID(), err, out)
+	}
+	return string(out)
+}
