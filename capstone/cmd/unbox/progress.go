@@ -12,6 +12,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
 
 	"github.com/unboxlab/unbox/capstone/image"
 )
@@ -36,11 +37,14 @@ var finalStatus = map[image.Status]bool{
 	image.StatusPushed: true, image.StatusLayerExists: true,
 }
 
-// newProgress draws on w, with bars if w is a terminal.
+// newProgress draws on w, with bars if w is a terminal that has a width
+// (mpb draws nothing on one of zero columns, as a pty nobody sized has).
 func newProgress(w io.Writer) *progressView {
 	v := &progressView{w: w, bars: map[string]*mpb.Bar{}, labels: map[string]*atomic.Value{}, state: map[string]image.Status{}}
 	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) && os.Getenv("TERM") != "dumb" {
-		v.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			v.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
+		}
 	}
 	return v
 }

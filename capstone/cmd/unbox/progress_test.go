@@ -71,6 +71,15 @@ func TestProgressBarsOnATerminal(t *testing.T) {
 	if v.p == nil {
 		t.Fatal("newProgress(a terminal) draws plain lines; want bars")
 	}
+	if err := pty.Setsize(tty, &pty.Winsize{}); err != nil {
+		t.Fatal(err)
+	}
+	if newProgress(tty).p != nil {
+		t.Error("newProgress(a terminal of 0 columns) draws bars, which mpb does not show; want plain lines")
+	}
+	if err := pty.Setsize(tty, &pty.Winsize{Rows: 24, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range pullEvents {
 		v.event(e)
 	}
