@@ -124,6 +124,19 @@ func unauthorized(err error) error {
 	return err
 }
 
+// needLogin says what a registry's 401 means to the person who hit it:
+// log in (or check the login) to that registry. Other errors are err.
+func needLogin(err error, host string) error {
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
+		if host == dockerHubIndex {
+			host = ""
+		}
+		return fmt.Errorf("%w\n(the registry wants credentials: `unbox login %s`, or check the ones config.json holds)", err, host)
+	}
+	return err
+}
+
 // Logout removes the credentials stored for server; it reports whether
 // there were any.
 func Logout(configDir, server string) (bool, error) {

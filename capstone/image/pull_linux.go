@@ -208,7 +208,7 @@ func (s *Store) fetchManifest(ctx context.Context, r name.Reference, platform v1
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+		errs = append(errs, fmt.Errorf("%s: %w", ep, needLogin(err, ep.Host)))
 		if ep.Mirror {
 			o.Progress.send(Event{Status: StatusMirrorFailed, Detail: fmt.Sprintf("%s: %v", ep.Host, err)})
 		}

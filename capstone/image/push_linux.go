@@ -114,10 +114,10 @@ func (s *Store) Push(ctx context.Context, ref string, o RemoteOptions) (PushResu
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return res, fmt.Errorf("push %s: %w", res.Name, err)
+		return res, fmt.Errorf("push %s: %w", res.Name, needLogin(err, host))
 	}
 	if err := remote.Write(at, img, opts...); err != nil {
-		return res, fmt.Errorf("push %s: %w", res.Name, err)
+		return res, fmt.Errorf("push %s: %w", res.Name, needLogin(err, host))
 	}
 	res.Digest, res.Size = local.Descriptor.Digest, local.Descriptor.Size
 	res.Existing = int(existing.Load())

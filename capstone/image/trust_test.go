@@ -37,8 +37,8 @@ func TestPrivLoginHtpasswd(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := image.RemoteOptions{ConfigDir: conf}
-	if _, err := s.Push(ctx, ref, o); err == nil || !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {
-		t.Errorf("Push without login = %v; want unauthorized", err)
+	if _, err := s.Push(ctx, ref, o); err == nil || !strings.Contains(err.Error(), "unbox login "+reg.Host) {
+		t.Errorf("Push without login = %v; want unauthorized, and what to do", err)
 	}
 	credentials := filepath.Join(conf, image.CredentialsFile)
 	if err := image.Login(ctx, conf, image.RegistryConfig{}, reg.Host, "unbox", "wrong"); err == nil || !strings.Contains(err.Error(), "incorrect username or password") {
