@@ -277,7 +277,7 @@ func (s *Store) readArchive(tr *tar.Reader) (*archive, error) {
 		case tar.TypeLink:
 			a.links[p] = archivePath(hdr.Linkname)
 			continue
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg, 0: // 0: old tar writers' regular file (TypeRegA)
 		default:
 			continue
 		}

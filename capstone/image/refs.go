@@ -72,12 +72,3 @@ func localName(r name.Reference) string {
 	}
 	return FamiliarName(t.Context().RegistryStr()+"/"+t.Context().RepositoryStr()) + ":" + t.TagStr()
 }
-
-// registryHost is the host a name's registry is reached at, with Docker
-// Hub's given as Docker's configuration files spell it.
-func registryHost(r name.Reference) string {
-	if h := r.Context().RegistryStr(); h != dockerHubIndex {
-		return h
-	}
-	return DockerHub
-}
