@@ -95,7 +95,8 @@ func TestPrivSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
-// archiveOf is a tar of the given entries, in order.
+// archiveOf is a tar of the given entries, in order: an archive to load,
+// or a layer (layerOf).
 func archiveOf(t *testing.T, entries ...tarEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -105,9 +106,13 @@ func archiveOf(t *testing.T, entries ...tarEntry) []byte {
 		if err := tw.WriteHeader(&hdr); err != nil {
 			t.Fatal(err)
 		}
-		tw.Write([]byte(e.body))
+		if _, err := tw.Write([]byte(e.body)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tw.Close()
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return buf.Bytes()
 }
 

@@ -4,7 +4,6 @@ package image_test
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -200,21 +199,7 @@ func file(name, body string) tarEntry {
 // layerOf is an uncompressed layer of the entries, in order.
 func layerOf(t *testing.T, entries ...tarEntry) v1.Layer {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		hdr := e.hdr
-		if err := tw.WriteHeader(&hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(e.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return static.NewLayer(buf.Bytes(), types.DockerLayer)
+	return static.NewLayer(archiveOf(t, entries...), types.DockerLayer)
 }
 
 // imageOf is an image of the layers, bottom first, for platform p.

@@ -40,14 +40,9 @@ func pullCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			view := newProgress(g.stdout)
-			progress := view.event
-			if c.Bool("quiet") {
-				progress = nil
-			} else {
-				fmt.Fprintf(g.stdout, "%s: Pulling from %s\n", r.Identifier(), familiarRepo(r))
-			}
-			if o.RemoteOptions, err = remoteOptions(c, progress); err != nil {
+			var view *progressView
+			o.RemoteOptions, view, err = g.transfer(c, fmt.Sprintf("%s: Pulling from %s", r.Identifier(), familiarRepo(r)))
+			if err != nil {
 				return err
 			}
 			res, err := e.Images.Pull(c.Context, ref, o)

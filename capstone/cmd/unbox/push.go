@@ -32,14 +32,7 @@ func pushCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			view := newProgress(g.stdout)
-			progress := view.event
-			if c.Bool("quiet") {
-				progress = nil
-			} else {
-				fmt.Fprintf(g.stdout, "The push refers to repository [%s]\n", pushRepo(r))
-			}
-			o, err := remoteOptions(c, progress)
+			o, view, err := g.transfer(c, fmt.Sprintf("The push refers to repository [%s]", pushRepo(r)))
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/unboxlab/unbox/capstone/image"
@@ -24,14 +26,21 @@ func configDir(c *cli.Context) string {
 	return image.DefaultConfigDir
 }
 
-// remoteOptions are what a pull or push needs from the configuration,
-// with events going to p.
-func remoteOptions(c *cli.Context, p image.ProgressFunc) (image.RemoteOptions, error) {
+// transfer prepares a pull or a push: the options the configuration
+// gives, and a progressView that draws its events under the header line
+// (neither with --quiet).
+func (g *globals) transfer(c *cli.Context, header string) (image.RemoteOptions, *progressView, error) {
 	rc, err := image.LoadRegistryConfig(configDir(c))
 	if err != nil {
-		return image.RemoteOptions{}, err
+		return image.RemoteOptions{}, nil, err
 	}
-	return image.RemoteOptions{ConfigDir: configDir(c), Registry: rc, Progress: p}, nil
+	o := image.RemoteOptions{ConfigDir: configDir(c), Registry: rc}
+	view := newProgress(g.stdout)
+	if !c.Bool("quiet") {
+		fmt.Fprintln(g.stdout, header)
+		o.Progress = view.event
+	}
+	return o, view, nil
 }
 
 // registryCommands are the commands of images and registries (issue 16),

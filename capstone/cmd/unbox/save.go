@@ -4,14 +4,14 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
 	"github.com/unboxlab/unbox/capstone/image"
+	"github.com/unboxlab/unbox/internal/statefile"
 )
 
 func saveCommand(g *globals) *cli.Command {
@@ -40,25 +40,9 @@ func saveCommand(g *globals) *cli.Command {
 			}
 			// A temporary file renamed into place: the archive is whole,
 			// or not there.
-			tmp, err := os.CreateTemp(filepath.Dir(out), ".unbox-save-")
-			if err != nil {
-				return fmt.Errorf("save: %w", err)
-			}
-			defer os.Remove(tmp.Name())
-			err = e.Images.Save(c.Context, tmp, c.Args().Slice(), c.String("format"))
-			if err == nil {
-				err = tmp.Sync()
-			}
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Chmod(tmp.Name(), 0o644)
-			}
-			if err == nil {
-				err = os.Rename(tmp.Name(), out)
-			}
-			return err
+			return statefile.WriteFrom(out, 0o644, func(w io.Writer) error {
+				return e.Images.Save(c.Context, w, c.Args().Slice(), c.String("format"))
+			})
 		},
 	}
 }
