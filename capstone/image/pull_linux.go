@@ -110,6 +110,7 @@ type PullResult struct {
 //     extraction that is our security boundary), before the image has a
 //     name: an image appears, named, only once it is whole and unpacked.
 //
+// Mirrors, then the registry, are tried in that order (Config.Endpoints).
 // The store is held (Store.Hold) throughout, so a concurrent prune does
 // not take the new blobs.
 func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (PullResult, error) {
@@ -121,92 +122,25 @@ func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (PullResult
 	if o.Platform != nil {
 		platform = *o.Platform
 	}
-	res := PullResult{Name: CanonicalName(r)}
-	desc, img, err := s.fetchManifest(ctx, r, platform, o, &res)
-	if err != nil {
-		return res, err
-	}
-	res.Digest = digest.Digest(desc.Digest.String())
-	rawManifest, err := img.RawManifest()
-	if err != nil {
-		return res, fmt.Errorf("pull %s: manifest: %w", res.Name, err)
-	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return res, err
-	}
-	if mt != types.OCIManifestSchema1 && mt != types.DockerManifestSchema2 {
-		return res, fmt.Errorf("pull %s: a %s manifest is not supported (want an OCI or Docker schema 2 image)", res.Name, mt)
-	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(rawManifest, &m); err != nil {
-		return res, fmt.Errorf("pull %s: manifest: %w", res.Name, err)
-	}
-	rawConfig, err := img.RawConfigFile()
-	if err != nil {
-		return res, fmt.Errorf("pull %s: config: %w", res.Name, err)
-	}
-	if got := digest.FromBytes(rawConfig); got != m.Config.Digest || int64(len(rawConfig)) != m.Config.Size {
-		return res, fmt.Errorf("pull %s: the config's digest is %s; the manifest says %s: refused", res.Name, got, m.Config.Digest)
-	}
-	var cfg ocispec.Image
-	if err := json.Unmarshal(rawConfig, &cfg); err != nil {
-		return res, fmt.Errorf("pull %s: config: %w", res.Name, err)
-	}
-	if o.Platform != nil && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture) {
-		return res, fmt.Errorf("pull %s: the image is for %s/%s, not the platform asked for (%s)", res.Name, cfg.OS, cfg.Architecture, platform)
-	}
-
 	release, err := s.Hold()
 	if err != nil {
-		return res, err
+		return PullResult{}, err
 	}
 	defer release()
-	manifestDesc := ocispec.Descriptor{MediaType: string(mt), Digest: digest.FromBytes(rawManifest), Size: int64(len(rawManifest))}
-	if err := s.fetchLayers(ctx, img, m.Layers, o, &res); err != nil {
-		return res, fmt.Errorf("pull %s: %w", res.Name, err)
-	}
-	res.UpToDate = res.Fetched == 0 && s.hasBlob(manifestDesc) == nil
-	for _, b := range []struct {
-		raw  []byte
-		desc ocispec.Descriptor
-	}{{rawConfig, m.Config}, {rawManifest, manifestDesc}} {
-		if err := s.writeVerified(bytes.NewReader(b.raw), b.desc); err != nil {
-			return res, fmt.Errorf("pull %s: %w", res.Name, err)
-		}
-	}
-	oi, err := s.layout.ImageOf(manifestDesc, res.Name)
-	if err != nil {
-		return res, err
-	}
-	if err := s.unpack(ctx, Image{Image: oi, ID: oi.Manifest.Config.Digest}, o.Progress); err != nil {
-		return res, err
-	}
-	res.Image, err = s.Register(localName(r), manifestDesc)
-	return res, err
-}
-
-// fetchManifest gets the manifest of r from the first endpoint that has
-// it: the registry's mirrors in order, then the registry.
-func (s *Store) fetchManifest(ctx context.Context, r name.Reference, platform v1.Platform, o PullOptions, res *PullResult) (*remote.Descriptor, v1.Image, error) {
+	// Any failure at a mirror, whatever the step (unreachable, no such
+	// image, refused, a blob that is not what it should be), falls through
+	// to the next endpoint, as Docker's does; the whole blobs a failed
+	// attempt stored are kept, and skipped by the next.
+	full := CanonicalName(r)
 	var errs []error
 	for _, ep := range o.Registry.Endpoints(r.Context().RegistryStr()) {
-		at, err := ep.at(r)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts := append(o.remoteOptions(ctx, ep), remote.WithPlatform(platform))
-		desc, err := remote.Get(at, opts...)
-		var img v1.Image
+		res := PullResult{Name: full, From: ep}
+		err := s.pullFrom(ctx, r, ep, platform, o, &res)
 		if err == nil {
-			img, err = desc.Image()
-		}
-		if err == nil {
-			res.From = ep
-			return desc, img, nil
+			return res, nil
 		}
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return res, fmt.Errorf("pull %s: %w", full, ctx.Err())
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep, needLogin(err, ep.Host)))
 		if ep.Mirror {
@@ -214,9 +148,78 @@ func (s *Store) fetchManifest(ctx context.Context, r name.Reference, platform v1
 		}
 	}
 	if len(errs) == 1 {
-		return nil, nil, fmt.Errorf("pull %s: %w", res.Name, errors.Unwrap(errs[0]))
+		return PullResult{Name: full}, fmt.Errorf("pull %s: %w", full, errors.Unwrap(errs[0]))
 	}
-	return nil, nil, fmt.Errorf("pull %s: every endpoint failed:\n  %w", res.Name, errors.Join(errs...))
+	return PullResult{Name: full}, fmt.Errorf("pull %s: every endpoint failed:\n  %w", full, errors.Join(errs...))
+}
+
+// pullFrom is Pull from one endpoint, the steps of Pull's documentation.
+func (s *Store) pullFrom(ctx context.Context, r name.Reference, ep Endpoint, platform v1.Platform, o PullOptions, res *PullResult) error {
+	at, err := ep.at(r)
+	if err != nil {
+		return err
+	}
+	desc, err := remote.Get(at, append(o.remoteOptions(ctx, ep), remote.WithPlatform(platform))...)
+	if err != nil {
+		return err
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return err
+	}
+	res.Digest = digest.Digest(desc.Digest.String())
+	rawManifest, err := img.RawManifest()
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return err
+	}
+	if mt != types.OCIManifestSchema1 && mt != types.DockerManifestSchema2 {
+		return fmt.Errorf("a %s manifest is not supported (want an OCI or Docker schema 2 image)", mt)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(rawManifest, &m); err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	rawConfig, err := img.RawConfigFile()
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if got := digest.FromBytes(rawConfig); got != m.Config.Digest || int64(len(rawConfig)) != m.Config.Size {
+		return fmt.Errorf("the config's digest is %s; the manifest says %s: refused", got, m.Config.Digest)
+	}
+	var cfg ocispec.Image
+	if err := json.Unmarshal(rawConfig, &cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if o.Platform != nil && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture) {
+		return fmt.Errorf("the image is for %s/%s, not the platform asked for (%s)", cfg.OS, cfg.Architecture, platform)
+	}
+
+	manifestDesc := ocispec.Descriptor{MediaType: string(mt), Digest: digest.FromBytes(rawManifest), Size: int64(len(rawManifest))}
+	if err := s.fetchLayers(ctx, img, m.Layers, o, res); err != nil {
+		return err
+	}
+	res.UpToDate = res.Fetched == 0 && s.hasBlob(manifestDesc) == nil
+	for _, b := range []struct {
+		raw  []byte
+		desc ocispec.Descriptor
+	}{{rawConfig, m.Config}, {rawManifest, manifestDesc}} {
+		if err := s.writeVerified(bytes.NewReader(b.raw), b.desc); err != nil {
+			return err
+		}
+	}
+	oi, err := s.layout.ImageOf(manifestDesc, res.Name)
+	if err != nil {
+		return err
+	}
+	if err := s.unpack(ctx, Image{Image: oi, ID: oi.Manifest.Config.Digest}, o.Progress); err != nil {
+		return err
+	}
+	res.Image, err = s.Register(localName(r), manifestDesc)
+	return err
 }
 
 // fetchLayers downloads the layers not in the store yet, o.jobs() at once.

@@ -174,7 +174,8 @@ func TestPrivMultiPlatformIndex(t *testing.T) {
 }
 
 // TestPrivPullFromMirrorsInOrder: daemon.json's mirrors are tried in
-// order, a dead one and one without the image fall through to the next,
+// order, a dead one, one without the image and one that serves a bad
+// layer fall through to the next,
 // and with no mirror left the registry itself serves the pull. The working
 // mirror is a second registry in pull-through mode, proxying the first.
 func TestPrivPullFromMirrorsInOrder(t *testing.T) {
@@ -183,6 +184,7 @@ func TestPrivPullFromMirrorsInOrder(t *testing.T) {
 	origin := startRegistry(t, registryOptions{})
 	mirror := startRegistry(t, registryOptions{Proxy: "http://" + origin.Host})
 	emptyMirror := startRegistry(t, registryOptions{})
+	badMirror := startRegistry(t, registryOptions{})
 	dead := freeAddr(t)
 	img, err := random.Image(512, 2)
 	if err != nil {
@@ -190,9 +192,15 @@ func TestPrivPullFromMirrorsInOrder(t *testing.T) {
 	}
 	ref := origin.Host + "/team/app:1.0"
 	put(t, ref, img)
+	// The bad mirror has the manifest, and a layer whose bytes are not
+	// its digest's: the pull fails there half-way and goes on.
+	put(t, badMirror.Host+"/team/app:1.0", img)
+	layers, _ := img.Layers()
+	d, _ := layers[1].Digest()
+	tamper(t, badMirror, d)
 
 	conf := t.TempDir()
-	daemon := `{"mirrors": {"` + origin.Host + `": ["http://` + dead + `", "http://` + emptyMirror.Host + `", "http://` + mirror.Host + `"]}}`
+	daemon := `{"mirrors": {"` + origin.Host + `": ["http://` + dead + `", "http://` + emptyMirror.Host + `", "http://` + badMirror.Host + `", "http://` + mirror.Host + `"]}}`
 	if err := os.WriteFile(filepath.Join(conf, image.EngineConfigFile), []byte(daemon), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +214,11 @@ func TestPrivPullFromMirrorsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.From.Mirror || res.From.Host != mirror.Host || ev.count(image.StatusMirrorFailed) != 2 {
-		t.Errorf("Pull(%s) came from %v after %d failed mirrors; want mirror %s after 2", ref, res.From, ev.count(image.StatusMirrorFailed), mirror.Host)
+	if !res.From.Mirror || res.From.Host != mirror.Host || ev.count(image.StatusMirrorFailed) != 3 {
+		t.Errorf("Pull(%s) came from %v after %d failed mirrors; want mirror %s after 3", ref, res.From, ev.count(image.StatusMirrorFailed), mirror.Host)
+	}
+	if want, _ := img.ConfigName(); string(res.Image.ID) != want.String() {
+		t.Errorf("Pull through the mirrors = image %s; want %s", res.Image.ID, want)
 	}
 	if res.Name != ref || res.Image.Names[0] != ref {
 		t.Errorf("Pull through a mirror named the image %q (%v); want the name asked for, %q", res.Name, res.Image.Names, ref)

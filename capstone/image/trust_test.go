@@ -107,15 +107,7 @@ func TestPrivPullVerifiesDigests(t *testing.T) {
 	put(t, ref, img)
 	layers, _ := img.Layers()
 	d, _ := layers[0].Digest()
-	data := filepath.Join(reg.Dir, "docker/registry/v2/blobs/sha256", d.Hex[:2], d.Hex, "data")
-	b, err := os.ReadFile(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(data, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tamper(t, reg, d)
 	s := open(t)
 	_, err = s.Pull(ctx, ref, pullOpts(t, nil))
 	if err == nil || !strings.Contains(err.Error(), d.Hex) {
@@ -126,6 +118,21 @@ func TestPrivPullVerifiesDigests(t *testing.T) {
 		t.Errorf("after a refused pull the store lists %d images", len(imgs))
 	}
 	assertNoBlobs(t, s, d)
+}
+
+// tamper changes a byte of the blob d in the registry's storage: the
+// same size, other bytes.
+func tamper(t *testing.T, reg registry, d v1.Hash) {
+	t.Helper()
+	data := filepath.Join(reg.Dir, "docker/registry/v2/blobs/sha256", d.Hex[:2], d.Hex, "data")
+	b, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(data, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // assertNoBlobs fails unless the store's blobs directory holds nothing
