@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/unboxlab/unbox/capstone/image"
+	"github.com/unboxlab/unbox/capstone/image/registrytest"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
 
@@ -183,7 +184,7 @@ func peer(t *testing.T, name string, args ...string) string {
 // docker-archive, layer.tar symlinks and all, and oci-archive) loads back
 // into our store as the same image.
 func TestPrivSaveLoadsIntoPodman(t *testing.T) {
-	kittest.Privileged(t, needPrograms("podman", "conmon", "runc"))
+	kittest.Privileged(t, registrytest.NeedPrograms("podman", "conmon", "runc"))
 	dir := t.TempDir()
 	base := []string{"--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs",
 		"--cgroup-manager", "cgroupfs", "--events-backend", "none", "--runtime", "runc"}
@@ -255,7 +256,7 @@ func rmdirCgroups(parent string) {
 // TestPrivLoadSkopeoDockerArchive: a docker-archive that skopeo copy
 // writes (from our OCI archive) loads with its name and runs.
 func TestPrivLoadSkopeoDockerArchive(t *testing.T) {
-	kittest.Privileged(t, needPrograms("skopeo"))
+	kittest.Privileged(t, registrytest.NeedPrograms("skopeo"))
 	dir := t.TempDir()
 	_, img, archive := saveBuiltin(t, image.FormatOCI, "")
 	src := filepath.Join(dir, "ours.tar")
@@ -287,7 +288,7 @@ func TestPrivLoadSkopeoDockerArchive(t *testing.T) {
 // org.opencontainers.image.ref.name, a tag without a repository: the image
 // loads without a name, as Docker loads such a layout.
 func TestPrivLoadUmociLayout(t *testing.T) {
-	kittest.Privileged(t, needPrograms("umoci"))
+	kittest.Privileged(t, registrytest.NeedPrograms("umoci"))
 	busybox, err := exec.LookPath("busybox")
 	if err != nil {
 		t.Fatal(err)

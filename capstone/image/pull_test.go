@@ -18,6 +18,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/unboxlab/unbox/capstone/image"
+	"github.com/unboxlab/unbox/capstone/image/registrytest"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
 
@@ -29,7 +30,7 @@ import (
 func TestPrivPushPullTagDigest(t *testing.T) {
 	kittest.Privileged(t)
 	ctx := context.Background()
-	reg := startRegistry(t, registryOptions{})
+	reg := registrytest.Start(t, registrytest.Options{})
 	src := open(t)
 	built, err := src.Get(ctx, image.Builtin)
 	if err != nil {
@@ -121,7 +122,7 @@ func otherArch() string {
 func TestPrivMultiPlatformIndex(t *testing.T) {
 	kittest.Privileged(t)
 	ctx := context.Background()
-	reg := startRegistry(t, registryOptions{})
+	reg := registrytest.Start(t, registrytest.Options{})
 	var idx v1.ImageIndex = empty.Index
 	for _, arch := range []string{otherArch(), runtime.GOARCH} {
 		p := v1.Platform{OS: "linux", Architecture: arch}
@@ -181,11 +182,11 @@ func TestPrivMultiPlatformIndex(t *testing.T) {
 func TestPrivPullFromMirrorsInOrder(t *testing.T) {
 	kittest.Privileged(t)
 	ctx := context.Background()
-	origin := startRegistry(t, registryOptions{})
-	mirror := startRegistry(t, registryOptions{Proxy: "http://" + origin.Host})
-	emptyMirror := startRegistry(t, registryOptions{})
-	badMirror := startRegistry(t, registryOptions{})
-	dead := freeAddr(t)
+	origin := registrytest.Start(t, registrytest.Options{})
+	mirror := registrytest.Start(t, registrytest.Options{Proxy: "http://" + origin.Host})
+	emptyMirror := registrytest.Start(t, registrytest.Options{})
+	badMirror := registrytest.Start(t, registrytest.Options{})
+	dead := registrytest.FreeAddr(t)
 	img, err := random.Image(512, 2)
 	if err != nil {
 		t.Fatal(err)

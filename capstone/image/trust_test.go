@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/unboxlab/unbox/capstone/image"
+	"github.com/unboxlab/unbox/capstone/image/registrytest"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
 
@@ -27,9 +28,9 @@ import (
 // 0600, auths[host].auth = base64(user:password)), which skopeo reads as
 // its --authfile; push and pull then work; logout removes it.
 func TestPrivLoginHtpasswd(t *testing.T) {
-	kittest.Privileged(t, needPrograms("skopeo"))
+	kittest.Privileged(t, registrytest.NeedPrograms("skopeo"))
 	ctx := context.Background()
-	reg := startRegistry(t, registryOptions{User: "unbox", Password: "s3cret pass"})
+	reg := registrytest.Start(t, registrytest.Options{User: "unbox", Password: "s3cret pass"})
 	conf := t.TempDir()
 	s := open(t)
 	ref := reg.Host + "/private/bb:1"
@@ -98,7 +99,7 @@ func TestPrivLoginHtpasswd(t *testing.T) {
 func TestPrivPullVerifiesDigests(t *testing.T) {
 	kittest.Privileged(t)
 	ctx := context.Background()
-	reg := startRegistry(t, registryOptions{})
+	reg := registrytest.Start(t, registrytest.Options{})
 	img, err := random.Image(4096, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +123,7 @@ func TestPrivPullVerifiesDigests(t *testing.T) {
 
 // tamper changes a byte of the blob d in the registry's storage: the
 // same size, other bytes.
-func tamper(t *testing.T, reg registry, d v1.Hash) {
+func tamper(t *testing.T, reg registrytest.Registry, d v1.Hash) {
 	t.Helper()
 	data := filepath.Join(reg.Dir, "docker/registry/v2/blobs/sha256", d.Hex[:2], d.Hex, "data")
 	b, err := os.ReadFile(data)
@@ -161,7 +162,7 @@ func assertNoBlobs(t *testing.T, s *image.Store, refused ...v1.Hash) {
 // skips the whole layers the first one stored and completes.
 func TestPrivInterruptedPullLeavesNoImage(t *testing.T) {
 	kittest.Privileged(t)
-	reg := startRegistry(t, registryOptions{})
+	reg := registrytest.Start(t, registrytest.Options{})
 	img, err := random.Image(1<<20, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +210,7 @@ func TestPrivInterruptedPullLeavesNoImage(t *testing.T) {
 func TestPrivPullRefusesHostileLayers(t *testing.T) {
 	kittest.Privileged(t)
 	ctx := context.Background()
-	reg := startRegistry(t, registryOptions{})
+	reg := registrytest.Start(t, registrytest.Options{})
 	host := t.TempDir() // stands for the host's / outside the store
 	victim := filepath.Join(host, "victim")
 	if err := os.WriteFile(victim, []byte("host data"), 0o644); err != nil {
