@@ -58,11 +58,12 @@ func TestPrivSaveLoadRoundTrip(t *testing.T) {
 	kittest.Privileged(t)
 	ctx := context.Background()
 	for _, format := range []string{image.FormatDocker, image.FormatOCI} {
+		_, img, plain := saveBuiltin(t, format, "localhost:5000/team/bb:1.0")
+		if _, _, again := saveBuiltin(t, format, "localhost:5000/team/bb:1.0"); !bytes.Equal(plain, again) {
+			t.Errorf("Save(%s) twice: different bytes", format)
+		}
 		for _, gz := range []bool{false, true} {
-			_, img, archive := saveBuiltin(t, format, "localhost:5000/team/bb:1.0")
-			if _, _, again := saveBuiltin(t, format, "localhost:5000/team/bb:1.0"); !bytes.Equal(archive, again) {
-				t.Errorf("Save(%s) twice: different bytes", format)
-			}
+			archive := plain
 			if gz {
 				var b bytes.Buffer
 				zw := gzip.NewWriter(&b)
