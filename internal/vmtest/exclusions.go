@@ -50,6 +50,66 @@ var exclusions = []exclusion{
 		Test:   "TestPrivPeerCtr",
 		Reason: "drives unbox-runtime from containerd's ctr and runc shim; the VM has only busybox. It runs in .ci/run's host tests",
 	},
+	{
+		Pkg:    "capstone/cmd/unbox",
+		Test:   "TestPrivRegistryCommands",
+		Reason: "pushes to and pulls from a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/cmd/unbox",
+		Test:   "TestPrivLoginLogoutCommands",
+		Reason: "logs in to an htpasswd registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivPushPullTagDigest",
+		Reason: "pushes to and pulls from a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivMultiPlatformIndex",
+		Reason: "pulls a multi-platform index from a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivPullFromMirrorsInOrder",
+		Reason: "pulls through mirrors that are registries it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivLoginHtpasswd",
+		Reason: "logs in to an htpasswd registry it starts (Debian's docker-registry) and reads the credentials with skopeo; the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivPullVerifiesDigests",
+		Reason: "tampers with a blob in a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivInterruptedPullLeavesNoImage",
+		Reason: "interrupts a pull from a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivPullRefusesHostileLayers",
+		Reason: "pulls hostile layers from a registry it starts (Debian's docker-registry); the VM has only busybox. internal/layer's extraction tests take the same cases in the VM; this end-to-end one runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivSaveLoadsIntoPodman",
+		Reason: "loads our saves into podman and runs them there (with runc); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivLoadSkopeoDockerArchive",
+		Reason: "loads a docker-archive skopeo writes; the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivLoadUmociLayout",
+		Reason: "loads an OCI layout umoci builds; the VM has only busybox. It runs in .ci/run's host tests",
+	},
 }
 
 // applyExclusions attaches the exclusions to their packages and reports the
