@@ -147,7 +147,9 @@ func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	// sudo's secure_path usually lacks Go; this is where go.dev's archive
+	// (and the Vagrant lab) installs it.
+	return "/usr/local/go/bin/go"
 }
 
 // cgroupSetting makes a hybrid host look like a v1 one to crun (see the

@@ -167,3 +167,27 @@ func controllerOf(m procfs.Mount) string {
 	}
 	return ""
 }
+
+// comountLinks names each co-mounted v1 hierarchy under the cgroup mounts
+// of cfg by each of its controllers, as the host does and as runc does
+// (cpu -> cpu,cpuacct): programs in the container read
+// /sys/fs/cgroup/cpu/cpu.cfs_quota_us whichever way the host grouped its
+// controllers.
+func comountLinks(cfg *Config, ms []mount.Mount) []mount.Symlink {
+	var links []mount.Symlink
+	for _, m := range cfg.Mounts {
+		if !m.Cgroup {
+			continue
+		}
+		for _, bm := range ms {
+			name := filepath.Base(bm.Target)
+			if filepath.Dir(bm.Target) != filepath.Clean(m.Target) || !strings.Contains(name, ",") {
+				continue
+			}
+			for _, c := range strings.Split(name, ",") {
+				links = append(links, mount.Symlink{Path: filepath.Join(m.Target, c), Target: name})
+			}
+		}
+	}
+	return links
+}

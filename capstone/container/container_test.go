@@ -4,6 +4,7 @@ package container
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -90,6 +91,30 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	if _, err := Load(root, "nope"); err != ErrNotExist {
 		t.Errorf("Load of a missing container = %v; want ErrNotExist", err)
+	}
+}
+
+// TestComountLinks: a v1 hierarchy mounted as cpu,cpuacct is reachable as
+// cpu and cpuacct inside the container, as on the host; a single one gets no
+// link.
+func TestComountLinks(t *testing.T) {
+	cfg := &Config{Mounts: []Mount{
+		{Mount: mount.Mount{Target: "/sys/fs/cgroup/", Type: "cgroup"}, Cgroup: true},
+		{Mount: mount.Mount{Source: "/srv/a,b", Target: "/srv/a,b", Flags: unix.MS_BIND}},
+	}}
+	ms := []mount.Mount{
+		{Source: "tmpfs", Target: "/sys/fs/cgroup", Type: "tmpfs"},
+		{Source: "/sys/fs/cgroup/cpu,cpuacct/x", Target: "/sys/fs/cgroup/cpu,cpuacct", Flags: unix.MS_BIND},
+		{Source: "/sys/fs/cgroup/pids/x", Target: "/sys/fs/cgroup/pids", Flags: unix.MS_BIND},
+		{Source: "/srv/a,b", Target: "/srv/a,b", Flags: unix.MS_BIND},
+	}
+	got := fmt.Sprint(comountLinks(cfg, ms))
+	want := fmt.Sprint([]mount.Symlink{
+		{Path: "/sys/fs/cgroup/cpu", Target: "cpu,cpuacct"},
+		{Path: "/sys/fs/cgroup/cpuacct", Target: "cpu,cpuacct"},
+	})
+	if got != want {
+		t.Errorf("comountLinks = %s; want %s", got, want)
 	}
 }
 

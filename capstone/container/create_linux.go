@@ -227,6 +227,7 @@ func initRequestFor(o CreateOpts, mgr cgroups.Manager, host *cgroups.Host) (*ini
 		return nil, err
 	}
 	req.Mounts = ms
+	req.Links = comountLinks(cfg, ms)
 	req.MakeDevices = !devFromHost
 	req.BindDevices = cfg.HasNamespace("user")
 	h := cfg.Hooks

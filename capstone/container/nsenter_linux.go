@@ -7,9 +7,10 @@ package container
 import (
 	"fmt"
 	"os"
-	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/unboxlab/unbox/internal/nsenter"
 )
 
 // nsFile names a namespace's file under /proc/<pid>/ns, by the spec's type.
@@ -23,25 +24,21 @@ var nsFile = map[string]string{
 // thread is born in them: namespaces are per thread, and clone(2) copies the
 // calling thread's. The PID namespace can only be joined this way (setns
 // with CLONE_NEWPID changes the namespace of the caller's future
-// children). The thread is locked and never unlocked, so the Go runtime
-// ends it with the goroutine instead of handing a thread in a container's
-// namespaces to other code.
+// children). The thread is thrown away afterwards
+// (nsenter.OnThrowawayThread), never handed to other code while in a
+// container's namespaces.
 func joinThenStart(joins []Namespace, start func() error) error {
 	if len(joins) == 0 {
 		return start()
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
+	return nsenter.OnThrowawayThread(func() error {
 		for _, ns := range joins {
 			if err := setns(ns.Path, ns.Flag); err != nil {
-				errc <- fmt.Errorf("join the %s namespace %s: %w", ns.Type, ns.Path, err)
-				return
+				return fmt.Errorf("join the %s namespace %s: %w", ns.Type, ns.Path, err)
 			}
 		}
-		errc <- start()
-	}()
-	return <-errc
+		return start()
+	})
 }
 
 func setns(path string, flag uintptr) error {

@@ -35,6 +35,9 @@ type initRequest struct {
 	// Mounts are Config.Mounts expanded for this host: cgroup mounts
 	// resolved, propagation changes as separate entries.
 	Mounts []mount.Mount `json:"mounts"`
+	// Links are made under the root after Mounts: the names of co-mounted
+	// cgroup v1 hierarchies (cpu -> cpu,cpuacct).
+	Links []mount.Symlink `json:"links,omitempty"`
 	// MakeDevices is false when /dev comes from the host (a bind mount).
 	MakeDevices bool `json:"makeDevices"`
 	// BindDevices binds the host's device nodes instead of mknod(2),

@@ -39,6 +39,9 @@ func prepareRoot(req *initRequest) error {
 	if _, err := mount.MountAll(cfg.Rootfs, req.Mounts, nil); err != nil {
 		return err
 	}
+	if err := mount.MakeLinks(cfg.Rootfs, req.Links, nil); err != nil {
+		return err
+	}
 	if !req.MakeDevices {
 		return nil
 	}

@@ -211,7 +211,8 @@ func convertHooks(h *specs.Hooks) container.Hooks {
 		return out
 	}
 	return container.Hooks{
-		Prestart:        conv(h.Prestart), //nolint:staticcheck // deprecated in the spec, still sent by older engines
+		//lint:ignore SA1019 deprecated in the spec, still sent by older engines; runc runs them too
+		Prestart:        conv(h.Prestart),
 		CreateRuntime:   conv(h.CreateRuntime),
 		CreateContainer: conv(h.CreateContainer),
 		StartContainer:  conv(h.StartContainer),

@@ -200,7 +200,7 @@ func (x *extractor) entry(hdr *tar.Header, content io.Reader) error {
 			return err
 		}
 		return x.xattrs(pfd, base, hdr)
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // archive/tar reports the old TypeRegA as TypeReg
 		if err := x.file(pfd, base, hdr, content); err != nil {
 			return err
 		}

@@ -99,7 +99,22 @@ func MakeDevices(root string, devs []Device, trace Tracer) error {
 		}
 		trace.add(OpMknod, path, "mknod -m %o %s %s %d %d", mode&0o7777, path, typ, d.Major, d.Minor)
 	}
-	for _, l := range DevLinks {
+	return r.makeLinks(DevLinks, trace)
+}
+
+// MakeLinks creates links under root, each from its directory's
+// descriptor resolved inside root, as [MakeDevices] makes nodes.
+func MakeLinks(root string, links []Symlink, trace Tracer) error {
+	r, err := openRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.makeLinks(links, trace)
+}
+
+func (r *root) makeLinks(links []Symlink, trace Tracer) error {
+	for _, l := range links {
 		path, err := r.join(l.Path)
 		if err != nil {
 			return err

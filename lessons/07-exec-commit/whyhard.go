@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"syscall"
 
@@ -18,18 +17,12 @@ import (
 	"github.com/unboxlab/unbox/internal/procfs"
 )
 
-// onThread runs fn on a goroutine locked to its thread, which never
-// unlocks: when it returns, the Go runtime ends the thread instead of
-// reusing it (runtime.LockOSThread), so no other goroutine ever runs in
-// the namespaces fn joined.
+// onThread runs fn on a thread of its own, which the Go runtime ends when
+// fn returns, so no other goroutine ever runs in the namespaces fn joined
+// (nsenter.OnThrowawayThread: the plain recipe, a goroutine that returns
+// still locked, parks the main thread instead when it lands there).
 func onThread(fn func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		fn()
-	}()
-	<-done
+	_ = nsenter.OnThrowawayThread(func() error { fn(); return nil })
 }
 
 // try is one attempt of step 3: a setns(2) and what it did.

@@ -110,6 +110,7 @@ func TestPrivInterruptedCreate(t *testing.T) {
 	r := newRT(t)
 	marker := filepath.Join(t.TempDir(), "hook-started")
 	b := bundle(t, func(s *specs.Spec) {
+		//lint:ignore SA1019 prestart hooks are deprecated, and still run
 		s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + marker + "; exec sleep 60"}}}}
 	}, "true")
 	for _, sig := range []os.Signal{os.Kill, os.Interrupt} {

@@ -32,6 +32,7 @@ func TestPrivHooks(t *testing.T) {
 	b := bundle(t, func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hooks", Source: out, Options: []string{"rbind"}})
 		s.Hooks = &specs.Hooks{
+			//lint:ignore SA1019 prestart hooks are deprecated, and still run
 			Prestart:        []specs.Hook{hook("prestart", out)},
 			CreateRuntime:   []specs.Hook{hook("createRuntime", out)},
 			CreateContainer: []specs.Hook{hook("createContainer", out)},
@@ -95,6 +96,7 @@ func TestPrivHookFailure(t *testing.T) {
 		want string
 	}{
 		{"exits 3", specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo no way >&2; exit 3"}}}}, "createRuntime hook #0 (/bin/sh): exit status 3: no way"},
+		//lint:ignore SA1019 prestart hooks are deprecated, and still run
 		{"times out", specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exec sleep 30"}, Timeout: &one}}}, "prestart hook #0 (/bin/sh): timed out after 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
