@@ -70,7 +70,8 @@ func TestPrivExec(t *testing.T) {
 	reap(n)
 }
 
-// TestPrivPreserveFDs: --preserve-fds hands descriptors on, as 3, 4, ...
+// TestPrivPreserveFDs: --preserve-fds hands descriptors on, as 3, 4, ...,
+// to the container's process (run) and to an exec'd one.
 func TestPrivPreserveFDs(t *testing.T) {
 	privileged(t)
 	r := newRT(t)
@@ -78,17 +79,27 @@ func TestPrivPreserveFDs(t *testing.T) {
 	if err := os.WriteFile(f, []byte("handed over\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in, err := os.Open(f)
-	if err != nil {
-		t.Fatal(err)
+	const show = "cat <&3; ls /proc/self/fd | tr '\\n' ' '"
+	passing := func(args ...string) {
+		t.Helper()
+		in, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		cmd := r.cmd(args...)
+		cmd.ExtraFiles = []*os.File{in}
+		out, err := cmd.Output()
+		if err != nil || string(out) != "handed over\n0 1 2 3 4 " {
+			t.Errorf("%s = %q (%v); want the file on 3, and nothing more than ls's own 4", strings.Join(args[:2], " "), out, err)
+		}
 	}
-	defer in.Close()
-	cmd := r.cmd("run", "--preserve-fds", "1", "--bundle", bundle(t, nil, "sh", "-c", "cat <&3; ls /proc/self/fd | tr '\\n' ' '"), "ubx-fds")
-	cmd.ExtraFiles = []*os.File{in}
-	out, err := cmd.Output()
-	if err != nil || !strings.HasPrefix(string(out), "handed over\n0 1 2 3 4 ") {
-		t.Errorf("run --preserve-fds 1 = %q (%v); want the file on 3, and nothing more than ls's own 4", out, err)
-	}
+	passing("run", "--preserve-fds", "1", "--bundle", bundle(t, nil, "sh", "-c", show), "ubx-fds")
+	st := r.create("ubx-fds-exec", bundle(t, nil, "sleep", "300"))
+	r.ok("start", "ubx-fds-exec")
+	passing("exec", "--preserve-fds", "1", "ubx-fds-exec", "sh", "-c", show)
+	r.run("kill", "ubx-fds-exec", "KILL")
+	reap(st.Pid)
 }
 
 // TestPrivJoinNamespaces: a container that names another's network, IPC
@@ -200,23 +211,6 @@ func TestPrivExecConfinement(t *testing.T) {
 	hostBnd := regexp.MustCompile(`CapBnd:\t\w+`).FindString(string(host))
 	if !strings.Contains(init, "NoNewPrivs:\t1") || !strings.Contains(init, "Seccomp:\t2") || hostBnd == "" || strings.Contains(init, hostBnd) {
 		t.Errorf("the init's status:\n%s\nwant no_new_privs, a filter and a bounding set smaller than the host's %s", init, hostBnd)
-	}
-
-	// --preserve-fds hands descriptors to an exec'd process too.
-	f := filepath.Join(t.TempDir(), "passed")
-	if err := os.WriteFile(f, []byte("handed over\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	cmd := r.cmd("exec", "--preserve-fds", "1", "ubx-confined", "sh", "-c", "cat <&3; ls /proc/self/fd | tr '\\n' ' '")
-	cmd.ExtraFiles = []*os.File{in}
-	out, err := cmd.Output()
-	if err != nil || string(out) != "handed over\n0 1 2 3 4 " {
-		t.Errorf("exec --preserve-fds 1 = %q (%v); want the file on 3, and nothing more than ls's own 4", out, err)
 	}
 }
 
