@@ -24,11 +24,6 @@ func GoTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); runtime.GOROOT() != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
 	// sudo's secure_path usually lacks Go; this is where go.dev's archive
 	// (and the Vagrant lab) installs it.
 	return "/usr/local/go/bin/go"
