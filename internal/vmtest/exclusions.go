@@ -110,6 +110,17 @@ var exclusions = []exclusion{
 		Test:   "TestPrivLoadUmociLayout",
 		Reason: "loads an OCI layout umoci builds; the VM has only busybox. It runs in .ci/run's host tests",
 	},
+	{
+		Pkg:  "capstone/cmd/unbox",
+		Test: "TestPrivPeerDiffRunc",
+		Reason: "runs the same scenario under runc and a freshly built unbox-runtime (go build); the VM has only busybox. " +
+			"It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/cmd/unbox",
+		Test:   "TestPrivQuickStart",
+		Reason: "types the quick start, go run -exec sudo; the VM has neither Go nor sudo. It runs in .ci/run's host tests",
+	},
 }
 
 // applyExclusions attaches the exclusions to their packages and reports the
