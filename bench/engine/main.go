@@ -17,9 +17,10 @@
 //
 // Each engine keeps its images and state in the bench's directory (unbox
 // --root/--state, podman --root/--runroot), so nothing of the machine's is
-// touched, and both get no network (unbox's default until `unbox network`;
-// podman --network none): neither makes an interface. Root here cannot
-// raise hard limits (no CAP_SYS_RESOURCE), so podman is told the limits to
+// touched, and both get no network (--network none for each; unbox's
+// default, a bridge, adds a veth and nftables work this bench does not
+// time): neither makes an interface. Root here cannot raise hard limits
+// (no CAP_SYS_RESOURCE), so podman is told the limits to
 // ask for (--ulimit nofile=1024:1024 --ulimit nproc=4096:4096). On a hybrid
 // cgroup host both run in a private mount namespace without
 // /sys/fs/cgroup/unified, where crun, podman's runtime, accepts the layout
@@ -111,7 +112,7 @@ func run(args []string, stdout io.Writer) error {
 	state := filepath.Join(work, "unbox-state")
 	unbox := &engine{
 		name: "unbox", base: []string{bin, "--root", filepath.Join(work, "unbox-root"), "--state", state}, state: state,
-		run: []string{"run"}, image: "unbox/busybox",
+		run: []string{"run", "--network", "none"}, image: "unbox/busybox",
 	}
 	podman := &engine{
 		name: "podman", base: []string{"podman", "--root", filepath.Join(work, "podman-root"), "--runroot", filepath.Join(work, "podman-run"),
