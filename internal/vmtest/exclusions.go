@@ -123,6 +123,71 @@ var exclusions = []exclusion{
 	},
 }
 
+// modeLimit runs a package's privileged tests in some boot modes only, with
+// the reason: the lane's time is the price of every mode, and a package
+// whose cgroup handling is another package's (tested in every mode) need
+// not pay it three times. Printed in every report, like the exclusions.
+type modeLimit struct {
+	Pkg    string
+	Modes  []string
+	Reason string
+}
+
+// engineModes is why the engine's packages boot once: the engine starts
+// containers through unbox-runtime, whose tests run in every mode.
+const engineModes = "the engine starts its containers through unbox-runtime, whose tests (cgroups included) run in every mode; " +
+	"its own tests run here under pure cgroup v2 and on the host lane under the host's cgroups, which keeps CI within its budget"
+
+var modeLimits = []modeLimit{
+	{Pkg: "capstone/cmd/unbox", Modes: []string{"bare"}, Reason: engineModes},
+	{Pkg: "capstone/image", Modes: []string{"bare"}, Reason: engineModes},
+}
+
+// applyModeLimits attaches the limits to their packages; a limit that names
+// no package of the run (a package that was renamed) is an error, as a stale
+// exclusion is.
+func applyModeLimits(pkgs []*testPackage, list []modeLimit, all bool) error {
+	var stale []string
+	for _, l := range list {
+		found := false
+		for _, p := range pkgs {
+			if p.Rel == l.Pkg {
+				p.Modes, found = l.Modes, true
+			}
+		}
+		if !found && all {
+			stale = append(stale, l.Pkg)
+		}
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("exclusions.go limits the modes of packages that do not exist (remove them): %s", strings.Join(stale, ", "))
+	}
+	return nil
+}
+
+// modeReason is the reason the package's modes are limited.
+func modeReason(pkg string) string {
+	for _, l := range modeLimits {
+		if l.Pkg == pkg {
+			return l.Reason
+		}
+	}
+	return ""
+}
+
+// runsIn says whether p's tests run in the boot mode.
+func (p *testPackage) runsIn(mode string) bool {
+	return len(p.Modes) == 0 || slices.Contains(p.Modes, mode)
+}
+
+// planModes is the plan's modes field: "all", or the modes comma-separated.
+func planModes(p *testPackage) string {
+	if len(p.Modes) == 0 {
+		return "all"
+	}
+	return strings.Join(p.Modes, ",")
+}
+
 // applyExclusions attaches the exclusions to their packages and reports the
 // ones that name a test the package no longer has.
 func applyExclusions(pkgs []*testPackage, list []exclusion) error {

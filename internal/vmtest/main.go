@@ -179,6 +179,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := applyExclusions(pkgs, exclusions); err != nil {
 		return err
 	}
+	if err := applyModeLimits(pkgs, modeLimits, slices.Equal(o.patterns, []string{"./..."})); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.cacheDir, 0o755); err != nil {
 		return err
 	}
@@ -353,6 +356,9 @@ func report(w io.Writer, pkgs []*testPackage, boots []*bootLog, modes []string) 
 		for _, p := range pkgs {
 			v := judge(b, p)
 			verdicts = append(verdicts, v)
+			if v.NotInMode && v.ok() {
+				continue
+			}
 			status := ""
 			if !v.ok() {
 				ok = false
@@ -371,6 +377,15 @@ func report(w io.Writer, pkgs []*testPackage, boots []*bootLog, modes []string) 
 	}
 	if len(excl) > 0 {
 		fmt.Fprintf(w, "\nexcluded from the VM (internal/vmtest/exclusions.go), in every mode:\n%s\n", strings.Join(excl, "\n"))
+	}
+	var limited []string
+	for _, p := range pkgs {
+		if len(p.Modes) > 0 {
+			limited = append(limited, fmt.Sprintf("  %s, in %s only: %s", p.Rel, strings.Join(p.Modes, ", "), modeReason(p.Rel)))
+		}
+	}
+	if len(limited) > 0 {
+		fmt.Fprintf(w, "\nrun in some modes only (internal/vmtest/exclusions.go):\n%s\n", strings.Join(limited, "\n"))
 	}
 
 	for _, v := range verdicts {
