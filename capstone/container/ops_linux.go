@@ -159,6 +159,9 @@ func (c *Container) Update(r cgroups.Resources) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	// The device rules stay as they were made, as runc's update leaves
+	// them: rewriting a v1 list denies every device for a moment.
+	r.Devices = nil
 	cfg := c.rec.Config
 	next := cfg.Cgroup.Resources
 	merge(&next, r)

@@ -101,6 +101,9 @@ func Convert(s *specs.Spec, o Options) (*container.Config, error) {
 	if c.Cgroup.Resources, err = Resources(l.Resources); err != nil {
 		return nil, err
 	}
+	if c.Cgroup.Resources.Devices, err = DeviceRules(l); err != nil {
+		return nil, err
+	}
 	if c.Seccomp, err = Seccomp(l.Seccomp); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -214,7 +215,7 @@ func TestResources(t *testing.T) {
 	})
 	want := cgroups.Resources{CPUQuota: 50000, CPUPeriod: 100000, CPUShares: 512, CpusetCPUs: "0",
 		Memory: 64 << 20, MemorySwap: cgroups.Unlimited, PidsLimit: cgroups.Unlimited}
-	if err != nil || r != want {
+	if err != nil || !reflect.DeepEqual(r, want) {
 		t.Errorf("Resources = %+v, %v; want %+v", r, err, want)
 	}
 }
@@ -258,6 +259,46 @@ func TestFeaturesMatchTheTables(t *testing.T) {
 	for _, o := range f.MountOptions {
 		if _, err := parseMountOptions([]string{o}); err != nil {
 			t.Errorf("features list mount option %q, which Convert refuses: %v", o, err)
+		}
+	}
+}
+
+// TestDeviceRules: the spec's rules come first, in order, then runc's
+// defaults; bad rules are refused with their index.
+func TestDeviceRules(t *testing.T) {
+	major, minor := int64(10), int64(229)
+	rules, err := DeviceRules(&specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rw"},
+		{Allow: true, Type: "b", Major: &major, Access: "m"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"deny a *:* rwm", "allow c 10:229 rw", "allow b 10:* m",
+		"allow c *:* m", "allow b *:* m", "allow c 1:3 rwm", "allow c 1:5 rwm", "allow c 1:7 rwm", "allow c 1:8 rwm",
+		"allow c 1:9 rwm", "allow c 5:0 rwm", "allow c 136:* rwm", "allow c 5:2 rwm", "allow c 10:200 rwm"}
+	var got []string
+	for _, r := range rules {
+		got = append(got, map[bool]string{true: "allow ", false: "deny "}[r.Allow]+r.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("DeviceRules =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if rules, err := DeviceRules(&specs.Linux{}); err != nil || len(rules) != len(DefaultDeviceRules) {
+		t.Errorf("DeviceRules of a spec without rules = %v, %v; want the defaults", rules, err)
+	}
+	for _, c := range []struct {
+		d    specs.LinuxDeviceCgroup
+		want string
+	}{
+		{specs.LinuxDeviceCgroup{Type: "p", Access: "rwm"}, `linux.resources.devices[0]: type "p"`},
+		{specs.LinuxDeviceCgroup{Type: "c"}, "linux.resources.devices[0]: access is empty"},
+		{specs.LinuxDeviceCgroup{Type: "c", Access: "rwx"}, "linux.resources.devices[0]: device rule"},
+	} {
+		_, err := DeviceRules(&specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{c.d}}})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("DeviceRules(%+v) = %v; want an error with %q", c.d, err, c.want)
 		}
 	}
 }
