@@ -39,6 +39,9 @@ func prepareRoot(req *initRequest) error {
 	if _, err := mount.MountAll(cfg.Rootfs, req.Mounts, nil); err != nil {
 		return err
 	}
+	if err := setTopFlags(cfg.Rootfs, cfg.Mounts); err != nil {
+		return err
+	}
 	if !req.MakeDevices {
 		return nil
 	}
@@ -53,6 +56,52 @@ func prepareRoot(req *initRequest) error {
 		return mount.MakeDevices(cfg.Rootfs, nil, nil)
 	}
 	return mount.MakeDevices(cfg.Rootfs, cfg.Devices, nil)
+}
+
+// setTopFlags gives each mount with TopFlags those flags, on that mount
+// alone: a volume read-only at its top, the mounts inside it (a tmpfs the
+// host mounted there) as they are. mount_setattr(2) without AT_RECURSIVE,
+// on the target opened inside the root (openat2(2), RESOLVE_IN_ROOT).
+func setTopFlags(rootfs string, ms []Mount) error {
+	var root *os.File
+	defer func() {
+		if root != nil {
+			root.Close()
+		}
+	}()
+	for _, m := range ms {
+		if m.TopFlags == 0 {
+			continue
+		}
+		if root == nil {
+			var err error
+			if root, err = os.OpenFile(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+				return err
+			}
+		}
+		fd, err := unix.Openat2(int(root.Fd()), strings.TrimPrefix(m.Target, "/"), &unix.OpenHow{
+			Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return fmt.Errorf("open %s in the root: %w", m.Target, err)
+		}
+		var attr unix.MountAttr
+		for _, f := range []struct {
+			ms   uintptr
+			attr uint64
+		}{{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+			{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC}} {
+			if m.TopFlags&f.ms != 0 {
+				attr.Attr_set |= f.attr
+			}
+		}
+		err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("mount_setattr %s on %s, this mount alone: %w", mount.FlagNames(m.TopFlags), m.Target, err)
+		}
+	}
+	return nil
 }
 
 // enterRoot makes the prepared root the process's /: pivot_root(2), or

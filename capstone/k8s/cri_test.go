@@ -41,41 +41,14 @@ func (s *scenario) crictl(args ...string) string {
 	return strings.TrimSpace(out)
 }
 
-// podConfig is a PodSandboxConfig, as crictl reads it (the CRI's protobuf
-// field names): a hostname, logs in the node's directory, a cgroup parent
-// below the test's, and each container in a PID namespace of its own, as
-// the kubelet asks unless shareProcessNamespace is set.
-func (s *scenario) podConfig(name string) map[string]any {
-	return map[string]any{
-		"metadata":      map[string]any{"name": name, "namespace": "unbox-test", "uid": name + "-uid"},
-		"hostname":      name,
-		"log_directory": filepath.Join(s.n.Dir, "logs", name),
-		"linux": map[string]any{
-			"cgroup_parent":    s.n.cgroupRoot + "/" + name,
-			"security_context": map[string]any{"namespace_options": map[string]any{"pid": 1}}, // CONTAINER
-		},
-	}
-}
-
-// container is a ContainerConfig of the busybox image running script, in
-// a PID namespace of its own (the kubelet says so for each container too).
+// container is a ContainerConfig of the busybox image running script.
 func container(name, script string, resources map[string]any) map[string]any {
-	linux := map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"pid": 1}}}
-	if resources != nil {
-		linux["resources"] = resources
-	}
-	return map[string]any{
-		"metadata": map[string]any{"name": name},
-		"image":    map[string]any{"image": BusyboxImage.Names[0]},
-		"command":  []string{"sh", "-c", script},
-		"log_path": name + ".log",
-		"linux":    linux,
-	}
+	return ContainerConfig(name, BusyboxImage.Names[0], script, resources)
 }
 
 func (s *scenario) runPod(name string) (id string, config map[string]any) {
 	s.t.Helper()
-	config = s.podConfig(name)
+	config = PodConfig(name, filepath.Join(s.n.Dir, "logs"), s.n.cgroupRoot)
 	id, err := s.n.crictl.RunJSON(s.ctx, s.n.Dir, []string{"runp", "--runtime", s.handler}, config)
 	if err != nil {
 		s.t.Fatalf("%s: %v", s.handler, err)

@@ -98,3 +98,38 @@ func Field(v any, keys ...string) any {
 	}
 	return v
 }
+
+// PodConfig is a PodSandboxConfig as crictl reads it (the CRI's protobuf
+// field names, enums as numbers): name as the pod's name, uid and
+// hostname, its logs under logDir, its cgroup below cgroupParent, and each
+// container in a PID namespace of its own, as the kubelet asks unless
+// shareProcessNamespace is set.
+func PodConfig(name, logDir, cgroupParent string) map[string]any {
+	return map[string]any{
+		"metadata":      map[string]any{"name": name, "namespace": "unbox-test", "uid": name + "-uid"},
+		"hostname":      name,
+		"log_directory": filepath.Join(logDir, name),
+		"linux": map[string]any{
+			"cgroup_parent":    cgroupParent + "/" + name,
+			"security_context": map[string]any{"namespace_options": map[string]any{"pid": 1}}, // CONTAINER
+		},
+	}
+}
+
+// ContainerConfig is a ContainerConfig of image running script with sh,
+// with linux.resources if given (memory_limit_in_bytes, cpu_quota, ...),
+// in a PID namespace of its own (the kubelet says so for each container
+// too).
+func ContainerConfig(name, image, script string, resources map[string]any) map[string]any {
+	linux := map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"pid": 1}}}
+	if resources != nil {
+		linux["resources"] = resources
+	}
+	return map[string]any{
+		"metadata": map[string]any{"name": name},
+		"image":    map[string]any{"image": image},
+		"command":  []string{"sh", "-c", script},
+		"log_path": name + ".log",
+		"linux":    linux,
+	}
+}
