@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/unboxlab/unbox/internal/rootfs"
 )
 
 // TestPrivKillAllAfterInitExits: what containerd's shim does when a pod's
@@ -88,5 +91,49 @@ func TestPrivReadonlyBinds(t *testing.T) {
 		if res := newRT(t).run("run", "--bundle", b, "ubx-robind"); res.code != 0 || res.stdout != c.want {
 			t.Errorf("with rbind,%s the container sees %s; want\n%s", c.option, res, c.want)
 		}
+	}
+}
+
+// TestPrivBidirectionalVolume: a Kubernetes Bidirectional volume (the
+// spec's rootfsPropagation rshared and the volume rshared): what the
+// container mounts in the volume appears on the host, and nothing else
+// the container mounts does, though its root is a shared mount too, as
+// containerd's overlay is on a host with shared mounts (the leak check
+// would see the container's /proc, /dev, ... under the test's directory).
+func TestPrivBidirectionalVolume(t *testing.T) {
+	privileged(t)
+	sharedTmpfs := func() string {
+		dir := t.TempDir()
+		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64m"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+		if err := unix.Mount("", dir, "", unix.MS_SHARED, ""); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	root, vol := sharedTmpfs(), sharedTmpfs()
+	if err := os.Remove(root); err == nil {
+		t.Fatal("removed a mount point")
+	}
+	if _, err := rootfs.Build(context.Background(), root, rootfs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b := bundle(t, func(s *specs.Spec) {
+		s.Root = &specs.Root{Path: root}
+		s.Linux.RootfsPropagation = "rshared"
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind", "rshared", "rw"}})
+		caps := []string{"CAP_SYS_ADMIN"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	}, "sh", "-c", "mkdir /vol/inner && mount -t tmpfs -o size=1m tmpfs /vol/inner && touch /vol/inner/from-container")
+	res := newRT(t).run("run", "--bundle", b, "ubx-bidi")
+	inner := filepath.Join(vol, "inner")
+	t.Cleanup(func() { _ = unix.Unmount(inner, unix.MNT_DETACH) })
+	if res.code != 0 {
+		t.Fatalf("run: %s", res)
+	}
+	if _, err := os.Stat(filepath.Join(inner, "from-container")); err != nil {
+		t.Errorf("the container's mount in its Bidirectional volume does not reach the host: %v", err)
 	}
 }
