@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -19,15 +20,16 @@ import (
 // critest (cri-tools' CRI validation suite) against the node, run in its
 // namespaces, with images made here under the names its specs ask for.
 //
-// By default TestPrivCritest runs the specs in critestFocus under the unbox
-// handler, and every one must pass: the part of the suite that exercises
-// the runtime most, a few minutes' worth. With -critest.full it runs every
-// spec that needs no registry, under unbox and under runc, prints both
-// results side by side, and fails for each spec that passes under runc
-// and not under unbox:
+// By default TestPrivCRI/critest runs the specs in critestFocus under the
+// unbox handler, and every one must pass but those in
+// critestKnownFailures, which must fail under runc as well: the part of
+// the suite that exercises the runtime most, a minute and a half's worth.
+// With -critest.full it runs every spec that needs no registry, under unbox
+// and under runc, prints both results side by side, and fails for each
+// spec that passes under runc and not under unbox:
 //
 //	UNBOX_REQUIRE_PRIVILEGED=1 go test -exec sudo -count=1 -timeout 60m -v \
-//	    -run TestPrivCritest ./capstone/k8s -critest.full
+//	    -run TestPrivCRI ./capstone/k8s -critest.full
 var critestFull = flag.Bool("critest.full", false, "run all of critest's specs that need no registry, under unbox and runc, side by side")
 
 // critestSkip are the specs no run here can pass, whatever the runtime,
@@ -180,9 +182,10 @@ func runCritest(t *testing.T, ctx context.Context, n *testNode, handler string, 
 	return out
 }
 
-func startCritestNode(t *testing.T) *testNode {
+// importCritestImages builds testdata/nnp and imports the images critest
+// asks for into the node.
+func importCritestImages(t *testing.T, n *testNode) {
 	t.Helper()
-	n := startTestNode(t)
 	nnp := filepath.Join(t.TempDir(), "nnp")
 	build := goCommand(context.Background(), "", "build", "-o", nnp, "./testdata/nnp")
 	build.Env = append(build.Env, "CGO_ENABLED=0")
@@ -201,22 +204,49 @@ func startCritestNode(t *testing.T) *testNode {
 	if _, err := os.Stat("/sys/fs/cgroup/memory/test.slice"); os.IsNotExist(err) {
 		t.Cleanup(func() { removeCgroupTree(t, "/test.slice") })
 	}
-	return n
 }
 
-// TestPrivCritest: see the comment on critestFull.
-func TestPrivCritest(t *testing.T) {
-	n := startCritestNode(t)
+// critestKnownFailures are the specs of critestFocus that fail under both
+// handlers on this node, for reasons outside the OCI runtime, with the
+// reason. The default run does not excuse them on trust: each must fail
+// under runc too (critest runs them again with the runc handler), or it is
+// ours to fix; and one that passes under unbox must leave this list.
+var critestKnownFailures = []struct{ pattern, reason string }{
+	{`Idempotence StopContainer should not return an error if not found`,
+		"containerd 1.6 answers NotFound to StopContainer of an unknown ID, where the CRI asks for success"},
+	{`Idempotence StopPodSandbox should not return an error if not found`,
+		"containerd 1.6 answers NotFound to StopPodSandbox of an unknown ID, where the CRI asks for success"},
+	{`should support MaskedPaths`,
+		"the fixture's busybox shell runs its applets itself (FEATURE_SH_STANDALONE), so `sh -c ls` never executes the masked /bin/ls; the registry's busybox execs it"},
+}
+
+// knownFailure is the entry of critestKnownFailures that names spec, or nil.
+func knownFailure(spec string) *struct{ pattern, reason string } {
+	for i, k := range critestKnownFailures {
+		if regexp.MustCompile(k.pattern).MatchString(spec) {
+			return &critestKnownFailures[i]
+		}
+	}
+	return nil
+}
+
+// testCritest: see the comment on critestFull.
+func testCritest(t *testing.T, n *testNode) {
+	importCritestImages(t, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
 	defer cancel()
 	if !*critestFull {
 		results := runCritest(t, ctx, n, Handler, critestFocus)
-		passed := 0
+		passed, excused := 0, map[string]string{}
 		for _, r := range results {
-			switch r.State {
-			case "passed":
+			switch k := knownFailure(r.Name); {
+			case r.State == "skipped":
+			case r.State == "passed" && k != nil:
+				t.Errorf("%s passes under unbox now: remove it from critestKnownFailures", r.Name)
+			case r.State == "passed":
 				passed++
-			case "skipped":
+			case k != nil:
+				excused[r.Name] = k.reason
 			default:
 				t.Errorf("%s: %s\n%s", r.Name, r.State, r.Message)
 			}
@@ -224,7 +254,29 @@ func TestPrivCritest(t *testing.T) {
 		if passed == 0 {
 			t.Error("critest ran no spec")
 		}
-		t.Logf("critest under %s: %d passed, %d ran", Handler, passed, len(results))
+		t.Logf("critest under %s: %d passed, %d known failures (run under runc next), %d ran", Handler, passed, len(excused), passed+len(excused))
+		if len(excused) == 0 {
+			return
+		}
+		var focus []string
+		for name := range excused {
+			focus = append(focus, knownFailure(name).pattern)
+		}
+		theirs := runCritest(t, ctx, n, "runc", focus)
+		for _, r := range theirs {
+			if _, ok := excused[r.Name]; !ok {
+				continue
+			}
+			if r.State == "passed" {
+				t.Errorf("%s fails under unbox and passes under runc: it is ours to fix, not %q", r.Name, excused[r.Name])
+			} else {
+				t.Logf("fails under both (%s): %s", excused[r.Name], r.Name)
+			}
+			delete(excused, r.Name)
+		}
+		for name := range excused {
+			t.Errorf("%s: critest under runc did not run it", name)
+		}
 		return
 	}
 	ours := runCritest(t, ctx, n, Handler, nil)

@@ -43,8 +43,12 @@ type File struct {
 // PauseImage is the pod sandbox's image (the CRI's sandbox_image):
 // busybox's sleep, as long as sleep(1) can. Kubernetes' pause program also
 // reaps zombies when it is PID 1 of a pod sharing one PID namespace; sleep
-// does not, which only matters to pods with shareProcessNamespace.
-var PauseImage = Image{Names: []string{"localhost/unbox/pause:1"}, Entrypoint: []string{"/bin/sleep", "2147483647"}}
+// does not, which only matters to pods with shareProcessNamespace. It runs
+// as /bin/busybox, not through the sleep link, so that its command name is
+// busybox, not sleep: in a pod sharing one PID namespace, a container's
+// `pgrep sleep` must find its own sleep, not the pod's PID 1 (critest's
+// execSync timeout spec does that, with the real pause's name "pause").
+var PauseImage = Image{Names: []string{"localhost/unbox/pause:1"}, Entrypoint: []string{"/bin/busybox", "sleep", "2147483647"}}
 
 // BusyboxImage is the workload image of the crictl scenario.
 var BusyboxImage = Image{Names: []string{"localhost/unbox/busybox:1"}, Cmd: []string{"sh"}}

@@ -21,7 +21,7 @@ import (
 )
 
 // The CRI tests are host-lane tests: the VM lane has no containerd, CNI
-// plugins or Go toolchain (internal/vmtest/exclusions.go lists them).
+// plugins, runc or Go toolchain (internal/vmtest/exclusions.go lists them).
 
 func TestMain(m *testing.M) { kittest.Main(m, nil) }
 
@@ -41,10 +41,19 @@ var needNode = kit.Need{
 				return err
 			}
 		}
+		return needGo.Check()
+	},
+	Fix: "sudo apt-get install containerd runc containernetworking-plugins (.ci/run installs them), and Go",
+}
+
+// needGo is the go command, which builds unbox-runtime and the cri-tools.
+var needGo = kit.Need{
+	Name: "go",
+	Check: func() error {
 		_, err := os.Stat(goCommand(context.Background(), "").Path)
 		return err
 	},
-	Fix: "sudo apt-get install containerd runc containernetworking-plugins (.ci/run installs them), and Go",
+	Fix: "install Go (https://go.dev/doc/install) or put it on sudo's PATH",
 }
 
 const cniBinDir = "/usr/lib/cni"
@@ -153,6 +162,31 @@ func removeCgroupTree(t *testing.T, name string) {
 			if err := os.Remove(tree[i]); err != nil {
 				t.Errorf("rmdir %s: %v", tree[i], err)
 			}
+		}
+	}
+}
+
+// TestPrivCRITools builds crictl and critest at CRIToolsVersion (or finds
+// them built) and checks that each says it is of that version: .ci/run
+// runs it first, on its own, so that the build (a few minutes with a cold
+// Go build cache) is its own stage and the CRI tests find them built.
+func TestPrivCRITools(t *testing.T) {
+	kittest.Privileged(t, needGo)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	crictl, critest, err := BuildCRITools(ctx, DefaultToolsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{crictl, critest} {
+		out, err := exec.CommandContext(ctx, tool, "--version").Output()
+		if err != nil {
+			t.Fatalf("%s --version: %v", tool, err)
+		}
+		first, _, _ := strings.Cut(string(out), "\n")
+		t.Logf("%s", first)
+		if !strings.HasSuffix(first, " "+CRIToolsVersion) {
+			t.Errorf("%s --version: %q; want %s", tool, first, CRIToolsVersion)
 		}
 	}
 }

@@ -3,12 +3,12 @@ package k8s
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,9 +43,13 @@ func BuildCRITools(ctx context.Context, dir string) (crictl, critest string, err
 		return "", "", fmt.Errorf("lock %s: %w", lock.Name(), err)
 	}
 	crictl, critest = filepath.Join(dir, "crictl"), filepath.Join(dir, "critest")
-	if !exists(crictl) {
+	// The release's own builds say their version (the Makefile's
+	// -ldflags -X); so do these, and a binary found here that says another
+	// (or none: an older build, a broken copy) is built again.
+	ldflags := "-X " + criToolsModule + "/pkg/version.Version=" + CRIToolsVersion
+	if !hasVersion(ctx, crictl) {
 		tmp := filepath.Join(dir, ".bin")
-		cmd := goCommand(ctx, "", "install", criToolsModule+"/cmd/crictl@"+CRIToolsVersion)
+		cmd := goCommand(ctx, "", "install", "-ldflags", ldflags, criToolsModule+"/cmd/crictl@"+CRIToolsVersion)
 		cmd.Env = append(cmd.Env, "GOBIN="+tmp)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", "", fmt.Errorf("build crictl %s: %w\n%s", CRIToolsVersion, err, out)
@@ -55,7 +59,7 @@ func BuildCRITools(ctx context.Context, dir string) (crictl, critest string, err
 		}
 		os.Remove(tmp)
 	}
-	if !exists(critest) {
+	if !hasVersion(ctx, critest) {
 		out, err := goCommand(ctx, "", "mod", "download", "-json", criToolsModule+"@"+CRIToolsVersion).Output()
 		if err != nil {
 			return "", "", fmt.Errorf("go mod download %s@%s: %w", criToolsModule, CRIToolsVersion, err)
@@ -65,7 +69,7 @@ func BuildCRITools(ctx context.Context, dir string) (crictl, critest string, err
 			return "", "", fmt.Errorf("go mod download %s@%s: no module directory in %s", criToolsModule, CRIToolsVersion, out)
 		}
 		tmp := critest + ".tmp"
-		if out, err := goCommand(ctx, mod.Dir, "test", "-c", "-o", tmp, "./cmd/critest").CombinedOutput(); err != nil {
+		if out, err := goCommand(ctx, mod.Dir, "test", "-c", "-ldflags", ldflags, "-o", tmp, "./cmd/critest").CombinedOutput(); err != nil {
 			return "", "", fmt.Errorf("build critest %s: %w\n%s", CRIToolsVersion, err, out)
 		}
 		if err := os.Rename(tmp, critest); err != nil {
@@ -88,7 +92,14 @@ func goCommand(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return !errors.Is(err, os.ErrNotExist)
+// hasVersion reports whether the tool at path says it is of
+// CRIToolsVersion: `crictl --version` prints "crictl version v1.37.0",
+// `critest --version` "critest version: v1.37.0".
+func hasVersion(ctx context.Context, path string) bool {
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	return strings.HasSuffix(strings.TrimSpace(first), " "+CRIToolsVersion)
 }
