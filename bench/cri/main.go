@@ -98,7 +98,11 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	cgroupParent := fmt.Sprintf("/unbox-bench-cri-%d", os.Getpid())
-	defer removeCgroups(cgroupParent)
+	defer func() {
+		if err := k8s.RemoveCgroupTree(cgroupParent); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+	}()
 
 	handlers := []string{k8s.Handler, "runc"}
 	samples := map[string][]time.Duration{}
@@ -155,25 +159,6 @@ func startPod(ctx context.Context, c *k8s.Crictl, dir, cgroupParent, handler, na
 		return 0, err
 	}
 	return d, nil
-}
-
-// removeCgroups removes the pods' parent cgroup from each hierarchy: the
-// runtimes leave it, as they leave a kubelet's.
-func removeCgroups(parent string) {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + parent)
-	dirs = append(dirs, "/sys/fs/cgroup"+parent)
-	for _, d := range dirs {
-		var tree []string
-		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				tree = append(tree, p)
-			}
-			return nil
-		})
-		for i := len(tree) - 1; i >= 0; i-- {
-			_ = os.Remove(tree[i])
-		}
-	}
 }
 
 func median(ds []time.Duration) time.Duration {

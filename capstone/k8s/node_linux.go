@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/procfs"
 	"github.com/unboxlab/unbox/internal/reexec"
 )
@@ -295,4 +296,43 @@ func CanLowerOOMScoreAdj() bool {
 	}
 	eff, err := strconv.ParseUint(status["CapEff"], 16, 64)
 	return err == nil && eff&(1<<unix.CAP_SYS_RESOURCE) != 0
+}
+
+// RemoveCgroupTree removes the cgroup name (/unbox-cri-123), and
+// everything below it, from every hierarchy: runc makes its cgroups in all
+// the v1 hierarchies it knows, unbox-runtime in those it uses, and both
+// leave the pods' parents to the kubelet, which the tests and bench/cri
+// stand in for. What is still inside is killed first, by PID, and named in
+// the error: the pods should have been removed before.
+func RemoveCgroupTree(name string) error {
+	dirs, _ := filepath.Glob(cgroups.DefaultRoot + "/*" + name)
+	dirs = append(dirs, cgroups.DefaultRoot+name)
+	var errs []error
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		var tree []string
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				tree = append(tree, p)
+			}
+			return nil
+		})
+		for i := len(tree) - 1; i >= 0; i-- {
+			if b, err := os.ReadFile(tree[i] + "/cgroup.procs"); err == nil && strings.TrimSpace(string(b)) != "" {
+				errs = append(errs, fmt.Errorf("processes left in %s: %s", tree[i], strings.Fields(string(b))))
+				for _, f := range strings.Fields(string(b)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						_ = unix.Kill(pid, unix.SIGKILL)
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err := os.Remove(tree[i]); err != nil {
+				errs = append(errs, fmt.Errorf("rmdir %s: %w", tree[i], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

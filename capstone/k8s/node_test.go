@@ -8,14 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 )
@@ -130,42 +126,6 @@ func startTestNode(t *testing.T) *testNode {
 // uses (the engine's networks are in 10.89.0.0/16).
 const testSubnet = "10.214.0.0/24"
 
-// removeCgroupTree removes the cgroup name, and everything below it, from
-// every hierarchy: runc makes its cgroups in all the v1 hierarchies it
-// knows, unbox-runtime in those it uses, and both leave the pods' parents
-// to the kubelet, which this test stands in for. What is still inside is
-// killed first.
-func removeCgroupTree(t *testing.T, name string) {
-	dirs, _ := filepath.Glob(cgroups.DefaultRoot + "/*" + name)
-	dirs = append(dirs, cgroups.DefaultRoot+name)
-	for _, d := range dirs {
-		if _, err := os.Stat(d); err != nil {
-			continue
-		}
-		var tree []string
-		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				tree = append(tree, p)
-			}
-			return nil
-		})
-		for i := len(tree) - 1; i >= 0; i-- {
-			if b, err := os.ReadFile(tree[i] + "/cgroup.procs"); err == nil && strings.TrimSpace(string(b)) != "" {
-				t.Errorf("processes left in %s: %s", tree[i], strings.Fields(string(b)))
-				for _, f := range strings.Fields(string(b)) {
-					if pid, err := strconv.Atoi(f); err == nil {
-						_ = unix.Kill(pid, unix.SIGKILL)
-					}
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			if err := os.Remove(tree[i]); err != nil {
-				t.Errorf("rmdir %s: %v", tree[i], err)
-			}
-		}
-	}
-}
-
 // TestPrivCRITools builds crictl and critest at CRIToolsVersion (or finds
 // them built) and checks that each says it is of that version: .ci/run
 // runs it first, on its own, so that the build (a few minutes with a cold
@@ -188,5 +148,13 @@ func TestPrivCRITools(t *testing.T) {
 		if !strings.HasSuffix(first, " "+CRIToolsVersion) {
 			t.Errorf("%s --version: %q; want %s", tool, first, CRIToolsVersion)
 		}
+	}
+}
+
+// removeCgroupTree is RemoveCgroupTree, failing the test for what it found
+// still running or could not remove.
+func removeCgroupTree(t *testing.T, name string) {
+	if err := RemoveCgroupTree(name); err != nil {
+		t.Error(err)
 	}
 }
