@@ -180,11 +180,11 @@ func printMachine(w io.Writer, rounds int) {
 		runtime.NumCPU(), uts[0], uts[1], strings.TrimSpace(string(out)), runtime.Version(), rounds)
 }
 
-// goTool is the go command: on the PATH, or the toolchain's that built this
-// program (sudo's PATH often lacks it).
+// goTool is the go command: on the PATH, or where go.dev's archive (and
+// the Vagrant lab) installs it, since sudo's secure_path usually lacks it.
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return "/usr/local/go/bin/go"
 }

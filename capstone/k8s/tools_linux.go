@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -80,11 +79,12 @@ func BuildCRITools(ctx context.Context, dir string) (crictl, critest string, err
 }
 
 // goCommand is the go command, run in dir: the one on the PATH, or else
-// the toolchain's that built this program (sudo's PATH lacks it).
+// where go.dev's archive (and the Vagrant lab) installs it, since sudo's
+// secure_path usually lacks it.
 func goCommand(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	tool, err := exec.LookPath("go")
 	if err != nil {
-		tool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		tool = "/usr/local/go/bin/go"
 	}
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Dir = dir
