@@ -43,7 +43,7 @@ var critestSkip = []struct{ pattern, reason string }{
 	{`SupplementalGroupsPolicy`, "pulls an image with predefined groups from a registry"},
 }
 
-// critestFocus are the specs TestPrivCritest runs by default.
+// critestFocus are the specs TestPrivCRI/critest runs by default.
 var critestFocus = []string{
 	`basic operations on container`,
 	`should support log`,
