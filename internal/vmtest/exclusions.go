@@ -121,6 +121,22 @@ var exclusions = []exclusion{
 		Test:   "TestPrivQuickStart",
 		Reason: "types the quick start, go run -exec sudo; the VM has neither Go nor sudo. It runs in .ci/run's host tests",
 	},
+	{
+		Pkg:    "capstone/cmd/unbox-runtime",
+		Test:   "TestPrivPeerDiffRuncDevices",
+		Reason: "runs the same device-cgroup bundles under runc, the peer it compares with; the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:  "capstone/k8s",
+		Test: "TestPrivCRI",
+		Reason: "runs containerd's CRI plugin with runc, CNI plugins, crictl and critest, and builds unbox-runtime with the go command; " +
+			"the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/k8s",
+		Test:   "TestPrivCRITools",
+		Reason: "builds crictl and critest with the go command through the module proxy; the VM has neither. It runs in .ci/run's host tests",
+	},
 }
 
 // modeLimit runs a package's privileged tests in some boot modes only, with
