@@ -39,14 +39,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/unboxlab/unbox/bench/internal/benchutil"
 	"github.com/unboxlab/unbox/capstone/specconv"
-	"github.com/unboxlab/unbox/internal/cgroups"
 	"github.com/unboxlab/unbox/internal/rootfs"
 )
 
@@ -96,10 +95,8 @@ func run(args []string, stdout io.Writer) error {
 
 	fmt.Fprintln(stdout, "building unbox-runtime (CGO_ENABLED=0 -tags urfave_cli_no_docs) and the bundle...")
 	ours := filepath.Join(work, "unbox-runtime")
-	build := exec.Command(goTool(), "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-o", ours, "./capstone/cmd/unbox-runtime")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	if err := benchutil.Build(ours, "./capstone/cmd/unbox-runtime"); err != nil {
+		return err
 	}
 	bundle := filepath.Join(work, "bundle")
 	if err := makeBundle(bundle); err != nil {
@@ -141,35 +138,12 @@ func run(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// goTool is the go command: on the PATH, or the toolchain's that built this
-// program (sudo's PATH often lacks it).
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	// sudo's secure_path usually lacks Go; this is where go.dev's archive
-	// (and the Vagrant lab) installs it.
-	return "/usr/local/go/bin/go"
-}
-
 // cgroupSetting makes a hybrid host look like a v1 one to crun (see the
 // package doc), in this thread's own mount namespace.
 func cgroupSetting() (string, error) {
-	mode, err := cgroups.DetectMode(cgroups.DefaultRoot)
-	if err != nil {
-		return "", err
-	}
-	if mode != cgroups.Hybrid {
-		return mode.String(), nil
-	}
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return "", fmt.Errorf("unshare CLONE_NEWNS: %w", err)
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return "", fmt.Errorf("mount --make-rprivate /: %w", err)
-	}
-	if err := unix.Unmount(cgroups.DefaultRoot+"/unified", unix.MNT_DETACH); err != nil {
-		return "", fmt.Errorf("umount -l /sys/fs/cgroup/unified: %w", err)
+	mode, hidden, err := benchutil.HideUnified()
+	if err != nil || !hidden {
+		return mode.String(), err
 	}
 	return mode.String() + " host; all three runtimes ran in a private mount namespace without /sys/fs/cgroup/unified " +
 		"(cgroup v1, the same hierarchies), because crun 1.8 refuses the hybrid layout", nil
@@ -315,31 +289,10 @@ func (p *peer) timeCreateStartDelete(bundle, id string) (time.Duration, error) {
 	return total, nil
 }
 
-func removeCgroups() {
-	for _, root := range []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices", "blkio", "systemd", "net_cls",
-		"net_prio", "perf_event", "hugetlb", "misc", "rdma", ""} {
-		_ = unix.Rmdir(filepath.Join(cgroups.DefaultRoot, root, "unbox-bench"))
-	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func medianInt(xs []int64) int64 {
-	s := append([]int64(nil), xs...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
+func removeCgroups() { benchutil.RemoveCgroup("unbox-bench", "") }
 
 func printMachine(w io.Writer, peers []*peer, note string) {
-	var u unix.Utsname
-	_ = unix.Uname(&u)
-	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(w, "machine: Linux %s, %d CPUs, %s, load %s\n", unix.ByteSliceToString(u.Release[:]), runtime.NumCPU(), runtime.Version(),
-		strings.Join(strings.Fields(string(load))[:3], " "))
+	benchutil.PrintMachine(w)
 	fmt.Fprintf(w, "cgroups: %s\n", note)
 	for _, p := range peers {
 		out, _ := exec.Command(p.bin, "--version").Output()
@@ -357,7 +310,7 @@ func report(w io.Writer, peers []*peer, rounds int) {
 	fmt.Fprintf(w, "\nmedians of %d rounds (runtimes alternating):\n", rounds)
 	fmt.Fprintf(w, "%-14s %12s %22s %16s\n", "runtime", "run /bin/true", "create+start+delete", "peak RSS")
 	for _, p := range peers {
-		fmt.Fprintf(w, "%-14s %12s %22s %13d KiB\n", p.name, ms(median(p.run)), ms(median(p.csd)), medianInt(p.rss))
+		fmt.Fprintf(w, "%-14s %12s %22s %13d KiB\n", p.name, ms(benchutil.Median(p.run)), ms(benchutil.Median(p.csd)), benchutil.Median(p.rss))
 	}
 	u := byName["unbox-runtime"]
 	if u == nil {
@@ -370,6 +323,6 @@ func report(w io.Writer, peers []*peer, rounds int) {
 			continue
 		}
 		fmt.Fprintf(w, "  vs %-5s run %s, create+start+delete %s, peak RSS %.2f\n", name,
-			ratio(median(u.run), median(p.run)), ratio(median(u.csd), median(p.csd)), float64(medianInt(u.rss))/float64(medianInt(p.rss)))
+			ratio(benchutil.Median(u.run), benchutil.Median(p.run)), ratio(benchutil.Median(u.csd), benchutil.Median(p.csd)), float64(benchutil.Median(u.rss))/float64(benchutil.Median(p.rss)))
 	}
 }

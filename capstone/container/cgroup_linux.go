@@ -18,12 +18,16 @@ import (
 var cgroupRoot = cgroups.DefaultRoot
 
 // controllers are those every container's cgroup gets: cpu, memory and
-// pids for the limits and `events --stats`; on v1 the freezer too, for
-// pause and for a kill that nothing escapes by forking (on v2 freezing is
-// in the core). cpuset only when asked for: a new v1 cpuset cgroup costs
-// two reads and two writes to fill in.
+// pids for the limits and `events --stats`; devices, for the device rules
+// (specconv always makes some); on v1 the freezer too, for pause and for a
+// kill that nothing escapes by forking (on v2 freezing is in the core).
+// cpuset only when asked for: a new v1 cpuset cgroup costs two reads and
+// two writes to fill in.
 func controllers(mode cgroups.Mode, r cgroups.Resources) []string {
 	ctls := []string{"cpu", "memory", "pids"}
+	if r.Devices != nil {
+		ctls = append(ctls, "devices")
+	}
 	if !mode.V2() {
 		ctls = append(ctls, "freezer")
 	}

@@ -63,6 +63,11 @@ type Mount struct {
 	// Cgroup marks the spec's cgroup filesystem at Target, read-only when
 	// Flags has MS_RDONLY.
 	Cgroup bool `json:"cgroup,omitempty"`
+	// TopFlags are per-mount flags (MS_RDONLY, MS_NOSUID, MS_NODEV,
+	// MS_NOEXEC) for this mount alone, not the mounts below it: a
+	// recursive bind's "ro", as runc reads it ("rro" is the recursive
+	// one, in Flags). Set once all the mounts are made.
+	TopFlags uintptr `json:"topFlags,omitempty"`
 }
 
 // Namespace is one of linux.namespaces: a new one (Path empty) or one to

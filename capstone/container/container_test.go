@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -148,7 +149,7 @@ func TestMergeKeepsWhatUpdateLeavesOut(t *testing.T) {
 	r := cgroups.Resources{Memory: 100, PidsLimit: 10, CpusetCPUs: "0"}
 	merge(&r, cgroups.Resources{PidsLimit: 20, CPUQuota: 5000})
 	want := cgroups.Resources{Memory: 100, PidsLimit: 20, CPUQuota: 5000, CpusetCPUs: "0"}
-	if r != want {
+	if !reflect.DeepEqual(r, want) {
 		t.Errorf("merge = %+v; want %+v", r, want)
 	}
 }

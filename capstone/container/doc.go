@@ -30,6 +30,13 @@
 // subreaper. `start` opens the FIFO the init is blocked on; the init execs
 // the container's process.
 //
+// [Container.Exec] goes through internal/nsenter: a raw fork of the caller,
+// with no Go code running after it, joins the init's namespaces (its user
+// namespace too, last) from inside the container's cgroup, takes the
+// process's user, capabilities (cut to what the runtime holds), limits,
+// no_new_privs and the container's seccomp filter, in runc's order, and
+// execs the program: as confined as the container's first process.
+//
 // # Two CVEs
 //
 // The init runs this program's file inside the container. It is re-executed
@@ -41,7 +48,7 @@
 // of the whole file per container. No descriptor of the runtime reaches the
 // container's process: everything above stdio is close-on-exec, and a
 // working directory outside the root is refused (CVE-2024-21626; see
-// internal/reexec).
+// internal/reexec, and internal/nsenter for exec).
 //
 // # Go and namespaces
 //
@@ -51,5 +58,5 @@
 // children of the thread, so the parent joins it (on a locked thread)
 // before starting the child. A user namespace cannot be joined by a
 // multi-threaded process at all; runc does that in C before the Go runtime
-// starts, and unbox-runtime refuses it.
+// starts, internal/nsenter in a forked child that runs no Go runtime.
 package container

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
-	"github.com/unboxlab/unbox/internal/cgroups"
+	"github.com/unboxlab/unbox/internal/nsenter"
 	"github.com/unboxlab/unbox/internal/reexec"
 )
 
@@ -31,14 +34,19 @@ type ExecOpts struct {
 type Execd struct {
 	Pid     int
 	Console *os.File
-	child   *reexec.Child
+	proc    *nsenter.Proc
 }
 
-// Exec runs a process in the container: "unbox-runtime init exec", born in
-// the container's PID, network, IPC, UTS and cgroup namespaces (joined on a
-// thread of this process before the clone: nsenter_linux.go) and in its
-// cgroup; it joins the mount namespace itself, then takes the user,
-// capabilities, limits and seccomp filter the process asks for, and execs.
+// Exec runs a process in the container through internal/nsenter: a raw
+// fork of this process joins the container's namespaces (its user
+// namespace too, which a multi-threaded Go program cannot join, and last),
+// its cgroup, and takes the process's user, capabilities, limits,
+// no_new_privs and the container's seccomp filter, then executes the
+// program directly. No Go code of this program runs in the container, so
+// its file is never opened from inside (CVE-2019-5736), and a runtime
+// linked with the C library (the engine's go run build) execs as well as
+// a static one. A program that is not there is a *nsenter.StartError whose
+// ExitCode is 127, one that cannot be run 126.
 func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Execd, error) {
 	cfg := c.rec.Config
 	switch s := c.Status(); s {
@@ -48,38 +56,10 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Execd, error) {
 	default:
 		return nil, fmt.Errorf("cannot exec in a %s container", s)
 	}
-	if cfg.HasNamespace("user") {
-		return nil, errors.New("exec into a container with its own user namespace is not supported by unbox-runtime " +
-			"(setns(2) refuses to move a multi-threaded process into a user namespace, and a Go program always is one)")
-	}
 	if o.Process.Terminal && o.ConsoleSocket == "" && o.Detach {
 		return nil, errors.New("exec --detach with a terminal needs --console-socket")
 	}
 	pid := c.rec.InitPid
-	// Open the namespaces now, then check the init is still the one we
-	// recorded: the descriptors hold the namespaces even if it goes.
-	mnt, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
-	if err != nil {
-		return nil, fmt.Errorf("open the container's mount namespace: %w", err)
-	}
-	defer mnt.Close()
-	var joins []Namespace
-	cgroupNS := mnt
-	for _, ns := range cfg.Namespaces {
-		switch ns.Type {
-		case "mount":
-		case "cgroup":
-			// Joined by the child, from inside the cgroup.
-			f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/cgroup")
-			if err != nil {
-				return nil, fmt.Errorf("open the container's cgroup namespace: %w", err)
-			}
-			defer f.Close()
-			cgroupNS = f
-		default:
-			joins = append(joins, Namespace{Type: ns.Type, Flag: ns.Flag, Path: "/proc/" + strconv.Itoa(pid) + "/ns/" + nsFile[ns.Type]})
-		}
-	}
 	if !alive(pid, c.rec.InitStart) {
 		return nil, ErrNotRun
 	}
@@ -87,73 +67,78 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Execd, error) {
 	if err != nil {
 		return nil, err
 	}
-	exe, err := sealedExe()
-	if err != nil {
-		return nil, err
-	}
-	defer exe.Close()
-	e := &Execd{}
-	req := execRequest{Process: o.Process, Seccomp: cfg.Seccomp, MountNS: true, CgroupNS: cgroupNS != mnt, PreserveFDs: o.PreserveFDs}
-	files := []*os.File{exe, mnt, cgroupNS}
-	if o.Process.Terminal {
-		req.Console = true
-		var sock *os.File
-		if o.ConsoleSocket != "" {
-			sock, err = dialConsole(o.ConsoleSocket)
-		} else {
-			e.Console, sock, err = consolePair()
+	var kinds []nsenter.Namespace
+	for _, ns := range cfg.Namespaces {
+		if k := nsenter.Namespace(nsFile[ns.Type]); k.CloneFlag() != 0 {
+			kinds = append(kinds, k)
 		}
+	}
+	p := o.Process
+	proc := nsenter.Process{
+		Args: p.Args, Env: withHome(p.Env, pid, p.UID), Cwd: p.Cwd,
+		UID: uint32(p.UID), GID: uint32(p.GID), Terminal: p.Terminal,
+		Size:            nsenter.Winsize{Rows: p.ConsoleHeight, Cols: p.ConsoleWidth},
+		NoNewPrivileges: p.NoNewPrivileges, PreserveFDs: o.PreserveFDs,
+	}
+	for _, g := range p.AdditionalGids {
+		proc.AdditionalGIDs = append(proc.AdditionalGIDs, uint32(g))
+	}
+	if !p.Terminal {
+		proc.Stdin, proc.Stdout, proc.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
+	}
+	if p.Caps != nil {
+		eff, perm, inh, amb, err := heldCaps(*p.Caps)
 		if err != nil {
 			return nil, err
 		}
-		defer sock.Close()
-		files = append(files, sock)
+		proc.Caps = &nsenter.Capabilities{Bounding: p.Caps.Bounding, Effective: eff, Permitted: perm, Inheritable: inh, Ambient: amb}
 	}
-	for i := 0; i < o.PreserveFDs; i++ {
-		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
+	for _, r := range p.Rlimits {
+		proc.Rlimits = append(proc.Rlimits, nsenter.Rlimit{Resource: r.Type, Soft: r.Soft, Hard: r.Hard})
 	}
-	start := func(cgroupFD int) (int, error) {
-		child := reexec.NewChild("exec")
-		child.Cmd.Path = "/proc/self/fd/" + strconv.Itoa(exeFD)
-		child.Cmd.Env = childEnv(child.Cmd.Env)
-		child.Cmd.Stdin, child.Cmd.Stdout, child.Cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
-		child.Cmd.ExtraFiles = files
-		child.Cmd.SysProcAttr = &syscall.SysProcAttr{}
-		if cgroupFD >= 0 {
-			child.Cmd.SysProcAttr.UseCgroupFD, child.Cmd.SysProcAttr.CgroupFD = true, cgroupFD
-		}
-		if err := joinThenStart(joins, func() error { return child.Start(ctx) }); err != nil {
-			return 0, err
-		}
-		e.child = child
-		return child.Pid(), nil
+	if p.Umask != nil {
+		m := uint32(*p.Umask)
+		proc.Umask = &m
 	}
-	fail := func(err error) (*Execd, error) {
-		if e.child != nil {
-			e.child.Close()
+	if sc := cfg.Seccomp; sc != nil {
+		f := make([]unix.SockFilter, len(sc.Program))
+		for i, in := range sc.Program {
+			f[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
 		}
-		if e.Console != nil {
-			e.Console.Close()
-		}
+		proc.Seccomp = &nsenter.Seccomp{Filter: f, Flags: sc.Flags}
+	}
+	np, err := nsenter.Start(nsenter.Config{Target: pid, Namespaces: kinds, Cgroup: mgr, Process: proc})
+	if errors.Is(err, nsenter.ErrNotRunning) {
+		return nil, ErrNotRun
+	}
+	if err != nil {
 		return nil, err
 	}
-	if _, err := cgroups.Start(mgr, start); err != nil {
-		return fail(fmt.Errorf("start the process in the container: %w", err))
+	e := &Execd{Pid: np.Pid(), proc: np}
+	fail := func(err error) (*Execd, error) {
+		np.Signal(unix.SIGKILL)
+		np.Wait()
+		return nil, err
 	}
-	e.Pid = e.child.Pid()
-	if err := e.child.Send(req); err != nil {
-		return fail(err)
-	}
-	var m childMessage
-	if err := e.child.Recv(&m); err != nil {
-		return fail(err)
-	}
-	if m.Stage != "ready" {
-		return fail(fmt.Errorf("the exec'd process says %q, which this runtime does not know", m.Stage))
-	}
-	if e.Console != nil {
-		if e.Console, err = takeConsole(e.Console); err != nil {
-			return fail(err)
+	if m := np.Console(); m != nil {
+		if o.ConsoleSocket != "" {
+			sock, err := dialConsole(o.ConsoleSocket)
+			if err != nil {
+				return fail(err)
+			}
+			err = sendFd(sock, m)
+			sock.Close()
+			if err != nil {
+				return fail(err)
+			}
+		} else {
+			// A copy: nsenter closes its own once the process is waited
+			// for, and the caller may still be reading what it wrote.
+			fd, err := unix.FcntlInt(m.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+			if err != nil {
+				return fail(fmt.Errorf("dup the console: %w", err))
+			}
+			e.Console = os.NewFile(uintptr(fd), m.Name())
 		}
 	}
 	if o.PIDFile != "" {
@@ -161,18 +146,40 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Execd, error) {
 			return fail(err)
 		}
 	}
-	if err := e.child.Send(parentReply{Go: true, Detached: o.Detach}); err != nil {
-		return fail(err)
-	}
-	if o.Detach {
-		return e, e.child.Release()
-	}
 	return e, nil
 }
 
-// Wait waits for the exec'd process and returns its wait status; an error
-// is one the process reported before its exec, or a failure to wait.
-func (e *Execd) Wait() (unix.WaitStatus, error) { return waitChild(e.child) }
+// Wait waits for the exec'd process and returns its wait status.
+func (e *Execd) Wait() (unix.WaitStatus, error) {
+	st, err := e.proc.Wait()
+	if err != nil {
+		return 0, err
+	}
+	if st.Signal != 0 {
+		return unix.WaitStatus(st.Signal), nil
+	}
+	return unix.WaitStatus(st.Code << 8), nil
+}
+
+// withHome adds HOME to env when it has none, from the container's
+// /etc/passwd (read inside the init's root, /proc/<pid>/root, every name
+// resolved there), as runc does; "/" when the user has no entry.
+func withHome(env []string, pid, uid int) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if h, err := pathrs.OpenInRoot("/proc/"+strconv.Itoa(pid)+"/root", "etc/passwd"); err == nil {
+		if f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC); err == nil {
+			home = homeIn(io.LimitReader(f, 1<<20), uid)
+			f.Close()
+		}
+		h.Close()
+	}
+	return append(append([]string(nil), env...), "HOME="+home)
+}
 
 // Wait waits for the container's init (run): its wait status, or the error
 // it reported if it failed before its exec.
@@ -189,51 +196,4 @@ func waitChild(child *reexec.Child) (unix.WaitStatus, error) {
 		return 0, err
 	}
 	return unix.WaitStatus(ps.Sys().(syscall.WaitStatus)), nil
-}
-
-// execInContainer is the exec'd process's stage, "unbox-runtime init exec".
-func execInContainer(c *reexec.Conn) error {
-	var req execRequest
-	if err := c.Recv(&req); err != nil {
-		return err
-	}
-	unix.Close(exeFD)
-	if req.CgroupNS {
-		if err := joinCgroupNS(cgroupNSFD); err != nil {
-			return err
-		}
-	}
-	unix.Close(cgroupNSFD)
-	if req.MountNS {
-		mnt := os.NewFile(fifoFD, "mnt")
-		err := joinMountNS(mnt)
-		mnt.Close()
-		if err != nil {
-			return err
-		}
-	}
-	p := req.Process
-	base := consoleFD
-	if req.Console {
-		if err := setupConsole(os.NewFile(consoleFD, "console-socket"), p, false); err != nil {
-			return err
-		}
-		unix.Close(consoleFD)
-		base++
-	}
-	if err := becomeProcess(p, req.Seccomp); err != nil {
-		return err
-	}
-	if err := c.Send(childMessage{Stage: "ready"}); err != nil {
-		return err
-	}
-	var r parentReply
-	if err := c.Recv(&r); err != nil || !r.Go {
-		return fmt.Errorf("the runtime went away before the process started (%v)", err)
-	}
-	err := execProcess(c, p, req.Seccomp, base, req.PreserveFDs)
-	if r.Detached {
-		fmt.Fprintf(os.Stderr, "unbox-runtime exec: %v\n", err)
-	}
-	return err
 }

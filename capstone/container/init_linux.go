@@ -15,7 +15,6 @@ import (
 
 func init() {
 	reexec.Register("container", initContainer)
-	reexec.Register("exec", execInContainer)
 }
 
 // initContainer is the container's init, "unbox-runtime init container":

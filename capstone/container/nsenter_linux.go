@@ -1,12 +1,8 @@
 package container
 
-// Joining namespaces that already exist (setns(2)), for a container that
-// names namespace paths and for `exec`.
-//
-// FOR THE LEAD: internal/nsenter (the execcommit helper's, lesson 07) does
-// this for the engine and the lesson. When it lands, switch joinThenStart
-// and joinMountNS to it and delete this file; the rules below are what the
-// runtime relies on, and its tests (TestPrivExec*, TestPrivJoin*) check them.
+// Joining namespaces that already exist (setns(2)), for a container whose
+// spec names namespace paths: its init joins them. (`exec` goes through
+// internal/nsenter, which joins a user namespace too: exec_linux.go.)
 
 import (
 	"fmt"

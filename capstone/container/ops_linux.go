@@ -16,11 +16,17 @@ import (
 
 // Kill sends sig to the container's init, or with all to every process in
 // its cgroup. A stopped container is ErrNotRun (runc's "container not
-// running", which containerd's shim takes for "already gone").
+// running", which containerd's shim takes for "already gone"), except with
+// all: its init is gone, but where it shared a PID namespace (a pod's),
+// what it started may not be, and containerd's shim asks `kill --all` to
+// end those once the init has exited (runc does the same: signal what is
+// left in the cgroup; nothing left is no error).
 func (c *Container) Kill(sig unix.Signal, all bool) error {
 	switch c.Status() {
 	case Stopped:
-		return ErrNotRun
+		if !all || c.rec.Config == nil {
+			return ErrNotRun
+		}
 	case Creating:
 		return fmt.Errorf("cannot kill container %s while it is being created", c.ID)
 	}
@@ -159,6 +165,9 @@ func (c *Container) Update(r cgroups.Resources) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	// The device rules stay as they were made, as runc's update leaves
+	// them: rewriting a v1 list denies every device for a moment.
+	r.Devices = nil
 	cfg := c.rec.Config
 	next := cfg.Cgroup.Resources
 	merge(&next, r)

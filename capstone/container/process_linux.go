@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -50,7 +51,12 @@ func homeOf(uid int) string {
 		return "/"
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return homeIn(f, uid)
+}
+
+// homeIn is the home of uid in a passwd(5) file; "/" when it has none.
+func homeIn(r io.Reader, uid int) string {
+	sc := bufio.NewScanner(r)
 	want := strconv.Itoa(uid)
 	for sc.Scan() {
 		// name:password:UID:GID:GECOS:directory:shell (passwd(5))
@@ -147,11 +153,6 @@ func capsNow() (eff, perm, inh uint64, err error) {
 // what it lacks (here, for one, root has no CAP_SYS_RESOURCE).
 func finalize(p Process) error {
 	last := capLast()
-	valid := uint64(1)<<uint(last+1) - 1
-	_, have, _, err := capsNow()
-	if err != nil {
-		return err
-	}
 	caps := p.Caps
 	if caps != nil {
 		for i := 0; i <= last; i++ {
@@ -173,8 +174,10 @@ func finalize(p Process) error {
 		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 			return fmt.Errorf("prctl PR_SET_KEEPCAPS 0: %w", err)
 		}
-		limit := have & valid & caps.Bounding
-		eff, perm, inh := caps.Effective&limit, caps.Permitted&limit, caps.Inheritable&limit
+		eff, perm, inh, amb, err := heldCaps(*caps)
+		if err != nil {
+			return err
+		}
 		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 		data := [2]unix.CapUserData{
 			{Effective: uint32(eff), Permitted: uint32(perm), Inheritable: uint32(inh)},
@@ -186,9 +189,6 @@ func finalize(p Process) error {
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
 		}
-		// An ambient capability must be permitted and inheritable
-		// (capabilities(7)); others are left out, as runc does.
-		amb := caps.Ambient & perm & inh
 		for i := 0; i <= last; i++ {
 			if amb&(1<<uint(i)) == 0 {
 				continue
@@ -204,6 +204,21 @@ func finalize(p Process) error {
 		}
 	}
 	return nil
+}
+
+// heldCaps cuts the sets caps asks for to what this process holds: a
+// runtime cannot grant what it lacks (here, for one, root has no
+// CAP_SYS_RESOURCE), and capset(2) would refuse the whole call. An ambient
+// capability must be permitted and inheritable (capabilities(7)); others
+// are left out, as runc does.
+func heldCaps(caps Caps) (eff, perm, inh, amb uint64, err error) {
+	_, have, _, err := capsNow()
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	limit := have & (uint64(1)<<uint(capLast()+1) - 1) & caps.Bounding
+	eff, perm, inh = caps.Effective&limit, caps.Permitted&limit, caps.Inheritable&limit
+	return eff, perm, inh, caps.Ambient & perm & inh, nil
 }
 
 // setUser sets the groups, GID and UID of this thread (setgroups(2),

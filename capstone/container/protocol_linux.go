@@ -62,19 +62,6 @@ type initRequest struct {
 	Fifo bool `json:"fifo"`
 }
 
-// execRequest is what `exec` sends its child.
-type execRequest struct {
-	Process Process  `json:"process"`
-	Seccomp *Seccomp `json:"seccomp,omitempty"`
-	// MountNS: join the mount namespace at fifoFD (the container's).
-	MountNS bool `json:"mountNS"`
-	// CgroupNS: join the cgroup namespace at cgroupNSFD.
-	CgroupNS bool `json:"cgroupNS,omitempty"`
-	Console  bool `json:"console,omitempty"`
-	// PreserveFDs as for initRequest.
-	PreserveFDs int `json:"preserveFDs,omitempty"`
-}
-
 // childMessage is what the child says: the stage it has reached.
 type childMessage struct {
 	Stage string `json:"stage"`

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/mount"
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 // The container's root filesystem, built in the init, in its new mount
@@ -24,14 +25,19 @@ func prepareRoot(req *initRequest) error {
 	cfg := req.Config
 	// Nothing mounted below may propagate back to the host: / becomes a
 	// slave (the default: the host's new mounts still reach us) or
-	// private. A shared root is made shared only after pivot_root, which
-	// refuses a shared parent.
-	prop := cfg.RootPropagation
-	if prop&unix.MS_SHARED != 0 {
-		prop = unix.MS_SLAVE | unix.MS_REC
-	}
-	if _, err := mount.MountAll("/", []mount.Mount{{Target: "/", Flags: prop}}, nil); err != nil {
+	// private, or, asked for rshared (a pod with a Bidirectional volume),
+	// stays in the host's peer groups as runc does: then the mount the
+	// root is in goes private (runc's rootfsParentMountPrivate), so that
+	// the container's own mounts, made under it, stay in the container,
+	// while a volume bound from a shared mount is the host mount's peer
+	// and what the container mounts in it reaches the host.
+	if _, err := mount.MountAll("/", []mount.Mount{{Target: "/", Flags: cfg.RootPropagation}}, nil); err != nil {
 		return err
+	}
+	if cfg.RootPropagation&unix.MS_SHARED != 0 {
+		if err := makeMountPrivate(cfg.Rootfs); err != nil {
+			return err
+		}
 	}
 	if err := mount.BindSelf(cfg.Rootfs, nil); err != nil {
 		return err
@@ -40,6 +46,9 @@ func prepareRoot(req *initRequest) error {
 		return err
 	}
 	if err := mount.MakeLinks(cfg.Rootfs, req.Links, nil); err != nil {
+		return err
+	}
+	if err := setTopFlags(cfg.Rootfs, cfg.Mounts); err != nil {
 		return err
 	}
 	if !req.MakeDevices {
@@ -58,6 +67,52 @@ func prepareRoot(req *initRequest) error {
 	return mount.MakeDevices(cfg.Rootfs, cfg.Devices, nil)
 }
 
+// setTopFlags gives each mount with TopFlags those flags, on that mount
+// alone: a volume read-only at its top, the mounts inside it (a tmpfs the
+// host mounted there) as they are. mount_setattr(2) without AT_RECURSIVE,
+// on the target opened inside the root (openat2(2), RESOLVE_IN_ROOT).
+func setTopFlags(rootfs string, ms []Mount) error {
+	var root *os.File
+	defer func() {
+		if root != nil {
+			root.Close()
+		}
+	}()
+	for _, m := range ms {
+		if m.TopFlags == 0 {
+			continue
+		}
+		if root == nil {
+			var err error
+			if root, err = os.OpenFile(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+				return err
+			}
+		}
+		fd, err := unix.Openat2(int(root.Fd()), strings.TrimPrefix(m.Target, "/"), &unix.OpenHow{
+			Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return fmt.Errorf("open %s in the root: %w", m.Target, err)
+		}
+		var attr unix.MountAttr
+		for _, f := range []struct {
+			ms   uintptr
+			attr uint64
+		}{{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+			{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC}} {
+			if m.TopFlags&f.ms != 0 {
+				attr.Attr_set |= f.attr
+			}
+		}
+		err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("mount_setattr %s on %s, this mount alone: %w", mount.FlagNames(m.TopFlags), m.Target, err)
+		}
+	}
+	return nil
+}
+
 // enterRoot makes the prepared root the process's /: pivot_root(2), or
 // with --no-pivot a move onto / and chroot(2) (for a root on the initial
 // ramfs, which pivot_root cannot leave).
@@ -65,6 +120,9 @@ func enterRoot(cfg *Config, fresh bool) error {
 	pivot := mount.PivotRoot
 	if fresh {
 		pivot = mount.PivotRootFresh
+	}
+	if cfg.RootPropagation&unix.MS_SHARED != 0 {
+		pivot = pivotShared
 	}
 	if !cfg.NoPivot {
 		if err := pivot(cfg.Rootfs, nil); err != nil {
@@ -90,6 +148,64 @@ func enterRoot(cfg *Config, fresh bool) error {
 		}
 	}
 	return nil
+}
+
+// makeMountPrivate makes the mount dir is in private (that mount alone):
+// the one statx(2) names, found in the mount table by its ID.
+func makeMountPrivate(dir string) error {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_MNT_ID, &st); err != nil {
+		return fmt.Errorf("statx %s: %w", dir, err)
+	}
+	ms, err := procfs.ReadMountinfo("self")
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if uint64(m.ID) == st.Mnt_id {
+			if err := unix.Mount("", m.Point, "", unix.MS_PRIVATE, ""); err != nil {
+				return fmt.Errorf("mount --make-private %s (the mount %s is in): %w", m.Point, dir, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("the mount %s is in (ID %d) is not in /proc/self/mountinfo", dir, st.Mnt_id)
+}
+
+// pivotShared is mount.PivotRoot for a root whose mounts are in the host's
+// peer groups (rshared): before the old root is detached, it becomes a
+// slave, all the way down, so that the detach unmounts nothing in the
+// host's namespace through propagation (runc's pivotRoot does the same).
+// The old root is named by a descriptor opened before: after pivot_root,
+// a lookup of "." would find the new root under it, which must stay
+// shared.
+func pivotShared(dir string, _ mount.Tracer) error {
+	oldRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /: %w", err)
+	}
+	defer unix.Close(oldRoot)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open new root %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchdir(fd); err != nil {
+		return fmt.Errorf("cd %s: %w", dir, err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root . . (in %s): %w", dir, err)
+	}
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return fmt.Errorf("cd to the old root: %w", err)
+	}
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("mount --make-rslave . (the old root, after pivot_root): %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("umount -l . (the old root, after pivot_root): %w", err)
+	}
+	return unix.Chdir("/")
 }
 
 func recursive(flags uintptr) string {

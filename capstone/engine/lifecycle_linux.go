@@ -70,6 +70,9 @@ func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*Sessio
 	child := reexec.NewChild("monitor")
 	child.Cmd.Args[0] = "unbox"
 	child.Cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// One P: the monitor idles for the container's life, and each P
+	// costs it memory (its caches, a thread) for nothing.
+	child.Cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	logf, err := os.OpenFile(filepath.Join(e.dir(c.ID), "monitor.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err

@@ -89,8 +89,9 @@ func monitorStage(conn *reexec.Conn) error {
 	if err := conn.Recv(&req); err != nil {
 		return err
 	}
-	// A monitor idles for the container's whole life: one P, and a heap
-	// kept small (it holds little but buffers).
+	// A monitor idles for the container's whole life: one P (GOMAXPROCS,
+	// set by the CLI that starts it), and a heap kept small (it holds
+	// little but buffers).
 	debug.SetGCPercent(50)
 	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGTTIN, unix.SIGTTOU)
 	if err := os.Chdir("/"); err != nil {
@@ -252,6 +253,9 @@ func (m *monitor) run(conn *reexec.Conn, req monitorRequest) {
 				conn.Send(monitorReply{Stage: "started", Pid: pid})
 			}
 			conn.Close()
+			// What starting took (the engine's state, the runtime's
+			// set-up) is garbage now: give it back before idling.
+			debug.FreeOSMemory()
 		}
 		if err != nil {
 			report = exitReport{ExitCode: codeOf(err), Error: err.Error()}

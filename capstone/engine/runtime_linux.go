@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/unboxlab/unbox/internal/nsenter"
 )
 
 // BuiltinRuntime names the runtime linked into unbox itself: the lifecycle
@@ -102,6 +104,12 @@ func startFailure(err error) error {
 	var ec *ExitCodeError
 	if errors.As(err, &ec) {
 		return err
+	}
+	// The built-in runtime's exec says which it was: 127 for a program
+	// not found, 126 for one that could not be run.
+	var se *nsenter.StartError
+	if errors.As(err, &se) {
+		return &ExitCodeError{Code: se.ExitCode(), Err: err}
 	}
 	msg := err.Error()
 	switch {

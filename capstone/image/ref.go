@@ -11,8 +11,10 @@ import (
 const DefaultTag = "latest"
 
 // Ref is an image reference as `docker run` and `docker tag` take it:
-// NAME[:TAG][@DIGEST]. Name is kept as written (no registry is added:
-// registries come with `unbox pull`, which may normalise further).
+// NAME[:TAG][@DIGEST]. Name is in Docker's familiar form: as written, but
+// for Docker Hub's registry and its "library/" namespace, which are left
+// out ("docker.io/library/busybox" is "busybox"), so that an image pulled
+// by either name answers to both (FamiliarName, RemoteRef).
 type Ref struct {
 	Name   string
 	Tag    string
@@ -64,7 +66,7 @@ func ParseRef(s string) (Ref, error) {
 	if err := checkName(rest); err != nil {
 		return bad(err.Error())
 	}
-	r.Name = rest
+	r.Name = FamiliarName(rest) // docker.io/library/busybox is busybox (refs.go)
 	if r.Tag == "" && r.Digest == "" {
 		r.Tag = DefaultTag
 	}

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -275,9 +276,10 @@ func sizeOf(ms []ocispec.Descriptor, d digest.Digest) int64 {
 	return 0
 }
 
-// Tag names the image src resolves to ref as well (`unbox tag`).
+// Tag names the image src resolves to ref as well (`unbox tag`); the
+// built-in image is made if src names it and it is not made yet.
 func (s *Store) Tag(src, ref string) (Image, error) {
-	img, err := s.Resolve(src)
+	img, err := s.Get(context.Background(), src)
 	if err != nil {
 		return Image{}, err
 	}

@@ -101,6 +101,9 @@ func Convert(s *specs.Spec, o Options) (*container.Config, error) {
 	if c.Cgroup.Resources, err = Resources(l.Resources); err != nil {
 		return nil, err
 	}
+	if c.Cgroup.Resources.Devices, err = DeviceRules(l); err != nil {
+		return nil, err
+	}
 	if c.Seccomp, err = Seccomp(l.Seccomp); err != nil {
 		return nil, err
 	}
@@ -158,16 +161,27 @@ func convertProcess(p *specs.Process) (container.Process, error) {
 func Process(p *specs.Process) (container.Process, error) { return convertProcess(p) }
 
 // convertDevices puts the spec's devices after the default set, which each
-// may replace.
+// may replace. A device where /dev has one of its standard links
+// (mount.DevLinks: /dev/ptmx, /dev/fd, /dev/stdin, ...) gives way to the
+// link, as in runc: a privileged pod's spec lists every node of the host's
+// /dev, the host's /dev/ptmx among them, and the container's ptmx must be
+// its own devpts instance's (pts/ptmx).
 func convertDevices(ds []specs.LinuxDevice) ([]mount.Device, error) {
 	byPath := map[string]int{}
 	out := append([]mount.Device(nil), mount.SafeDevices...)
 	for i, d := range out {
 		byPath[d.Path] = i
 	}
+	links := map[string]bool{}
+	for _, l := range mount.DevLinks {
+		links[l.Path] = true
+	}
 	for i, d := range ds {
 		if !filepath.IsAbs(d.Path) {
 			return nil, fmt.Errorf("linux.devices[%d]: path %q is not absolute", i, d.Path)
+		}
+		if links[filepath.Clean(d.Path)] {
+			continue
 		}
 		md := mount.Device{Path: filepath.Clean(d.Path), Major: uint32(d.Major), Minor: uint32(d.Minor)}
 		switch d.Type {

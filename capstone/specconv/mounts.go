@@ -14,6 +14,10 @@ import (
 	"github.com/unboxlab/unbox/internal/mount"
 )
 
+// perMountFlags are the flags a mount has of its own, which a bind mount
+// sets in a second call (mount(2), "Creating a bind mount").
+const perMountFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+
 // convertMounts turns the spec's mounts into mount(2) calls as data. A bind
 // mount's relative source is relative to the bundle; targets stay as the
 // spec gives them and are resolved inside the root when applied.
@@ -60,6 +64,13 @@ func convertMount(bundle string, m specs.Mount) (container.Mount, error) {
 		}
 		if !filepath.IsAbs(c.Source) {
 			c.Source = filepath.Join(bundle, c.Source)
+		}
+		// runc's reading, which Kubernetes' non-recursive read-only
+		// volumes rely on: "rbind,ro" makes the bind read-only, not the
+		// mounts below it; "rro" makes them all read-only.
+		if c.Flags&unix.MS_REC != 0 {
+			c.TopFlags = c.Flags & perMountFlags &^ p.recursive
+			c.Flags &^= c.TopFlags
 		}
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		c.Cgroup = true

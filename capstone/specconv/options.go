@@ -66,9 +66,9 @@ var propagationOptions = map[string]uintptr{
 }
 
 // recursiveOptions are runc's "rro", "rnosuid", ...: the flag on the mount
-// and every mount below it (mount_setattr(2) with AT_RECURSIVE). A
-// recursive bind gets its per-mount flags that way in internal/mount
-// anyway, so they read as the plain flag.
+// and every mount below it (mount_setattr(2) with AT_RECURSIVE, which
+// internal/mount uses for the flags of a recursive bind). The plain "ro"
+// on a recursive bind is for its top mount alone (convertMount).
 var recursiveOptions = map[string]uintptr{
 	"rro":     unix.MS_RDONLY,
 	"rnosuid": unix.MS_NOSUID,
@@ -85,7 +85,9 @@ func ignoredOption(o string) bool { return o == "tmpcopyup" || strings.HasPrefix
 type parsedOptions struct {
 	flags       uintptr
 	propagation uintptr
-	data        []string
+	// recursive are the flags asked for with an r- option (rro, ...).
+	recursive uintptr
+	data      []string
 }
 
 // parseMountOptions sorts a mount's options into flags, propagation and
@@ -107,6 +109,7 @@ func parseMountOptions(opts []string) (parsedOptions, error) {
 		}
 		if f, ok := recursiveOptions[o]; ok {
 			p.flags |= f
+			p.recursive |= f
 			continue
 		}
 		switch {

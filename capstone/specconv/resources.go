@@ -15,7 +15,8 @@ import (
 // rest of linux.resources (block I/O, hugepages, network classes, RDMA,
 // unified) is refused when set, so that a limit asked for is never silently
 // missing; the device rules are [DeviceRules]. `update --resources` takes
-// the same document.
+// the same document, and leaves the device rules as they were made, as
+// runc's update does.
 func Resources(r *specs.LinuxResources) (cgroups.Resources, error) {
 	var out cgroups.Resources
 	if r == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -150,24 +151,31 @@ func TestMountOptions(t *testing.T) {
 		prop  uintptr
 		data  string
 		typ   string
+		top   uintptr
 	}{
-		{specs.Mount{Destination: "/d", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=755", "size=1m"}},
-			unix.MS_NOSUID | unix.MS_NODEV, 0, "mode=755,size=1m", "tmpfs"},
-		{specs.Mount{Destination: "/v", Type: "bind", Source: "vol", Options: []string{"rbind", "ro", "rprivate"}},
-			unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY, unix.MS_PRIVATE | unix.MS_REC, "", ""},
-		{specs.Mount{Destination: "/v", Source: "/x", Options: []string{"bind", "ro", "rw", "noexec", "exec", "rslave"}},
-			unix.MS_BIND, unix.MS_SLAVE | unix.MS_REC, "", ""},
-		{specs.Mount{Destination: "/s", Type: "sysfs", Source: "sysfs", Options: []string{"ro", "tmpcopyup", "x-anything"}},
-			unix.MS_RDONLY, 0, "", "sysfs"},
+		{m: specs.Mount{Destination: "/d", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=755", "size=1m"}},
+			flags: unix.MS_NOSUID | unix.MS_NODEV, data: "mode=755,size=1m", typ: "tmpfs"},
+		// ro on a recursive bind: the top mount's alone (runc's reading).
+		{m: specs.Mount{Destination: "/v", Type: "bind", Source: "vol", Options: []string{"rbind", "ro", "rprivate"}},
+			flags: unix.MS_BIND | unix.MS_REC, prop: unix.MS_PRIVATE | unix.MS_REC, top: unix.MS_RDONLY},
+		// rro: every mount's, below too.
+		{m: specs.Mount{Destination: "/v", Type: "bind", Source: "vol", Options: []string{"rbind", "rro", "nosuid"}},
+			flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY, top: unix.MS_NOSUID},
+		{m: specs.Mount{Destination: "/v", Source: "/x", Options: []string{"bind", "ro", "rw", "noexec", "exec", "rslave"}},
+			flags: unix.MS_BIND, prop: unix.MS_SLAVE | unix.MS_REC},
+		{m: specs.Mount{Destination: "/v", Source: "/x", Options: []string{"bind", "ro"}},
+			flags: unix.MS_BIND | unix.MS_RDONLY},
+		{m: specs.Mount{Destination: "/s", Type: "sysfs", Source: "sysfs", Options: []string{"ro", "tmpcopyup", "x-anything"}},
+			flags: unix.MS_RDONLY, typ: "sysfs"},
 	} {
 		c, err := convertMount("/bundle", tc.m)
 		if err != nil {
 			t.Errorf("convertMount(%v) = %v", tc.m, err)
 			continue
 		}
-		if c.Flags != tc.flags || c.Propagation != tc.prop || c.Data != tc.data || c.Type != tc.typ {
-			t.Errorf("convertMount(%v) = flags %#x prop %#x data %q type %q; want %#x %#x %q %q",
-				tc.m.Options, c.Flags, c.Propagation, c.Data, c.Type, tc.flags, tc.prop, tc.data, tc.typ)
+		if c.Flags != tc.flags || c.Propagation != tc.prop || c.Data != tc.data || c.Type != tc.typ || c.TopFlags != tc.top {
+			t.Errorf("convertMount(%v) = flags %#x prop %#x data %q type %q top %#x; want %#x %#x %q %q %#x",
+				tc.m.Options, c.Flags, c.Propagation, c.Data, c.Type, c.TopFlags, tc.flags, tc.prop, tc.data, tc.typ, tc.top)
 		}
 		if tc.m.Source == "vol" && c.Source != "/bundle/vol" {
 			t.Errorf("relative bind source = %q; want it relative to the bundle", c.Source)
@@ -214,7 +222,7 @@ func TestResources(t *testing.T) {
 	})
 	want := cgroups.Resources{CPUQuota: 50000, CPUPeriod: 100000, CPUShares: 512, CpusetCPUs: "0",
 		Memory: 64 << 20, MemorySwap: cgroups.Unlimited, PidsLimit: cgroups.Unlimited}
-	if err != nil || r != want {
+	if err != nil || !reflect.DeepEqual(r, want) {
 		t.Errorf("Resources = %+v, %v; want %+v", r, err, want)
 	}
 }
@@ -259,5 +267,67 @@ func TestFeaturesMatchTheTables(t *testing.T) {
 		if _, err := parseMountOptions([]string{o}); err != nil {
 			t.Errorf("features list mount option %q, which Convert refuses: %v", o, err)
 		}
+	}
+}
+
+// TestDeviceRules: the spec's rules come first, in order, then runc's
+// defaults; bad rules are refused with their index.
+func TestDeviceRules(t *testing.T) {
+	major, minor := int64(10), int64(229)
+	rules, err := DeviceRules(&specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rw"},
+		{Allow: true, Type: "b", Major: &major, Access: "m"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"deny a *:* rwm", "allow c 10:229 rw", "allow b 10:* m",
+		"allow c *:* m", "allow b *:* m", "allow c 1:3 rwm", "allow c 1:5 rwm", "allow c 1:7 rwm", "allow c 1:8 rwm",
+		"allow c 1:9 rwm", "allow c 5:0 rwm", "allow c 136:* rwm", "allow c 5:2 rwm", "allow c 10:200 rwm"}
+	var got []string
+	for _, r := range rules {
+		got = append(got, map[bool]string{true: "allow ", false: "deny "}[r.Allow]+r.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("DeviceRules =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if rules, err := DeviceRules(&specs.Linux{}); err != nil || len(rules) != len(DefaultDeviceRules) {
+		t.Errorf("DeviceRules of a spec without rules = %v, %v; want the defaults", rules, err)
+	}
+	for _, c := range []struct {
+		d    specs.LinuxDeviceCgroup
+		want string
+	}{
+		{specs.LinuxDeviceCgroup{Type: "p", Access: "rwm"}, `linux.resources.devices[0]: type "p"`},
+		{specs.LinuxDeviceCgroup{Type: "c"}, "linux.resources.devices[0]: access is empty"},
+		{specs.LinuxDeviceCgroup{Type: "c", Access: "rwx"}, "linux.resources.devices[0]: device rule"},
+	} {
+		_, err := DeviceRules(&specs.Linux{Resources: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{c.d}}})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("DeviceRules(%+v) = %v; want an error with %q", c.d, err, c.want)
+		}
+	}
+}
+
+// TestDevicesGiveWayToLinks: a privileged pod's spec lists the host's
+// /dev/ptmx; the container gets the link to its own devpts instead, and
+// every other node.
+func TestDevicesGiveWayToLinks(t *testing.T) {
+	dir, s := bundle(t)
+	s.Linux.Devices = []specs.LinuxDevice{
+		{Path: "/dev/ptmx", Type: "c", Major: 5, Minor: 2},
+		{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229},
+	}
+	c, err := convert(t, dir, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, d := range c.Devices {
+		paths = append(paths, d.Path)
+	}
+	if got := strings.Join(paths, " "); got != "/dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fuse" {
+		t.Errorf("devices = %s; want the defaults and /dev/fuse, not /dev/ptmx", got)
 	}
 }

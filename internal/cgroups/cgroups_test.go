@@ -10,6 +10,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -769,7 +770,7 @@ func TestLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		l, err := h.Limits(parse("0::/test.scope\n"))
-		if want := (Resources{CPUQuota: 20000, CPUPeriod: 100000, Memory: 32 << 20}); err != nil || l.Resources != want {
+		if want := (Resources{CPUQuota: 20000, CPUPeriod: 100000, Memory: 32 << 20}); err != nil || !reflect.DeepEqual(l.Resources, want) {
 			t.Errorf("Limits = %+v, %v; want %+v", l, err, want)
 		}
 		if l.MemoryFile != m.File("memory.max") || !slices.Equal(l.CPUFiles, []string{m.File("cpu.max")}) {
@@ -777,7 +778,7 @@ func TestLimits(t *testing.T) {
 		}
 		mustCreate(t, h, "/", "free.scope")
 		l, err = h.Limits(parse("0::/free.scope\n"))
-		if want := (Resources{CPUQuota: Unlimited, CPUPeriod: 100000, Memory: Unlimited}); err != nil || l.Resources != want {
+		if want := (Resources{CPUQuota: Unlimited, CPUPeriod: 100000, Memory: Unlimited}); err != nil || !reflect.DeepEqual(l.Resources, want) {
 			t.Errorf("Limits without limits = %+v, %v; want %+v", l, err, want)
 		}
 		if _, err := h.Limits(parse("1:name=systemd:/\n")); err == nil {
@@ -793,7 +794,7 @@ func TestLimits(t *testing.T) {
 		// As on this project's CI host: memory in a cgroup of its own, cpu
 		// at the root, which has no quota.
 		l, err := h.Limits(parse("4:memory:/process_api/d7c8\n2:cpuacct:/\n1:cpu:/\n0::/\n"))
-		if want := (Resources{CPUQuota: -1, CPUPeriod: 100000, Memory: 32 << 20}); err != nil || l.Resources != want {
+		if want := (Resources{CPUQuota: -1, CPUPeriod: 100000, Memory: 32 << 20}); err != nil || !reflect.DeepEqual(l.Resources, want) {
 			t.Errorf("Limits = %+v, %v; want %+v", l, err, want)
 		}
 		want := []string{h.Root + "/cpu/cpu.cfs_quota_us", h.Root + "/cpu/cpu.cfs_period_us"}

@@ -28,6 +28,10 @@ type fakeKernel struct {
 	noSwap bool           // no memory.swap.max / memory.memsw.* (no swap accounting)
 	refuse map[string]int // file name -> how many writes to refuse with EINVAL
 	killed []int
+	// filters are the device programs attached, by cgroup directory (one
+	// each: a new one replaces the one before, as the real kernel's
+	// attachDeviceFilter does).
+	filters map[string][]bpfInsn
 }
 
 // controllerFiles are the files a fake cgroup gets per controller, with
@@ -51,6 +55,7 @@ var controllerFiles = map[bool]map[string]map[string]string{
 			"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"},
 		"pids":    {"pids.max": "max\n", "pids.current": "0\n", "pids.events": "max 0\n"},
 		"freezer": {"freezer.state": "THAWED\n"},
+		"devices": {"devices.allow": "", "devices.deny": "", "devices.list": "a *:* rwm\n"},
 	},
 }
 
@@ -89,9 +94,9 @@ func fakeV2(t *testing.T, controllers string) (*Host, *fakeKernel) {
 // hierarchy "cpu,cpuacct" with a symlink named for each, as systemd makes.
 func fakeV1(t *testing.T, comount bool) (*Host, *fakeKernel) {
 	root := t.TempDir()
-	hier := []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer"}
+	hier := []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices"}
 	if comount {
-		hier = []string{"cpu,cpuacct", "cpuset", "memory", "pids", "freezer"}
+		hier = []string{"cpu,cpuacct", "cpuset", "memory", "pids", "freezer", "devices"}
 		for _, l := range []string{"cpu", "cpuacct"} {
 			if err := os.Symlink("cpu,cpuacct", filepath.Join(root, l)); err != nil {
 				t.Fatal(err)
@@ -275,6 +280,25 @@ func (k *fakeKernel) kill(pid int) error {
 	// filepath.WalkDir does not follow the co-mounted hierarchy's symlinks,
 	// so each real hierarchy is walked once.
 	k.removePid(k.root, strconv.Itoa(pid))
+	return nil
+}
+
+// attachDeviceFilter checks that the program would pass the verifier's
+// simplest checks and keeps it for the test to run (devices_test.go).
+func (k *fakeKernel) attachDeviceFilter(dir string, prog []bpfInsn) error {
+	if !k.v2 {
+		k.t.Errorf("a device filter attached on a v1 host, to %s", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err != nil {
+		return err
+	}
+	if err := checkProgram(prog); err != nil {
+		return unix.EINVAL
+	}
+	if k.filters == nil {
+		k.filters = map[string][]bpfInsn{}
+	}
+	k.filters[dir] = prog
 	return nil
 }
 

@@ -19,13 +19,15 @@ import (
 // kernel is what a cgroup filesystem does besides storing file contents:
 // mkdir fills the new directory with interface files, rmdir refuses a
 // cgroup that holds processes or children (EBUSY), a write is a command the
-// kernel acts on, and a killed process leaves its cgroup. The pure tests
-// implement it on a temporary directory.
+// kernel acts on, and a killed process leaves its cgroup; on v2, a device
+// filter is a BPF program attached to the cgroup's directory (bpf(2)). The
+// pure tests implement it on a temporary directory.
 type kernel interface {
 	mkdir(path string) error
 	rmdir(path string) error
 	write(path, value string) error
 	kill(pid int) error
+	attachDeviceFilter(dir string, prog []bpfInsn) error
 }
 
 // realKernel is the kernel.

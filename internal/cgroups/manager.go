@@ -62,9 +62,10 @@ type Config struct {
 	// Name is the new cgroup's own name, one path element: "ctr-1".
 	Name string
 	// Controllers are those the cgroup uses, by their v2 names: "cpu",
-	// "cpuset", "memory", "pids", and "freezer" for Freeze on v1 (on v2
-	// freezing is in the core, and "freezer" asks for nothing). On v1,
-	// "cpu" also joins the cpuacct hierarchy, which counts CPU usage.
+	// "cpuset", "memory", "pids", "devices", and "freezer" for Freeze on
+	// v1 (on v2 freezing is in the core, and "freezer" asks for nothing;
+	// v2's "devices" is a BPF program, not a controller to enable). On
+	// v1, "cpu" also joins the cpuacct hierarchy, which counts CPU usage.
 	Controllers []string
 }
 
@@ -72,11 +73,11 @@ type Config struct {
 func (c Config) Path() string { return filepath.Join(c.Parent, c.Name) }
 
 // knownControllers are the ones this package can drive.
-var knownControllers = []string{"cpu", "cpuset", "memory", "pids", "freezer"}
+var knownControllers = []string{"cpu", "cpuset", "memory", "pids", "devices", "freezer"}
 
 func checkControllers(ctls []string) error {
 	if len(ctls) == 0 {
-		return errors.New("no controllers: name the ones the cgroup uses (cpu, cpuset, memory, pids, freezer)")
+		return errors.New("no controllers: name the ones the cgroup uses (cpu, cpuset, memory, pids, devices, freezer)")
 	}
 	for _, c := range ctls {
 		if !slices.Contains(knownControllers, c) {
@@ -132,6 +133,9 @@ func (r Resources) needs() []string {
 	}
 	if r.PidsLimit != 0 {
 		out = append(out, "pids")
+	}
+	if r.Devices != nil {
+		out = append(out, "devices")
 	}
 	return out
 }

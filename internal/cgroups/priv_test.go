@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/unboxlab/unbox/internal/kit"
 	"github.com/unboxlab/unbox/internal/kit/kittest"
 	"github.com/unboxlab/unbox/internal/procfs"
@@ -500,5 +502,99 @@ func TestPrivSetReadBack(t *testing.T) {
 	}
 	if st.Memory.Limit != 64<<20 || st.Pids.Limit != 42 {
 		t.Errorf("Stats: memory limit %d, pids limit %d; want %d, 42", st.Memory.Limit, st.Pids.Limit, 64<<20)
+	}
+}
+
+func init() {
+	// devices waits for the parent's word (on v1, the move into the
+	// cgroup), then tries each mknod and open it was sent and answers
+	// with the errors, "" for none.
+	reexec.Register("devices", func(c *reexec.Conn) error {
+		var tries []deviceTry
+		if err := c.Recv(&tries); err != nil {
+			return err
+		}
+		got := make([]string, len(tries))
+		for i, try := range tries {
+			var err error
+			if try.Mknod != 0 {
+				err = unix.Mknod(try.Path, try.Mknod, int(unix.Mkdev(try.Major, try.Minor)))
+			} else {
+				var fd int
+				if fd, err = unix.Open(try.Path, try.Flags|unix.O_CLOEXEC, 0); err == nil {
+					unix.Close(fd)
+				}
+			}
+			if err != nil {
+				got[i] = err.Error()
+			}
+		}
+		return c.Send(got)
+	})
+}
+
+// deviceTry is one mknod(2) (Mknod the file type, S_IFCHR or S_IFBLK) or
+// open(2) for the devices stage.
+type deviceTry struct {
+	Path         string
+	Mknod        uint32
+	Major, Minor uint32
+	Flags        int
+}
+
+// TestPrivDevices: in a cgroup whose rules allow /dev/null, and mknod
+// alone of /dev/zero, a process running as root makes the node of
+// /dev/null and of /dev/zero, but not of a disk (sda, b 8:0); it opens the
+// host's /dev/null for reading and writing, and cannot open the host's
+// /dev/zero at all: EPERM, from the v1 devices controller or from the v2
+// BPF filter, whatever path leads to the node.
+func TestPrivDevices(t *testing.T) {
+	kittest.Privileged(t, needCgroups)
+	_, m := testCgroup(t, "pids", "devices")
+	rules := []DeviceRule{rule(false, "a *:* rwm"), rule(true, "c 1:3 rwm"), rule(true, "c 1:5 m")}
+	if err := m.Set(Resources{Devices: rules}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tries := []deviceTry{
+		{Path: dir + "/null", Mknod: unix.S_IFCHR | 0o666, Major: 1, Minor: 3},
+		{Path: dir + "/zero", Mknod: unix.S_IFCHR | 0o666, Major: 1, Minor: 5},
+		{Path: dir + "/sda", Mknod: unix.S_IFBLK | 0o600, Major: 8, Minor: 0},
+		{Path: "/dev/null", Flags: unix.O_RDWR},
+		{Path: "/dev/zero", Flags: unix.O_RDONLY},
+	}
+	want := []string{"", "", unix.EPERM.Error(), "", unix.EPERM.Error()}
+	var c *reexec.Child
+	_, err := Start(m, func(fd int) (int, error) {
+		c = reexec.NewChild("devices")
+		if fd >= 0 {
+			c.Cmd.SysProcAttr.UseCgroupFD, c.Cmd.SysProcAttr.CgroupFD = true, fd
+		}
+		if err := c.Start(context.Background()); err != nil {
+			return 0, err
+		}
+		return c.Pid(), nil
+	})
+	if c != nil {
+		defer c.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(tries); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := c.Recv(&got); err != nil {
+		t.Fatal(err)
+	}
+	for i, try := range tries {
+		op := "open"
+		if try.Mknod != 0 {
+			op = "mknod"
+		}
+		if got[i] != want[i] {
+			t.Errorf("%s %s in the cgroup = %q; want %q (rules %v)", op, try.Path, got[i], want[i], rules)
+		}
 	}
 }

@@ -60,6 +60,11 @@ type Resources struct {
 	// [Unlimited] (--pids-limit): pids.max in both versions. Past it,
 	// fork(2) and clone(2) fail with EAGAIN.
 	PidsLimit int64
+	// Devices are the device rules, in order (devices.go says how they
+	// are read): v1 devices.deny and devices.allow; v2 a
+	// BPF_PROG_TYPE_CGROUP_DEVICE program. Nil leaves the cgroup's rules
+	// alone; an empty list denies every device.
+	Devices []DeviceRule
 }
 
 // Validate checks r before anything is written, so that a bad value fails
@@ -89,6 +94,9 @@ func (r Resources) Validate() error {
 		if f.v < Unlimited {
 			bad("%s %d: want a positive number, or -1 for no limit", f.name, f.v)
 		}
+	}
+	if err := validateDevices(r.Devices); err != nil {
+		errs = append(errs, err)
 	}
 	if r.MemorySwap > 0 && r.Memory > 0 && r.MemorySwap < r.Memory {
 		bad("MemorySwap %d is less than Memory %d: it counts memory and swap together, so it must be at least Memory", r.MemorySwap, r.Memory)

@@ -22,6 +22,11 @@ const (
 	// OpClone started a process directly in the cgroup directory Path:
 	// clone3(2) with CLONE_INTO_CGROUP and an O_PATH descriptor of Path.
 	OpClone
+	// OpDeviceFilter attached a device filter of Value instructions to the
+	// v2 cgroup directory Path, in place of the one before: bpf(2)
+	// BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program, then
+	// BPF_PROG_ATTACH with BPF_CGROUP_DEVICE.
+	OpDeviceFilter
 )
 
 // Op is one change this package made to a cgroup filesystem, as data. A
@@ -49,6 +54,8 @@ func (o Op) String() string {
 		return fmt.Sprintf("kill -KILL $(cat %s)", o.Path)
 	case OpClone:
 		return fmt.Sprintf("# clone3(CLONE_INTO_CGROUP, fd of %s)", o.Path)
+	case OpDeviceFilter:
+		return fmt.Sprintf("# bpf(BPF_PROG_ATTACH): a device filter of %s instructions on %s (bpftool cgroup show %s)", o.Value, o.Path, o.Path)
 	}
 	return fmt.Sprintf("Op(%d) %s", int(o.Kind), o.Path)
 }

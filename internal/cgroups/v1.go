@@ -8,7 +8,7 @@ package cgroups
 // process is moved into each one separately. Every cgroup of a hierarchy
 // has its controller: there is nothing to enable. One file per controller:
 // v1_cpu.go (cpu and cpuacct), v1_cpuset.go, v1_memory.go, v1_pids.go,
-// v1_freezer.go.
+// v1_devices.go, v1_freezer.go.
 
 import (
 	"errors"
@@ -141,7 +141,7 @@ type v1Subsystem struct {
 }
 
 // v1Subsystems, in the order Set writes them.
-var v1Subsystems = []v1Subsystem{v1CPU, v1CPUAcct, v1Cpuset, v1Memory, v1Pids, v1Freezer}
+var v1Subsystems = []v1Subsystem{v1CPU, v1CPUAcct, v1Cpuset, v1Memory, v1Pids, v1Devices, v1Freezer}
 
 func (m *v1Manager) Set(r Resources) error {
 	if err := checkSet(m.Path(), m.c.Controllers, r); err != nil {

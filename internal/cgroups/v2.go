@@ -5,7 +5,8 @@ package cgroups
 // cgroup v2: one tree (Documentation/admin-guide/cgroup-v2.rst). A cgroup
 // has a controller only if its parent lists it in cgroup.subtree_control,
 // and so on up to the root ("Controlling Controllers"). The controllers'
-// files are in v2_cpu.go, v2_cpuset.go, v2_memory.go and v2_pids.go.
+// files are in v2_cpu.go, v2_cpuset.go, v2_memory.go and v2_pids.go; the
+// device rules, a BPF program, in v2_devices.go.
 
 import (
 	"errors"
@@ -42,14 +43,15 @@ type v2Subsystem struct {
 }
 
 // v2Subsystems, in the order Set writes them.
-var v2Subsystems = []v2Subsystem{v2CPU, v2Cpuset, v2Memory, v2Pids}
+var v2Subsystems = []v2Subsystem{v2CPU, v2Cpuset, v2Memory, v2Pids, v2Devices}
 
 // enabled are the controllers a parent's cgroup.subtree_control gets:
-// freezing is part of the v2 core, not a controller.
+// freezing is part of the v2 core, and device access a BPF program, not
+// controllers.
 func (m *v2Manager) enabled() []string {
 	var out []string
 	for _, c := range m.c.Controllers {
-		if c != "freezer" && !slices.Contains(out, c) {
+		if !v2Core(c) && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
@@ -112,6 +114,11 @@ func (m *v2Manager) Create() error {
 	return nil
 }
 
+// v2Core reports whether what a v1 controller does is, on v2, in every
+// cgroup without enabling anything: freezing (cgroup.freeze) and device
+// access (BPF programs).
+func v2Core(ctl string) bool { return ctl == "freezer" || ctl == "devices" }
+
 // checkAvailable fails when a controller cannot be enabled below parent:
 // not built into the kernel, bound to a v1 hierarchy, or not enabled
 // further up.
@@ -121,7 +128,7 @@ func (h *Host) checkAvailable(parent string, ctls []string) error {
 		return fmt.Errorf("read %s: %w", filepath.Join(parent, "cgroup.controllers"), err)
 	}
 	for _, ctl := range ctls {
-		if ctl != "freezer" && !slices.Contains(strings.Fields(have), ctl) {
+		if !v2Core(ctl) && !slices.Contains(strings.Fields(have), ctl) {
 			return fmt.Errorf("the %s controller is not available in %s (cgroup.controllers: %q): the kernel lacks it, "+
 				"a cgroup v1 hierarchy holds it, or a cgroup above did not enable it", ctl, parent, have)
 		}
@@ -153,7 +160,7 @@ func (m *v2Manager) Stats() (Stats, error) {
 	var st Stats
 	rd := &reader{}
 	for _, s := range v2Subsystems {
-		if m.has(s.name) {
+		if m.has(s.name) && s.stats != nil {
 			s.stats(m, rd, &st)
 		}
 	}

@@ -70,13 +70,19 @@
 // whose ExitCode is 127, one that cannot be run 126, and a target that has
 // exited [ErrNotRunning].
 //
-// # What it does not do (yet)
+// # Confinement
 //
-// The exec'd process gets the capabilities of its user in the joined user
-// namespace (all of them for root), and no seccomp filter, AppArmor or
-// SELinux label, no rlimits and no no_new_privs: runc applies the
-// container's own to every exec. A runtime must add those before exec'd
-// processes are as confined as the container's first one.
+// An OCI runtime gives an exec'd process the container's own confinement
+// (runc exec: the process's capabilities and limits, no_new_privs, the
+// container's seccomp filter); [Process] carries them, and child 2 applies
+// them with system calls in runc's order: resource limits (prlimit(2)),
+// the bounding set (PR_CAPBSET_DROP), a filter that does not rely on
+// no_new_privs, the user with PR_SET_KEEPCAPS, the capability sets
+// (capset(2)) and the ambient set, the umask, the working directory, then
+// no_new_privs and a filter that relies on it, last before execve(2).
+// Left unset, the process has the caller's: every capability of root in
+// the joined user namespace, its limits, no filter. No AppArmor or SELinux
+// label is applied.
 //
 // Taught by lesson 07 (exec and commit). Used by the capstone's
 // `unbox-runtime exec` and `unbox exec`.

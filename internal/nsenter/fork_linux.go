@@ -44,6 +44,32 @@ type forkSpec struct {
 	sigDefault [4]uint64 // a struct sigaction of SIG_DFL, no flags, no mask
 	noSignals  uint64    // an empty signal set
 	allSignals uint64    // a full signal set
+
+	// Confinement (Process.Caps, Rlimits, NoNewPrivileges, Seccomp,
+	// Umask, PreserveFDs); see child2 for the order.
+	rlimits  [16]rlimitSpec
+	nrlimits int
+	caps     bool        // set the capabilities below
+	capDrop  [64]uintptr // capabilities to drop from the bounding set
+	ndrop    int
+	capHdr   unix.CapUserHeader
+	capData  [2]unix.CapUserData
+	ambient  [64]uintptr // capabilities to raise in the ambient set
+	nambient int
+	nnp      bool
+	seccomp  *unix.SockFprog // nil: no filter
+	scFlags  uintptr
+	umask    uintptr
+	setUmask bool
+	preserve int // descriptors 3 to 3+preserve-1 stay open
+
+	cwd [4096]byte // getcwd(2)'s answer after the chdir (PATH_MAX)
+}
+
+// rlimitSpec is one setrlimit(2) for child 2.
+type rlimitSpec struct {
+	resource uintptr
+	limit    unix.Rlimit
 }
 
 // A report is four words written to a pipe: what happened, errno, the step
@@ -69,6 +95,14 @@ const (
 	stepSignals
 	stepDescriptors
 	stepExec
+	stepRlimit
+	stepBounding
+	stepKeepCaps
+	stepCapset
+	stepAmbient
+	stepNoNewPrivs
+	stepSeccomp
+	stepCwdOutside
 )
 
 // fork starts child 1 and returns its PID. The calling thread has every
@@ -143,6 +177,31 @@ func child2(s *forkSpec) {
 			report(s.errW, reportFailed, e, stepCtty, 0)
 		}
 	}
+	// Limits first, while the process may still raise them
+	// (CAP_SYS_RESOURCE), then the bounding set, whose drops need
+	// CAP_SETPCAP, then a filter that does not rely on no_new_privs,
+	// whose installation needs CAP_SYS_ADMIN: the order runc's init
+	// takes (libcontainer/init_linux.go, finalizeNamespace).
+	for i := 0; i < s.nrlimits && i < len(s.rlimits); i++ {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRLIMIT64, 0, s.rlimits[i].resource, uintptr(unsafe.Pointer(&s.rlimits[i].limit)), 0, 0, 0); e != 0 {
+			report(s.errW, reportFailed, e, stepRlimit, uintptr(i))
+		}
+	}
+	for i := 0; i < s.ndrop && i < len(s.capDrop); i++ {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, s.capDrop[i], 0, 0, 0, 0); e != 0 && e != syscall.EINVAL {
+			report(s.errW, reportFailed, e, stepBounding, s.capDrop[i])
+		}
+	}
+	if s.seccomp != nil && !s.nnp {
+		seccompFilter(s)
+	}
+	if s.caps {
+		// Keep the permitted set across the change of user below; the
+		// sets are then set exactly (capabilities(7)).
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0, 0); e != 0 {
+			report(s.errW, reportFailed, e, stepKeepCaps, 0)
+		}
+	}
 	// Drop the caller's supplementary groups. A user namespace whose
 	// setgroups file says "deny" refuses even that (EPERM), and then the
 	// caller's groups are unmapped there anyway.
@@ -155,21 +214,56 @@ func child2(s *forkSpec) {
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESUID, s.uid, s.uid, s.uid); e != 0 {
 		report(s.errW, reportFailed, e, stepSetuid, 0)
 	}
+	if s.caps {
+		if _, _, e := syscall.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&s.capHdr)), uintptr(unsafe.Pointer(&s.capData[0])), 0); e != 0 {
+			report(s.errW, reportFailed, e, stepCapset, 0)
+		}
+		// Exactly the ambient set asked for: none of the caller's (a
+		// kernel before 4.3 has no ambient set: EINVAL).
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 && e != syscall.EINVAL {
+			report(s.errW, reportFailed, e, stepAmbient, 0)
+		}
+		for i := 0; i < s.nambient && i < len(s.ambient); i++ {
+			if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, s.ambient[i], 0, 0, 0); e != 0 {
+				report(s.errW, reportFailed, e, stepAmbient, s.ambient[i])
+			}
+		}
+	}
+	if s.setUmask {
+		syscall.RawSyscall(syscall.SYS_UMASK, s.umask, 0, 0)
+	}
 	// As the user, so that a directory the user may not enter is an error.
 	if s.dir != nil {
 		if _, _, e := syscall.RawSyscall(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(s.dir)), 0, 0); e != 0 {
 			report(s.errW, reportFailed, e, stepChdir, 0)
 		}
+		// A directory outside the container's root, such as one of the
+		// caller's descriptors that are still open here (/proc/self/fd/N,
+		// CVE-2024-21626), is refused: getcwd(2) then answers
+		// "(unreachable)/..." or ENOENT, never a path from "/".
+		if _, _, e := syscall.RawSyscall(syscall.SYS_GETCWD, uintptr(unsafe.Pointer(&s.cwd[0])), uintptr(len(s.cwd)), 0); e != 0 {
+			report(s.errW, reportFailed, e, stepCwdOutside, 0)
+		}
+		if s.cwd[0] != '/' {
+			report(s.errW, reportFailed, syscall.ENOENT, stepCwdOutside, 0)
+		}
 	}
 	// Every descriptor above stderr closes on exec: reexec.Conn.Exec's rule
 	// (CVE-2024-21626), here for descriptors the caller's other goroutines
 	// may have opened without O_CLOEXEC.
-	if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); e != 0 {
+	// Those the caller passes on (PreserveFDs) stay open.
+	first := uintptr(3 + s.preserve)
+	if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE_RANGE, first, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); e != 0 {
 		if e != syscall.ENOSYS { // before Linux 5.11: one fcntl(2) each
 			report(s.errW, reportFailed, e, stepDescriptors, 0)
 		}
-		for fd := uintptr(3); fd < 4096; fd++ {
+		for fd := first; fd < 4096; fd++ {
 			syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_SETFD, syscall.FD_CLOEXEC)
+		}
+	}
+	for fd := uintptr(3); fd < first; fd++ {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_SETFD, 0); e != 0 {
+			report(s.errW, reportFailed, e, stepDescriptors, fd)
 		}
 	}
 	// The Go runtime's handlers would run in a process without its runtime:
@@ -179,6 +273,16 @@ func child2(s *forkSpec) {
 	}
 	if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&s.noSignals)), 0, 8, 0, 0); e != 0 {
 		report(s.errW, reportFailed, e, stepSignals, 0)
+	}
+	// no_new_privs, then a filter that relies on it, as late as can be:
+	// the filter applies to every call from here on.
+	if s.nnp {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+			report(s.errW, reportFailed, e, stepNoNewPrivs, 0)
+		}
+		if s.seccomp != nil {
+			seccompFilter(s)
+		}
 	}
 	// execvp(3): ENOENT (or ENOTDIR) means "not here, try the next
 	// directory"; EACCES means "here, but not executable", which is the
@@ -200,6 +304,18 @@ func child2(s *forkSpec) {
 		err, at = syscall.EACCES, denied
 	}
 	report(s.errW, reportFailed, err, stepExec, uintptr(at))
+}
+
+// seccompFilter installs the filter on child 2 (seccomp(2),
+// SECCOMP_SET_MODE_FILTER).
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func seccompFilter(s *forkSpec) {
+	if _, _, e := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, s.scFlags, uintptr(unsafe.Pointer(s.seccomp))); e != 0 {
+		report(s.errW, reportFailed, e, stepSeccomp, 0)
+	}
 }
 
 // report writes a report to fd and ends the child: 0 when it started child

@@ -270,6 +270,25 @@ func TestPrivStartErrors(t *testing.T) {
 		}
 	}
 
+	// A directory of the caller's mount namespace, open here and so in
+	// the new process until its exec: chdir to it works, and would leave
+	// the program outside the target's root (CVE-2024-21626, runc's
+	// leaked descriptor of the host's /sys/fs/cgroup). Refused.
+	dir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	cwd := "/proc/self/fd/" + strconv.Itoa(int(dir.Fd()))
+	p, err := nsenter.Start(nsenter.Config{Target: target.Pid(), Process: nsenter.Process{Args: []string{"true"}, Cwd: cwd}})
+	var se *nsenter.StartError
+	if !errors.As(err, &se) || se.ExitCode() != 126 || err.Error() != "chdir "+cwd+": the directory is outside the container's root (CVE-2024-21626)" {
+		if p != nil {
+			p.Wait()
+		}
+		t.Errorf("Start with Cwd %s, a directory of the caller's = %v; want it refused, 126", cwd, err)
+	}
+
 	// Killed but not reaped: a zombie, whose namespaces are gone.
 	target.Cmd.Process.Kill()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -277,7 +296,7 @@ func TestPrivStartErrors(t *testing.T) {
 			break
 		}
 	}
-	_, err := nsenter.Start(nsenter.Config{Target: target.Pid(), Process: nsenter.Process{Args: []string{"true"}}})
+	_, err = nsenter.Start(nsenter.Config{Target: target.Pid(), Process: nsenter.Process{Args: []string{"true"}}})
 	if !errors.Is(err, nsenter.ErrNotRunning) {
 		t.Errorf("exec into a zombie: %v; want ErrNotRunning", err)
 	}
@@ -414,4 +433,65 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestPrivConfinement: the capabilities, limits, no_new_privs, seccomp
+// filter and umask asked for are the exec'd process's, as a runtime gives
+// an exec the container's own.
+func TestPrivConfinement(t *testing.T) {
+	kittest.Privileged(t, targetNeeds...)
+	target := startTarget(t)
+	const chown, kill, netBind = 0, 5, 10
+	bit := func(n uint) uint64 { return 1 << n }
+	status := "grep -E '^(CapBnd|CapEff|CapPrm|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status | tr '\\t' ' '; ulimit -n; umask"
+	umask := uint32(0o027)
+	// A user with one ambient capability: after execve(2), a process
+	// that is not root keeps exactly its ambient set (capabilities(7)).
+	out, st := run(t, nsenter.Config{Target: target.Pid(), Process: nsenter.Process{
+		Args: []string{"sh", "-c", status}, Env: []string{"PATH=/usr/bin:/bin"}, UID: 1000, GID: 1000,
+		Caps: &nsenter.Capabilities{
+			Bounding: bit(chown) | bit(kill) | bit(netBind), Effective: bit(chown) | bit(kill), Permitted: bit(chown) | bit(kill),
+			Inheritable: bit(kill), Ambient: bit(kill),
+		},
+		Rlimits:         []nsenter.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 123, Hard: 456}},
+		NoNewPrivileges: true,
+		Umask:           &umask,
+	}})
+	want := "CapPrm: 0000000000000020\nCapEff: 0000000000000020\nCapBnd: 0000000000000421\nCapAmb: 0000000000000020\nNoNewPrivs: 1\nSeccomp: 0\n123\n0027\n"
+	if st.Code != 0 || out != want {
+		t.Errorf("confined as uid 1000: %v\n%s\nwant\n%s", st, out, want)
+	}
+	// A filter that refuses sethostname(2) with EPERM, without
+	// no_new_privs (installed while the process may still do it).
+	filter := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_SETHOSTNAME},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	out, st = run(t, nsenter.Config{Target: target.Pid(), Process: nsenter.Process{
+		Args: []string{"sh", "-c", "grep Seccomp: /proc/self/status | tr '\\t' ' '; hostname changed 2>&1; echo $?; hostname"},
+		Env:  []string{"PATH=/usr/bin:/bin"}, Seccomp: &nsenter.Seccomp{Filter: filter},
+	}})
+	if st.Code != 0 || !strings.HasPrefix(out, "Seccomp: 2\n") || !strings.HasSuffix(out, "\n1\nunbox-target\n") {
+		t.Errorf("with a filter refusing sethostname: %v\n%s\nwant Seccomp 2, the refusal, the hostname unchanged", st, out)
+	}
+	// The same without the filter: the process may (root of the target's
+	// user namespace, which owns its UTS namespace).
+	out, st = run(t, nsenter.Config{Target: target.Pid(), Process: nsenter.Process{
+		Args: []string{"sh", "-c", "hostname changed && hostname && hostname unbox-target"}, Env: []string{"PATH=/usr/bin:/bin"},
+	}})
+	if st.Code != 0 || out != "changed\n" {
+		t.Errorf("the same without the filter: %v, %q; want the hostname changed", st, out)
+	}
+	// Asking for more than the caller can give fails in the new process,
+	// and says which step.
+	_, err := nsenter.Start(nsenter.Config{Target: target.Pid(), Process: nsenter.Process{
+		Args: []string{"true"}, UID: 1000, GID: 1000,
+		Caps: &nsenter.Capabilities{Bounding: bit(kill), Permitted: bit(kill), Effective: bit(kill), Ambient: bit(kill)},
+	}})
+	var se *nsenter.StartError
+	if !errors.As(err, &se) || !strings.Contains(se.Op, "ambient") || se.ExitCode() != 126 {
+		t.Errorf("an ambient capability that is not inheritable: %v; want a StartError about it, 126", err)
+	}
 }

@@ -33,7 +33,8 @@ type Proc struct {
 	cwd        string
 	uid, gid   uint32
 	groups     []uint32
-	keep       []any // the C strings child 2 reads, alive until the fork
+	rlimits    []Rlimit
+	keep       []any // what child 2 reads (C strings, the filter), alive until the fork
 
 	waitOnce sync.Once
 	status   ExitStatus

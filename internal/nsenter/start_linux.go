@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -57,6 +58,43 @@ type Process struct {
 	// that [Proc.Wait] drains.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+
+	// Confinement, as an OCI runtime gives an exec'd process the
+	// container's own (runc exec: the process's capabilities and limits,
+	// no_new_privs, the container's seccomp filter). The zero values leave
+	// the caller's: every capability, its limits, no filter.
+	Caps            *Capabilities
+	Rlimits         []Rlimit
+	NoNewPrivileges bool
+	Seccomp         *Seccomp
+	Umask           *uint32
+	// PreserveFDs leaves the caller's descriptors 3 to 3+N-1 open in the
+	// process, as they are numbered here (runc exec --preserve-fds).
+	PreserveFDs int
+}
+
+// Capabilities are the five sets of capabilities(7), bit n for
+// capability n. The process's bounding set loses every capability not in
+// Bounding (prctl(2) PR_CAPBSET_DROP, before the change of user), the
+// other sets are set exactly after it (capset(2); PR_SET_KEEPCAPS keeps
+// the permitted set across it), and each of Ambient is raised
+// (PR_CAP_AMBIENT_RAISE).
+type Capabilities struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+// Rlimit is one resource limit (setrlimit(2)): Resource is RLIMIT_*.
+type Rlimit struct {
+	Resource   int
+	Soft, Hard uint64
+}
+
+// Seccomp is a compiled seccomp filter, installed last before execve(2)
+// when the process has no_new_privs (it then needs no privilege), else
+// before the capabilities are dropped (it needs CAP_SYS_ADMIN).
+type Seccomp struct {
+	Filter []unix.SockFilter
+	Flags  uint // SECCOMP_FILTER_FLAG_*
 }
 
 // Winsize is a terminal's size in characters.
@@ -142,7 +180,70 @@ func (p *Proc) prepare(s *forkSpec, t *target, proc Process) error {
 	}
 	s.argv, s.envv = &argv[0], &envv[0]
 	p.keep = []any{argv, envv, s.paths}
+	return p.prepareConfinement(s, proc)
+}
+
+// prepareConfinement lays the process's capabilities, limits and filter
+// out in s, for child 2's system calls.
+func (p *Proc) prepareConfinement(s *forkSpec, proc Process) error {
+	if c := proc.Caps; c != nil {
+		s.caps = true
+		last := capLast()
+		for i := 0; i <= last && i < len(s.capDrop); i++ {
+			if c.Bounding&(1<<uint(i)) == 0 {
+				s.capDrop[s.ndrop] = uintptr(i)
+				s.ndrop++
+			}
+			if c.Ambient&(1<<uint(i)) != 0 {
+				s.ambient[s.nambient] = uintptr(i)
+				s.nambient++
+			}
+		}
+		s.capHdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		s.capData[0] = unix.CapUserData{Effective: uint32(c.Effective), Permitted: uint32(c.Permitted), Inheritable: uint32(c.Inheritable)}
+		s.capData[1] = unix.CapUserData{Effective: uint32(c.Effective >> 32), Permitted: uint32(c.Permitted >> 32), Inheritable: uint32(c.Inheritable >> 32)}
+	}
+	if len(proc.Rlimits) > len(s.rlimits) {
+		return fmt.Errorf("exec: %d resource limits; at most %d", len(proc.Rlimits), len(s.rlimits))
+	}
+	for i, r := range proc.Rlimits {
+		s.rlimits[i] = rlimitSpec{resource: uintptr(r.Resource), limit: unix.Rlimit{Cur: r.Soft, Max: r.Hard}}
+	}
+	s.nrlimits = len(proc.Rlimits)
+	p.rlimits = proc.Rlimits
+	s.nnp = proc.NoNewPrivileges
+	if sc := proc.Seccomp; sc != nil && len(sc.Filter) > 0 {
+		if len(sc.Filter) > 0xffff {
+			return fmt.Errorf("exec: a seccomp filter of %d instructions; at most 65535", len(sc.Filter))
+		}
+		filter := append([]unix.SockFilter(nil), sc.Filter...)
+		prog := &unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+		s.seccomp, s.scFlags = prog, uintptr(sc.Flags)
+		p.keep = append(p.keep, filter, prog)
+	}
+	if proc.Umask != nil {
+		s.setUmask, s.umask = true, uintptr(*proc.Umask)
+	}
+	if proc.PreserveFDs < 0 {
+		return fmt.Errorf("exec: PreserveFDs %d: want 0 or more", proc.PreserveFDs)
+	}
+	s.preserve = proc.PreserveFDs
 	return nil
+}
+
+// capLast is the highest capability this kernel knows
+// (/proc/sys/kernel/cap_last_cap); 40 (CAP_CHECKPOINT_RESTORE) if it
+// cannot be read.
+func capLast() int {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 40
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 40
+	}
+	return n
 }
 
 func bytePtrs(ss []string) ([]*byte, error) {
@@ -246,6 +347,10 @@ func readReport(f *os.File) ([4]uint64, error) {
 	return r, nil
 }
 
+// errOutsideRoot is the error of a working directory outside the
+// container's root.
+var errOutsideRoot = errors.New("the directory is outside the container's root (CVE-2024-21626)")
+
 // failure turns a child's report into the error a person reads.
 func (p *Proc) failure(r [4]uint64, t *target) error {
 	errno, step, index := syscall.Errno(r[1]), r[2], r[3]
@@ -286,10 +391,33 @@ func (p *Proc) failure(r [4]uint64, t *target) error {
 		if p.cwd != "" {
 			e.Op = "chdir " + p.cwd
 		}
+	case stepCwdOutside:
+		e.Op, e.Err = "chdir "+p.cwd, errOutsideRoot
 	case stepSignals:
 		e.Op = "reset the signal mask"
 	case stepDescriptors:
 		e.Op = "mark descriptors close-on-exec"
+	case stepRlimit:
+		e.Op = "setrlimit"
+		if index < uint64(len(p.rlimits)) {
+			r := p.rlimits[index]
+			e.Op = fmt.Sprintf("setrlimit %d soft %d hard %d", r.Resource, r.Soft, r.Hard)
+		}
+		if errno == syscall.EPERM {
+			e.Op += " (raising a hard limit needs CAP_SYS_RESOURCE)"
+		}
+	case stepBounding:
+		e.Op = fmt.Sprintf("drop capability %d from the bounding set (PR_CAPBSET_DROP)", index)
+	case stepKeepCaps:
+		e.Op = "PR_SET_KEEPCAPS"
+	case stepCapset:
+		e.Op = "capset (the capability sets asked for must be within the permitted set)"
+	case stepAmbient:
+		e.Op = fmt.Sprintf("raise ambient capability %d (it must be permitted and inheritable)", index)
+	case stepNoNewPrivs:
+		e.Op = "PR_SET_NO_NEW_PRIVS"
+	case stepSeccomp:
+		e.Op = "seccomp(SECCOMP_SET_MODE_FILTER)"
 	case stepExec:
 		name := p.argv0
 		if index < uint64(len(p.candidates)) && !(p.inPath && (errno == syscall.ENOENT || errno == syscall.ENOTDIR)) {

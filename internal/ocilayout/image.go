@@ -10,6 +10,15 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// Docker's image manifest and config media types (Docker's "Image Manifest
+// Version 2, Schema 2"), which most registries still serve: the same JSON as
+// image-spec's, under other names. An image pulled in that form is kept
+// byte for byte, so that its digest stays the one the registry gave.
+const (
+	DockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	DockerConfig   = "application/vnd.docker.container.image.v1+json"
+)
+
 // Image is one image: its manifest, and the config the manifest names.
 type Image struct {
 	// Descriptor is the manifest's, as index.json lists it; zero for an
@@ -85,13 +94,13 @@ func (l *Layout) Image(name string) (Image, error) {
 // without a name (Docker's <none>:<none>) reads them this way.
 func (l *Layout) ImageOf(desc ocispec.Descriptor, name string) (Image, error) {
 	img := Image{Descriptor: desc}
-	if desc.MediaType != ocispec.MediaTypeImageManifest {
+	if desc.MediaType != ocispec.MediaTypeImageManifest && desc.MediaType != DockerManifest {
 		return img, fmt.Errorf("image %s: %s is a %s; want an image manifest (an index of several platforms is not supported)", name, desc.Digest, desc.MediaType)
 	}
 	if err := l.ReadJSON(desc, &img.Manifest); err != nil {
 		return img, fmt.Errorf("image %s: manifest: %w", name, err)
 	}
-	if mt := img.Manifest.Config.MediaType; mt != ocispec.MediaTypeImageConfig {
+	if mt := img.Manifest.Config.MediaType; mt != ocispec.MediaTypeImageConfig && mt != DockerConfig {
 		return img, fmt.Errorf("image %s: config media type %q; want %s", name, mt, ocispec.MediaTypeImageConfig)
 	}
 	if err := l.ReadJSON(img.Manifest.Config, &img.Config); err != nil {

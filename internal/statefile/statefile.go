@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -32,6 +33,15 @@ import (
 // Write replaces path with data, atomically (see the package
 // documentation). The temporary file is named ".<base>.tmp-*" beside it.
 func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteFrom(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFrom is Write of what write writes, streamed (an archive too large
+// to hold in memory): path is replaced only if write returns nil.
+func WriteFrom(path string, perm os.FileMode, write func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
@@ -39,7 +49,7 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	}
 	defer os.Remove(tmp.Name()) // after the rename there is nothing to remove
 	durable := !onTmpfs(dir)
-	_, err = tmp.Write(data)
+	err = write(tmp)
 	if err == nil {
 		err = tmp.Chmod(perm)
 	}

@@ -50,6 +50,158 @@ var exclusions = []exclusion{
 		Test:   "TestPrivPeerCtr",
 		Reason: "drives unbox-runtime from containerd's ctr and runc shim; the VM has only busybox. It runs in .ci/run's host tests",
 	},
+	{
+		Pkg:    "capstone/cmd/unbox",
+		Test:   "TestPrivRegistryCommands",
+		Reason: "pushes to and pulls from a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/cmd/unbox",
+		Test:   "TestPrivLoginLogoutCommands",
+		Reason: "logs in to an htpasswd registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivPushPullTagDigest",
+		Reason: "pushes to and pulls from a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivMultiPlatformIndex",
+		Reason: "pulls a multi-platform index from a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivPullFromMirrorsInOrder",
+		Reason: "pulls through mirrors that are registries it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivLoginHtpasswd",
+		Reason: "logs in to an htpasswd registry it starts (Debian's docker-registry) and reads the credentials with skopeo; the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivPullVerifiesDigests",
+		Reason: "tampers with a blob in a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivInterruptedPullLeavesNoImage",
+		Reason: "interrupts a pull from a registry it starts (Debian's docker-registry); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivPullRefusesHostileLayers",
+		Reason: "pulls hostile layers from a registry it starts (Debian's docker-registry); the VM has only busybox. internal/layer's extraction tests take the same cases in the VM; this end-to-end one runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivSaveLoadsIntoPodman",
+		Reason: "loads our saves into podman and runs them there (with runc); the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivLoadSkopeoDockerArchive",
+		Reason: "loads a docker-archive skopeo writes; the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/image",
+		Test:   "TestPrivLoadUmociLayout",
+		Reason: "loads an OCI layout umoci builds; the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:  "capstone/cmd/unbox",
+		Test: "TestPrivPeerDiffRunc",
+		Reason: "runs the same scenario under runc and a freshly built unbox-runtime (go build); the VM has only busybox. " +
+			"It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/cmd/unbox",
+		Test:   "TestPrivQuickStart",
+		Reason: "types the quick start, go run -exec sudo; the VM has neither Go nor sudo. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/cmd/unbox-runtime",
+		Test:   "TestPrivPeerDiffRuncDevices",
+		Reason: "runs the same device-cgroup bundles under runc, the peer it compares with; the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:  "capstone/k8s",
+		Test: "TestPrivCRI",
+		Reason: "runs containerd's CRI plugin with runc, CNI plugins, crictl and critest, and builds unbox-runtime with the go command; " +
+			"the VM has only busybox. It runs in .ci/run's host tests",
+	},
+	{
+		Pkg:    "capstone/k8s",
+		Test:   "TestPrivCRITools",
+		Reason: "builds crictl and critest with the go command through the module proxy; the VM has neither. It runs in .ci/run's host tests",
+	},
+}
+
+// modeLimit runs a package's privileged tests in some boot modes only, with
+// the reason: the lane's time is the price of every mode, and a package
+// whose cgroup handling is another package's (tested in every mode) need
+// not pay it three times. Printed in every report, like the exclusions.
+type modeLimit struct {
+	Pkg    string
+	Modes  []string
+	Reason string
+}
+
+// engineModes is why the engine's packages boot once: the engine starts
+// containers through unbox-runtime, whose tests run in every mode.
+const engineModes = "the engine starts its containers through unbox-runtime, whose tests (cgroups included) run in every mode; " +
+	"its own tests run here under pure cgroup v2 and on the host lane under the host's cgroups, which keeps CI within its budget"
+
+var modeLimits = []modeLimit{
+	{Pkg: "capstone/cmd/unbox", Modes: []string{"bare"}, Reason: engineModes},
+	{Pkg: "capstone/image", Modes: []string{"bare"}, Reason: engineModes},
+}
+
+// applyModeLimits attaches the limits to their packages; a limit that names
+// no package of the run (a package that was renamed) is an error, as a stale
+// exclusion is.
+func applyModeLimits(pkgs []*testPackage, list []modeLimit, all bool) error {
+	var stale []string
+	for _, l := range list {
+		found := false
+		for _, p := range pkgs {
+			if p.Rel == l.Pkg {
+				p.Modes, found = l.Modes, true
+			}
+		}
+		if !found && all {
+			stale = append(stale, l.Pkg)
+		}
+	}
+	if len(stale) > 0 {
+		return fmt.Errorf("exclusions.go limits the modes of packages that do not exist (remove them): %s", strings.Join(stale, ", "))
+	}
+	return nil
+}
+
+// modeReason is the reason the package's modes are limited.
+func modeReason(pkg string) string {
+	for _, l := range modeLimits {
+		if l.Pkg == pkg {
+			return l.Reason
+		}
+	}
+	return ""
+}
+
+// runsIn says whether p's tests run in the boot mode.
+func (p *testPackage) runsIn(mode string) bool {
+	return len(p.Modes) == 0 || slices.Contains(p.Modes, mode)
+}
+
+// planModes is the plan's modes field: "all", or the modes comma-separated.
+func planModes(p *testPackage) string {
+	if len(p.Modes) == 0 {
+		return "all"
+	}
+	return strings.Join(p.Modes, ",")
 }
 
 // applyExclusions attaches the exclusions to their packages and reports the

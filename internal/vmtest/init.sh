@@ -2,7 +2,7 @@
 # /init of the VM test lane (internal/vmtest), run by busybox sh as PID 1.
 #
 # The host wrote /etc/vmtest/modules (kernel modules, in load order) and
-# /etc/vmtest/plan (one line per test binary: package, binary, -test.skip),
+# /etc/vmtest/plan (one line per test binary: package, binary, modes, -test.skip),
 # and passes vmtest.token=, vmtest.mode= and vmtest.timeout= on the kernel
 # command line. Every line meant for the host starts with
 # "@@vmtest <token> ", a token the tests cannot know, so no test output can
@@ -187,7 +187,12 @@ say ready
 # Each binary writes into a pipe, as under go test (not onto the console,
 # which is a terminal); its exit status comes back through a file.
 tab=$(printf '\t')
-while IFS=$tab read -r pkg bin skip; do
+while IFS=$tab read -r pkg bin modes skip; do
+	# modes: "all", or the boot modes this package runs in (exclusions.go).
+	case ",$modes," in
+	,all, | *",$MODE,"*) ;;
+	*) continue ;;
+	esac
 	say start "$pkg"
 	{
 		(

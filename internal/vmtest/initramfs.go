@@ -27,7 +27,7 @@ var initScript []byte
 //	/unbox/bin/<pkg>.test     the static test binaries
 //	/unbox/src/<pkg>/         each package's files and testdata/, the binary's
 //	                          working directory, as under go test
-//	/etc/vmtest/plan          package, binary, -test.skip: one line each
+//	/etc/vmtest/plan          package, binary, modes, -test.skip: one line each
 //
 // It is not compressed: the guest would spend longer decompressing it under
 // emulation than QEMU spends loading it.
@@ -68,7 +68,7 @@ func buildInitramfs(dst, busybox string, k *kernel, pkgs []*testPackage) error {
 		if err := addPackageFiles(w, p.Dir, "unbox/src/"+p.Rel); err != nil {
 			return err
 		}
-		fmt.Fprintf(&plan, "%s\t%s\t%s\n", p.Rel, bin, skipPattern(p.Excluded))
+		fmt.Fprintf(&plan, "%s\t%s\t%s\t%s\n", p.Rel, bin, planModes(p), skipPattern(p.Excluded))
 	}
 	w.Bytes("etc/vmtest/plan", 0o644, []byte(plan.String()))
 	if err := w.Close(); err != nil {

@@ -25,7 +25,8 @@ type testPackage struct {
 	Dir        string   // on the host
 	Tests      []string // its TestPriv… functions, sorted
 	Excluded   []exclusion
-	Binary     string // the static test binary, once built
+	Modes      []string // the boot modes it runs in; nil: every mode
+	Binary     string   // the static test binary, once built
 	BuildErr   error
 }
 

@@ -160,6 +160,7 @@ type verdict struct {
 	Mode, Pkg                 string
 	Passed, Skipped, Failed   int
 	Excluded                  int
+	NotInMode                 bool     // limited to other modes (exclusions.go)
 	Problems                  []string // why this package failed, beyond test results
 	Elapsed                   time.Duration
 	FailedTests, SkippedTests []string
@@ -172,6 +173,15 @@ func judge(b *bootLog, p *testPackage) verdict {
 	v := verdict{Mode: b.Mode, Pkg: p.Rel, Excluded: len(p.Excluded)}
 	if p.BuildErr != nil {
 		v.Problems = append(v.Problems, "did not build: "+firstLine(p.BuildErr.Error()))
+		return v
+	}
+	if !p.runsIn(b.Mode) {
+		v.NotInMode = true
+		for _, r := range b.Packages {
+			if r.Pkg == p.Rel {
+				v.Problems = append(v.Problems, "ran in a mode it is limited out of")
+			}
+		}
 		return v
 	}
 	var run *packageRun

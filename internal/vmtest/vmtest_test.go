@@ -462,6 +462,51 @@ func TestJudgeAllPassing(t *testing.T) {
 	}
 }
 
+// TestJudgeModeLimits: a package limited to other modes is not expected in
+// this boot, but fails it if it ran there; in its own mode, not running is
+// a failure as for any package.
+func TestJudgeModeLimits(t *testing.T) {
+	const token = "feedfacefeedface"
+	m := "@@vmtest " + token + " "
+	parse := func(mode string, lines ...string) *bootLog {
+		b := &bootLog{Mode: mode, Info: map[string]string{}}
+		sp := &serialParser{token: token, log: b, now: time.Now}
+		for _, l := range lines {
+			sp.feed(l + "\n")
+		}
+		return b
+	}
+	ran := []string{m + "start capstone/image", "\x16=== RUN   TestPrivA", "\x16--- PASS: TestPrivA (0.01s)", "\x16PASS", m + "exit capstone/image 0", m + "done"}
+	limited := func() *testPackage {
+		p := &testPackage{Rel: "capstone/image", Tests: []string{"TestPrivA"}}
+		if err := applyModeLimits([]*testPackage{p}, []modeLimit{{Pkg: "capstone/image", Modes: []string{"bare"}}}, true); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if v := judge(parse("hybrid", m+"done"), limited()); !v.ok() || !v.NotInMode {
+		t.Errorf("judge(limited to bare, hybrid boot, not run) = %+v; want ok, not in mode", v)
+	}
+	if v := judge(parse("hybrid", ran...), limited()); v.ok() {
+		t.Errorf("judge(limited to bare, hybrid boot, ran) = %+v; want a failure", v)
+	}
+	if v := judge(parse("bare", m+"done"), limited()); v.ok() {
+		t.Errorf("judge(limited to bare, bare boot, not run) = %+v; want a failure", v)
+	}
+	if v := judge(parse("bare", ran...), limited()); !v.ok() || v.Passed != 1 {
+		t.Errorf("judge(limited to bare, bare boot, ran) = %+v; want 1 passed", v)
+	}
+	if got := planModes(limited()); got != "bare" {
+		t.Errorf("planModes = %q; want bare", got)
+	}
+	if got := planModes(&testPackage{}); got != "all" {
+		t.Errorf("planModes(no limit) = %q; want all", got)
+	}
+	if err := applyModeLimits(nil, []modeLimit{{Pkg: "capstone/gone"}}, true); err == nil {
+		t.Error("applyModeLimits with a package that does not exist = nil; want an error")
+	}
+}
+
 func TestQEMUArgs(t *testing.T) {
 	c := vmConfig{Kernel: &kernel{Image: "/k/vmlinux"}, Initramfs: "/w/initramfs.cpio", Mode: "bare", CPUs: 2, MemoryMiB: 1024, TestTimeout: 4 * time.Minute}
 	args := strings.Join(qemuArgs(c, "tok"), " ")

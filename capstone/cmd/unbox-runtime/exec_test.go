@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,7 +70,8 @@ func TestPrivExec(t *testing.T) {
 	reap(n)
 }
 
-// TestPrivPreserveFDs: --preserve-fds hands descriptors on, as 3, 4, ...
+// TestPrivPreserveFDs: --preserve-fds hands descriptors on, as 3, 4, ...,
+// to the container's process (run) and to an exec'd one.
 func TestPrivPreserveFDs(t *testing.T) {
 	privileged(t)
 	r := newRT(t)
@@ -77,17 +79,27 @@ func TestPrivPreserveFDs(t *testing.T) {
 	if err := os.WriteFile(f, []byte("handed over\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in, err := os.Open(f)
-	if err != nil {
-		t.Fatal(err)
+	const show = "cat <&3; ls /proc/self/fd | tr '\\n' ' '"
+	passing := func(args ...string) {
+		t.Helper()
+		in, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		cmd := r.cmd(args...)
+		cmd.ExtraFiles = []*os.File{in}
+		out, err := cmd.Output()
+		if err != nil || string(out) != "handed over\n0 1 2 3 4 " {
+			t.Errorf("%s = %q (%v); want the file on 3, and nothing more than ls's own 4", strings.Join(args[:2], " "), out, err)
+		}
 	}
-	defer in.Close()
-	cmd := r.cmd("run", "--preserve-fds", "1", "--bundle", bundle(t, nil, "sh", "-c", "cat <&3; ls /proc/self/fd | tr '\\n' ' '"), "ubx-fds")
-	cmd.ExtraFiles = []*os.File{in}
-	out, err := cmd.Output()
-	if err != nil || !strings.HasPrefix(string(out), "handed over\n0 1 2 3 4 ") {
-		t.Errorf("run --preserve-fds 1 = %q (%v); want the file on 3, and nothing more than ls's own 4", out, err)
-	}
+	passing("run", "--preserve-fds", "1", "--bundle", bundle(t, nil, "sh", "-c", show), "ubx-fds")
+	st := r.create("ubx-fds-exec", bundle(t, nil, "sleep", "300"))
+	r.ok("start", "ubx-fds-exec")
+	passing("exec", "--preserve-fds", "1", "ubx-fds-exec", "sh", "-c", show)
+	r.run("kill", "ubx-fds-exec", "KILL")
+	reap(st.Pid)
 }
 
 // TestPrivJoinNamespaces: a container that names another's network, IPC
@@ -139,11 +151,67 @@ func TestPrivUserNamespace(t *testing.T) {
 	if res.code != 0 || len(f) < 5 || f[0] != "0" || f[1] != "0" || f[2] != "100000" || f[3] != "65536" || f[4] != "devnull-ok" {
 		t.Errorf("in a user namespace: %s; want uid 0 inside, mapped to 100000, and a working /dev/null", res)
 	}
-	st := r.create("ubx-userns-exec", b)
-	if res := r.run("exec", "ubx-userns-exec", "true"); res.code != 1 || !strings.Contains(res.msg(), "user namespace is not supported") {
-		t.Errorf("exec into a container with its own user namespace = %s; want a clear refusal", res)
+	// exec joins the user namespace too (internal/nsenter does it from a
+	// single-threaded child, last): root inside, the container's mapping.
+	st := r.create("ubx-userns-exec", bundleLike(t, b, "sleep", "300"))
+	r.ok("start", "ubx-userns-exec")
+	res = r.run("exec", "ubx-userns-exec", "sh", "-c", "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user")
+	want := "0\n" + readlink("/proc/"+strconv.Itoa(st.Pid)+"/ns/user") + "\n"
+	f = strings.Fields(res.stdout)
+	if res.code != 0 || len(f) != 5 || f[0] != "0" || f[2] != "100000" || !strings.HasSuffix(res.stdout, want[2:]) {
+		t.Errorf("exec into a container with its own user namespace = %s; want uid 0 inside, mapped to 100000, in the init's user namespace %s", res, want[2:])
 	}
-	_ = st
+	r.run("kill", "ubx-userns-exec", "KILL")
+	reap(st.Pid)
+}
+
+// bundleLike is a bundle with b's config.json (and so its root) and
+// another command.
+func bundleLike(t *testing.T, b string, args ...string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(b, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Process.Args = args
+	dir := t.TempDir()
+	writeSpec(t, dir, &s)
+	return dir
+}
+
+// TestPrivExecConfinement: an exec'd process is as confined as the
+// container's first one, as runc exec makes it: the same capability sets,
+// no_new_privs, seccomp filter and limits. Before, it had every capability
+// of root and no filter.
+func TestPrivExecConfinement(t *testing.T) {
+	privileged(t)
+	r := newRT(t)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"sethostname"}, Action: specs.ActErrno}},
+		}
+	}, "sleep", "300")
+	st := r.create("ubx-confined", b)
+	r.ok("start", "ubx-confined")
+	defer reap(st.Pid)
+	defer r.run("kill", "ubx-confined", "KILL")
+	const status = "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/%s/status"
+	init := r.ok("exec", "ubx-confined", "sh", "-c", strings.Replace(status, "%s", "1", 1)).stdout
+	res := r.run("exec", "ubx-confined", "sh", "-c", strings.Replace(status, "%s", "self", 1)+"; ulimit -n; hostname changed 2>/dev/null; echo sethostname=$?")
+	if res.code != 0 || !strings.HasPrefix(res.stdout, init) || !strings.HasSuffix(res.stdout, "\n1024\nsethostname=1\n") {
+		t.Errorf("exec'd process:\n%s\nwant the init's confinement\n%s\nthen 1024 open files and sethostname refused", res, init)
+	}
+	// The comparison means something only if the init is confined.
+	host, _ := os.ReadFile("/proc/self/status")
+	hostBnd := regexp.MustCompile(`CapBnd:\t\w+`).FindString(string(host))
+	if !strings.Contains(init, "NoNewPrivs:\t1") || !strings.Contains(init, "Seccomp:\t2") || hostBnd == "" || strings.Contains(init, hostBnd) {
+		t.Errorf("the init's status:\n%s\nwant no_new_privs, a filter and a bounding set smaller than the host's %s", init, hostBnd)
+	}
 }
 
 // rootOf is the root.path of a bundle.

@@ -114,19 +114,20 @@ func newApp(g *globals) *cli.App {
 			&cli.StringFlag{Name: "state", Value: engine.DefaultState, EnvVars: []string{"UNBOX_STATE"}, Usage: "where the monitors' and runtimes' state is kept (a tmpfs)"},
 			&cli.StringFlag{Name: "runtime", Value: engine.BuiltinRuntime, EnvVars: []string{"UNBOX_RUNTIME"}, Usage: "the default OCI runtime: " + engine.BuiltinRuntime + " (built in), a name in PATH (runc, crun), or a path"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: engine.DefaultCgroupParent, Usage: "the cgroup containers' cgroups go under"},
+			configFlag(),
 		},
 		Before: func(c *cli.Context) error {
 			g.opts = engine.Options{Root: c.String("root"), State: c.String("state"), Runtime: c.String("runtime"), CgroupParent: c.String("cgroup-parent")}
 			return nil
 		},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			runCommand(g), createCommand(g), startCommand(g), stopCommand(g), restartCommand(g), killCommand(g),
 			rmCommand(g), psCommand(g), logsCommand(g), execCommand(g), inspectCommand(g), topCommand(g),
 			statsCommand(g), commitCommand(g), buildCommand(g), composeCommand(g), exportCommand(g), cpCommand(g), waitCommand(g),
 			imagesCommand(g), rmiCommand(g), tagCommand(g), historyCommand(g), imageCommand(g),
 			volumeCommand(g), networkCommand(g), portCommand(g), systemCommand(g), infoCommand(g), versionCommand(g), doctorCommand(g),
 			completionCommand(g),
-		},
+		}, registryCommands(g)...),
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(g.stderr, "unbox: '%s' is not an unbox command (see 'unbox --help')\n", name)
 		},

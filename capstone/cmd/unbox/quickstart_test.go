@@ -79,3 +79,18 @@ func TestPrivQuickStart(t *testing.T) {
 		t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", strings.Join(quickStart, " "), err, out.String(), errb.String())
 	}
 }
+
+// TestQuickStartInREADMEs: the command TestPrivQuickStart types is the one
+// both READMEs give, as it stands.
+func TestQuickStartInREADMEs(t *testing.T) {
+	want := strings.Join(quickStart, " ")
+	for _, readme := range []string{"../../../README.md", "../../README.md"} {
+		b, err := os.ReadFile(readme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "```sh\n"+want+"\n```") {
+			t.Errorf("%s has no sh block with the quick start:\n%s", readme, want)
+		}
+	}
+}

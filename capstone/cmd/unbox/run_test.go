@@ -70,7 +70,7 @@ func TestPrivRunFlags(t *testing.T) {
 		{"user numeric", []string{"-u", "1234:5678"}, "id -u; id -g", "1234\n5678"},
 		{"hostname", []string{"-h", "box1"}, "hostname; cat /etc/hostname", "box1\nbox1"},
 		{"read-only", []string{"--read-only"}, "touch /x 2>&1; echo $?", "touch: /x: Read-only file system\n1"},
-		{"tmpfs", []string{"--tmpfs", "/scratch:size=1m,mode=1770"}, "grep ' /scratch ' /proc/mounts | cut -d' ' -f3-4; stat -c %a /scratch",
+		{"tmpfs", []string{"--tmpfs", "/scratch:size=1m,mode=1770"}, "grep ' /scratch ' /proc/mounts | cut -d' ' -f3-4 | sed 's/,inode64//'; stat -c %a /scratch",
 			"tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=1770\n1770"},
 		{"cap-drop", []string{"--cap-drop", "ALL", "--cap-add", "NET_RAW"}, "grep CapEff /proc/self/status", "CapEff:\t0000000000002000"},
 		{"default caps", nil, "grep CapEff /proc/self/status", "CapEff:\t00000000a80425fb"},

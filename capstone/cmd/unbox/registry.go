@@ -1,0 +1,53 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/unboxlab/unbox/capstone/image"
+)
+
+// configFlag is the global --config: the directory of the engine's
+// configuration (daemon.json: registry mirrors, insecure registries) and
+// of the credentials `unbox login` stores (config.json).
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Value: image.DefaultConfigDir, EnvVars: []string{"UNBOX_CONFIG"},
+		Usage: "the engine's configuration directory: daemon.json (registry-mirrors, insecure-registries) and config.json (logins)"}
+}
+
+// configDir is the --config directory.
+func configDir(c *cli.Context) string {
+	if d := c.String("config"); d != "" {
+		return d
+	}
+	return image.DefaultConfigDir
+}
+
+// transfer prepares a pull or a push: the options the configuration
+// gives, and a progressView that draws its events under the header line
+// (neither with --quiet).
+func (g *globals) transfer(c *cli.Context, header string) (image.RemoteOptions, *progressView, error) {
+	rc, err := image.LoadRegistryConfig(configDir(c))
+	if err != nil {
+		return image.RemoteOptions{}, nil, err
+	}
+	o := image.RemoteOptions{ConfigDir: configDir(c), Registry: rc}
+	view := newProgress(g.stdout)
+	if !c.Bool("quiet") {
+		fmt.Fprintln(g.stdout, header)
+		o.Progress = view.event
+	}
+	return o, view, nil
+}
+
+// registryCommands are the commands of images and registries (issue 16),
+// for newApp's list.
+func registryCommands(g *globals) []*cli.Command {
+	return []*cli.Command{
+		pullCommand(g), pushCommand(g), loginCommand(g), logoutCommand(g),
+		saveCommand(g), loadCommand(g), importCommand(g),
+	}
+}
