@@ -306,21 +306,48 @@ services:
 	os.RemoveAll(dir)
 }
 
-// TestPrivComposeQuickStart runs the capstone README's second example,
-// the file app/compose.yaml as it is there (on a free host port instead
-// of 8080): web fetches db's page by db's service name and serves it on
-// the host's port; down -v leaves nothing.
-func TestPrivComposeQuickStart(t *testing.T) {
-	e := newNetEnv(t)
+// quickStartCompose is the capstone README's second example,
+// app/compose.yaml (TestComposeQuickStartInReadme keeps the two the same:
+// the VM lane has the test binary, not the README).
+const quickStartCompose = `services:
+  db:
+    image: unbox/busybox
+    command: ["sh", "-c", "echo hello from db > /data/index.html; exec httpd -f -p 5432 -h /data"]
+    volumes: [db_data:/data]
+    restart: always
+  web:
+    image: unbox/busybox
+    command: ["sh", "-c", "mkdir -p /www; until wget -qO /www/index.html http://db:5432/; do sleep 1; done; exec httpd -f -p 80 -h /www"]
+    ports: ["8080:80"]
+    depends_on: [db]
+volumes:
+  db_data:
+`
+
+// TestComposeQuickStartInReadme: the README shows quickStartCompose as
+// app/compose.yaml, and `compose up -d` on it.
+func TestComposeQuickStartInReadme(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, file, found := strings.Cut(string(b), "```yaml\n# app/compose.yaml\n")
-	file, _, closed := strings.Cut(file, "```")
-	if !found || !closed || !strings.Contains(file, `"8080:80"`) {
-		t.Fatalf("capstone/README.md has no app/compose.yaml publishing 8080:80")
+	file, rest, closed := strings.Cut(file, "```")
+	if !found || !closed || file != quickStartCompose {
+		t.Errorf("capstone/README.md's app/compose.yaml = %q; want quickStartCompose, %q (change both)", file, quickStartCompose)
 	}
+	if !strings.Contains(rest, "unbox compose -f app/compose.yaml up -d") {
+		t.Errorf("capstone/README.md does not run app/compose.yaml with compose up -d")
+	}
+}
+
+// TestPrivComposeQuickStart runs the capstone README's second example,
+// quickStartCompose (on a free host port instead of 8080): web fetches
+// db's page by db's service name and serves it on the host's port; down
+// -v leaves nothing.
+func TestPrivComposeQuickStart(t *testing.T) {
+	e := newNetEnv(t)
+	file := quickStartCompose
 	port := freeHostPort(t)
 	dir := writeContext(t, map[string]string{"app/compose.yaml": strings.Replace(file, `"8080:80"`, fmt.Sprintf(`"%d:80"`, port), 1)})
 	files := []string{"compose", "-f", filepath.Join(dir, "app/compose.yaml"), "-f", upstreamOverride(t, dir, fakeUpstream(t), "default")}
