@@ -21,8 +21,9 @@ import (
 )
 
 // cycles is how many run -d / rm -f cycles TestPrivFaultKillCLI makes.
-// CI's default, 40, takes about 15 seconds here and kills the CLI at
-// every stage of both commands many times over; the 200 is
+// The default, 40, takes about 15 seconds here and kills the CLI at
+// every stage of both commands many times over; the 200, which
+// .ci/run makes in a stage of its own, is
 //
 //	go test -exec sudo -run TestPrivFaultKillCLI ./capstone/cmd/unbox -args -cycles 200
 var cycles = flag.Int("cycles", 40, "run -d / rm -f cycles of TestPrivFaultKillCLI, each with the CLI killed at a random point")
