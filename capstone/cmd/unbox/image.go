@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,28 +31,13 @@ func imageCommand(g *globals) *cli.Command {
 				Action: func(c *cli.Context) error { return g.importImage(c) },
 			},
 			{Name: "inspect", Usage: "show an image's details, as JSON", ArgsUsage: "IMAGE [IMAGE...]", Action: func(c *cli.Context) error {
-				if err := needArgs(c, 1); err != nil {
-					return err
-				}
-				e, err := g.engine()
-				if err != nil {
-					return err
-				}
-				var out []any
-				var errs []error
-				for _, ref := range c.Args().Slice() {
+				return g.inspectEach(c, func(e *engine.Engine, ref string) (any, error) {
 					img, err := e.Images.Resolve(ref)
 					if err != nil {
-						errs = append(errs, err)
-						continue
+						return nil, err
 					}
-					out = append(out, imageJSON(img))
-				}
-				if out == nil {
-					out = []any{}
-				}
-				printJSON(g.stdout, out)
-				return errors.Join(errs...)
+					return imageJSON(img), nil
+				})
 			}},
 			{
 				Name:  "prune",

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -24,31 +23,8 @@ func inspectCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "type", Usage: "only this kind: container, image, volume or network"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1); err != nil {
-				return err
-			}
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
 			typ := c.String("type")
-			var out []any
-			var errs []error
-			for _, ref := range c.Args().Slice() {
-				v, err := inspectOne(e, ref, typ)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				out = append(out, v)
-			}
-			if out == nil {
-				out = []any{}
-			}
-			if err := printJSON(g.stdout, out); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return g.inspectEach(c, func(e *engine.Engine, ref string) (any, error) { return inspectOne(e, ref, typ) })
 		},
 	}
 }

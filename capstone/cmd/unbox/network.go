@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -148,27 +147,7 @@ func networkInspectCommand(g *globals) *cli.Command {
 		Usage:     "show networks' details, as JSON: subnet, gateway, containers and their addresses",
 		ArgsUsage: "NETWORK [NETWORK...]",
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1); err != nil {
-				return err
-			}
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			out := []any{}
-			var errs []error
-			for _, n := range c.Args().Slice() {
-				info, err := e.InspectNetwork(n)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				out = append(out, info)
-			}
-			if err := printJSON(g.stdout, out); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return g.inspectEach(c, func(e *engine.Engine, n string) (any, error) { return e.InspectNetwork(n) })
 		},
 	}
 }

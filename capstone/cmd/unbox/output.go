@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -14,6 +15,9 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+	"github.com/urfave/cli/v2"
+
+	"github.com/unboxlab/unbox/capstone/engine"
 )
 
 // Colours: only where the output is a terminal and the user has not set
@@ -89,6 +93,33 @@ func table(w io.Writer, header []string, rows [][]string) {
 	for _, l := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
 		io.WriteString(w, strings.TrimRight(l, " ")+"\n")
 	}
+}
+
+// inspectEach is every `inspect`: the command's arguments, each looked up
+// by one, printed together as one JSON array (empty, not null, when none is
+// found), and the errors of those not found after it.
+func (g *globals) inspectEach(c *cli.Context, one func(e *engine.Engine, ref string) (any, error)) error {
+	if err := needArgs(c, 1); err != nil {
+		return err
+	}
+	e, err := g.engine()
+	if err != nil {
+		return err
+	}
+	out := []any{}
+	var errs []error
+	for _, ref := range c.Args().Slice() {
+		v, err := one(e, ref)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, v)
+	}
+	if err := printJSON(g.stdout, out); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
 // printJSON writes v as indented JSON, as `docker inspect` does.

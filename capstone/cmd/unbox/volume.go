@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/unboxlab/unbox/capstone/engine"
 	"github.com/unboxlab/unbox/internal/volume"
 )
 
@@ -87,28 +88,13 @@ func volumeCommand(g *globals) *cli.Command {
 				Usage:     "show volumes' details, as JSON",
 				ArgsUsage: "VOLUME [VOLUME...]",
 				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 1); err != nil {
-						return err
-					}
-					e, err := g.engine()
-					if err != nil {
-						return err
-					}
-					var out []any
-					var errs []error
-					for _, n := range c.Args().Slice() {
+					return g.inspectEach(c, func(e *engine.Engine, n string) (any, error) {
 						v, err := e.Volumes.Get(n)
 						if err != nil {
-							errs = append(errs, err)
-							continue
+							return nil, err
 						}
-						out = append(out, volumeJSON(v))
-					}
-					if out == nil {
-						out = []any{}
-					}
-					printJSON(g.stdout, out)
-					return errors.Join(errs...)
+						return volumeJSON(v), nil
+					})
 				},
 			},
 			{
