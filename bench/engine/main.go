@@ -41,7 +41,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -93,22 +92,12 @@ func run(args []string, stdout io.Writer) error {
 	}
 	// Every command is started from this thread, whose mount namespace
 	// may be a private one.
-	runtime.LockOSThread()
-	mode, hidden, err := benchutil.HideUnified()
+	u, err := benchutil.StartUnbox(stdout, "engine")
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "unbox-bench-engine-")
-	if err != nil {
-		return err
-	}
+	work, bin := u.Work, u.Bin
 	defer os.RemoveAll(work)
-
-	fmt.Fprintln(stdout, "building unbox (CGO_ENABLED=0 -tags urfave_cli_no_docs)...")
-	bin := filepath.Join(work, "unbox")
-	if err := benchutil.Build(bin, "./capstone/cmd/unbox"); err != nil {
-		return err
-	}
 	state := filepath.Join(work, "unbox-state")
 	unbox := &engine{
 		name: "unbox", base: []string{bin, "--root", filepath.Join(work, "unbox-root"), "--state", state}, state: state,
@@ -147,11 +136,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 
-	note := mode.String()
-	if hidden {
-		note += " host; both engines ran in a private mount namespace without /sys/fs/cgroup/unified (cgroup v1, the same hierarchies), because crun 1.8 refuses the hybrid layout"
-	}
-	printMachine(stdout, note, bin)
+	printMachine(stdout, u.Cgroups, bin)
 
 	for r := 0; r < *rounds; r++ {
 		for i := range engines {
@@ -292,10 +277,7 @@ func cleanup(engines []*engine) {
 func printMachine(w io.Writer, note, bin string) {
 	benchutil.PrintMachine(w)
 	fmt.Fprintf(w, "cgroups: %s\n", note)
-	version := func(args ...string) string {
-		out, _ := exec.Command(args[0], args[1:]...).Output()
-		return strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]
-	}
+	version := benchutil.Version
 	fmt.Fprintf(w, "unbox:   %s (built-in runtime)\n", version(bin, "--version"))
 	fmt.Fprintf(w, "podman:  %s; %s; runtime %s\n", version("podman", "--version"), version("conmon", "--version"),
 		version("podman", "info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}"))

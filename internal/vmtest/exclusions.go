@@ -43,7 +43,7 @@ var exclusions = []exclusion{
 	{
 		Pkg:    "capstone/cmd/unbox",
 		Test:   "TestPrivPeerBuildPodman",
-		Reason: "builds the same Dockerfile with podman build (and runc) to compare the images; the VM has only busybox. It runs in .ci/run's host tests",
+		Reason: "builds the same Dockerfile with podman build (and runc) to compare the images, then loads our build into podman and runs it there; the VM has only busybox. It runs in .ci/run's host tests",
 	},
 	{
 		Pkg:    "capstone/cmd/unbox-runtime",

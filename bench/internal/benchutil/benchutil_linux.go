@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unboxlab/unbox/internal/cgroups"
+	"github.com/unboxlab/unbox/internal/procfs"
 )
 
 // GoTool is the go command: on the PATH, or the toolchain's that built this
@@ -78,6 +79,67 @@ func HideUnified() (mode cgroups.Mode, hidden bool, err error) {
 		return mode, false, fmt.Errorf("umount -l /sys/fs/cgroup/unified: %w", err)
 	}
 	return mode, true, nil
+}
+
+// Unbox is the start of a bench of the unbox engine beside a peer: a
+// temporary directory, the engine built into it, and the cgroup layout
+// both ran in.
+type Unbox struct {
+	Work    string // the bench's directory; the caller removes it
+	Bin     string // unbox, built into Work
+	Cgroups string // the line the report gives the cgroup layout
+}
+
+// StartUnbox locks the calling thread, which must then start every
+// command, and hides a hybrid host's unified tree from it (HideUnified:
+// for crun, podman's runtime), then makes a directory unbox-bench-NAME-*
+// and builds unbox into it, saying so on w.
+func StartUnbox(w io.Writer, name string) (*Unbox, error) {
+	runtime.LockOSThread()
+	mode, hidden, err := HideUnified()
+	if err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "unbox-bench-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(w, "building unbox (CGO_ENABLED=0 -tags urfave_cli_no_docs)...")
+	u := &Unbox{Work: work, Bin: filepath.Join(work, "unbox"), Cgroups: mode.String()}
+	if err := Build(u.Bin, "./capstone/cmd/unbox"); err != nil {
+		os.RemoveAll(work)
+		return nil, err
+	}
+	if hidden {
+		u.Cgroups += " host; both engines ran in a private mount namespace without /sys/fs/cgroup/unified (cgroup v1, the same hierarchies), because crun 1.8 refuses the hybrid layout"
+	}
+	return u, nil
+}
+
+// Version is the first line a command prints (its --version), or "" if
+// it fails.
+func Version(args ...string) string {
+	out, _ := exec.Command(args[0], args[1:]...).Output()
+	return strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]
+}
+
+// UnmountUnder detaches every mount at or below dir in the calling
+// thread's mount namespace, the last mounted first: what a peer left in
+// the bench's directory (containers/storage bind-mounts its overlay
+// directory on itself and leaves it there), before the directory is
+// removed. Errors are ignored: a mount may go with the one below it.
+func UnmountUnder(dir string) {
+	// thread-self: the calling thread's namespace may be a private one
+	// (HideUnified), which /proc/self, the main thread's, is not.
+	ms, err := procfs.ReadMountinfo("thread-self")
+	if err != nil {
+		return
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		if p := ms[i].Point; p == dir || strings.HasPrefix(p, dir+"/") {
+			_ = unix.Unmount(p, unix.MNT_DETACH)
+		}
+	}
 }
 
 // Median is the middle of xs, sorted (the upper one of an even count).

@@ -47,6 +47,8 @@ CMD ["cat", "/app/top.txt"]
 // types, modes, owners, sizes, contents, link targets; not times) and
 // their configs. The base reaches podman through the OCI layout of
 // unbox's store (the oci: transport), which proves podman reads it too.
+// Then the image unbox built goes the other way, through unbox save and
+// podman load, and runs in podman.
 func TestPrivPeerBuildPodman(t *testing.T) {
 	e := newEnv(t)
 	kittest.Require(t, needPodman)
@@ -136,6 +138,55 @@ func TestPrivPeerBuildPodman(t *testing.T) {
 	}
 	if a, b := fmt.Sprintf("%+v", ourCfg[0].Config), fmt.Sprintf("%+v", theirCfg[0].Config); a != b {
 		t.Errorf("configs differ:\n  unbox  %s\n  podman %s", a, b)
+	}
+
+	// The image unbox built, saved, loads into podman and runs there as
+	// it was built: its CMD, its USER, its WORKDIR, its ENV, RUN's file.
+	// Under a name of its own, not podman's build's.
+	e.ok("tag", "difftest", "localhost/ubxbuilt:latest")
+	saved := filepath.Join(dir, "built.tar")
+	e.ok("save", "-o", saved, "localhost/ubxbuilt:latest")
+	if out := podman("load", "-i", saved); !strings.Contains(out, "ubxbuilt") {
+		t.Errorf("podman load of our build: %s; want its name", out)
+	}
+	var ourImg []struct {
+		ID string `json:"Id"`
+	}
+	if err := json.Unmarshal([]byte(e.ok("inspect", "--type", "image", "difftest").stdout), &ourImg); err != nil || len(ourImg) != 1 {
+		t.Fatalf("inspect difftest: %v", err)
+	}
+	if id := strings.TrimSpace(podman("image", "inspect", "--format", "{{.Id}}", "localhost/ubxbuilt")); id != strings.TrimPrefix(ourImg[0].ID, "sha256:") {
+		t.Errorf("podman's ID of our build = %s; want ours, %s", id, ourImg[0].ID)
+	}
+	// Root here cannot raise hard limits: podman's defaults would. conmon
+	// makes a cgroup of its own under the parent, removed at the end,
+	// once conmon, which outlives `podman run --rm` by a moment, is gone.
+	parent := "/unbox-test-build-podman"
+	t.Cleanup(func() {
+		roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+		roots = append(roots, "/sys/fs/cgroup")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			left := false
+			for _, r := range roots {
+				os.Remove(filepath.Join(r, parent, "conmon"))
+				os.Remove(filepath.Join(r, parent))
+				if _, err := os.Stat(filepath.Join(r, parent)); err == nil {
+					left = true
+				}
+			}
+			if !left || time.Now().After(deadline) {
+				return
+			}
+		}
+	})
+	run := []string{"run", "--rm", "--network", "none", "--cgroup-parent", parent, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
+		"localhost/ubxbuilt"}
+	if out := podman(run...); out != "top\n" {
+		t.Errorf("podman run of our build (its CMD) = %q; want %q", out, "top\n")
+	}
+	want := "1000 /app hi hi\n"
+	if out := podman(append(run, "sh", "-c", `echo $(id -u) $(pwd) $GREETING $(cat made/by-run)`)...); out != want {
+		t.Errorf("podman run of our build = %q; want %q (USER, WORKDIR, ENV, RUN's file)", out, want)
 	}
 }
 
