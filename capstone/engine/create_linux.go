@@ -133,6 +133,11 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 	if _, err := e.runtimeFor(o.Runtime); err != nil {
 		return nil, nil, err
 	}
+	if o.Init {
+		if err := checkStaticSelf(); err != nil {
+			return nil, nil, err
+		}
+	}
 	if _, err := capabilities(HostConfig{CapAdd: o.CapAdd, CapDrop: o.CapDrop}); err != nil {
 		return nil, nil, err
 	}

@@ -308,7 +308,24 @@ func (e *Engine) destroyCgroup(c *Container) error {
 	if err := m.Destroy(); err != nil {
 		return err
 	}
-	for _, d := range m.Dirs() {
+	// The runtime may have made the container's cgroup, and so the
+	// parent, in hierarchies beyond those five: unbox-runtime in devices
+	// (its device rules), runc in every v1 hierarchy (blkio, systemd,
+	// unified ...). What is left empty there goes too; rmdir(2) removes
+	// only an empty cgroup, so another container's keeps the parent
+	// (EBUSY), and on v2 there is one tree, which the loop's first entry
+	// already covered.
+	dirs := m.Dirs()
+	if !host.Mode.V2() {
+		hs, _ := os.ReadDir(host.Root)
+		for _, h := range hs {
+			if h.IsDir() {
+				dirs = append(dirs, filepath.Join(host.Root, h.Name(), c.HostConfig.CgroupParent, c.ID))
+			}
+		}
+	}
+	for _, d := range dirs {
+		_ = unix.Rmdir(d)
 		_ = unix.Rmdir(filepath.Dir(d)) // EBUSY while another container's is there
 	}
 	return nil

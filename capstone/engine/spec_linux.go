@@ -33,11 +33,6 @@ var (
 	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 )
 
-// initPath is where --init's reaper appears in the container: under /dev,
-// a tmpfs of the container's own, so that the mount point is never made
-// in the container's upper dir (and never committed).
-const initPath = "/dev/init"
-
 // startSpec is what a start adds to the record: the console size, the
 // network's decision, the reaper for --init.
 type startSpec struct {
@@ -68,7 +63,7 @@ func (e *Engine) spec(c *Container, s startSpec) (*specs.Spec, error) {
 		return nil, &ExitCodeError{Code: 125, Err: fmt.Errorf("no command specified")}
 	}
 	if c.HostConfig.Init {
-		args = append([]string{initPath, "--"}, args...)
+		args = append([]string{InitPath, "--"}, args...)
 	}
 	caps, err := capabilities(c.HostConfig)
 	if err != nil {
@@ -115,7 +110,7 @@ func (e *Engine) spec(c *Container, s startSpec) (*specs.Spec, error) {
 		sp.Mounts = append(sp.Mounts, specMount(m))
 	}
 	if c.HostConfig.Init {
-		sp.Mounts = append(sp.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: s.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+		sp.Mounts = append(sp.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: s.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	// Parents before what is mounted on them, as Docker sorts them.
 	sort.SliceStable(sp.Mounts, func(i, j int) bool {

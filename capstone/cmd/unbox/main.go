@@ -12,16 +12,21 @@
 //	unbox ps; unbox logs web; unbox exec -it web sh; unbox rm -f web
 //
 // The same binary is the containers' monitors and their inits, caught
-// here before any flag parsing (internal/reexec).
+// here before any flag parsing (internal/reexec), and --init's reaper, the
+// PID 1 of a container run with it (engine.Reap).
 package main
 
 import (
 	"os"
 
+	"github.com/unboxlab/unbox/capstone/engine"
 	"github.com/unboxlab/unbox/internal/reexec"
 )
 
 func main() {
+	if os.Args[0] == engine.InitPath {
+		os.Exit(engine.Reap(os.Args[1:])) // --init, as the container's PID 1
+	}
 	reexec.Init()
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

@@ -28,6 +28,9 @@ import (
 // inits. So the tests drive the engine as a person does, process by
 // process, and need no build of their own (the VM lane has no Go).
 func TestMain(m *testing.M) {
+	if os.Args[0] == engine.InitPath {
+		os.Exit(engine.Reap(os.Args[1:]))
+	}
 	reexec.Init()
 	if filepath.Base(os.Args[0]) == "unbox" {
 		os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
