@@ -97,7 +97,12 @@ func TestPrivInit(t *testing.T) {
 		if c.init {
 			args = append(args, "--init")
 		}
-		e.ok(append(args, "unbox/busybox", "sleep", "1000")...)
+		e.ok(append(args, "unbox/busybox", "sh", "-c", "echo ready; exec sleep 1000")...)
+		// The command runs once the reaper has its signal handlers (it
+		// installs them before it starts the command): a SIGTERM before
+		// that, while the Go runtime and the packages start, would end
+		// the reaper itself.
+		e.waitLog(c.name, "ready")
 		e.ok("stop", "-t", "1", c.name)
 		if got := strconv.Itoa(e.inspect(c.name).State.ExitCode); got != c.want {
 			t.Errorf("stop of a sleep %s: exit code %s; want %s", c.name, got, c.want)

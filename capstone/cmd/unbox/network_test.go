@@ -110,14 +110,22 @@ func waitHTTP(t *testing.T, addr, path, want string) {
 }
 
 // freeHostPort is a TCP port nothing listens on now.
-func freeHostPort(t *testing.T) int {
+func freeHostPort(t *testing.T) int { return freeHostPorts(t, 1)[0] }
+
+// freeHostPorts is n distinct free ports: each listener is held until all
+// are chosen, or the kernel may hand the same port out twice.
+func freeHostPorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp4", ":0")
-	if err != nil {
-		t.Fatal(err)
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp4", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // httpd is a container command that serves /srv/index.html saying what.
@@ -196,7 +204,8 @@ func TestPrivNetworkScenario(t *testing.T) {
 // TestPrivNetworkPublish: each -p form, -P with exposed ports, and port.
 func TestPrivNetworkPublish(t *testing.T) {
 	e := newNetEnv(t)
-	p1, p2 := freeHostPort(t), freeHostPort(t)
+	ps := freeHostPorts(t, 2)
+	p1, p2 := ps[0], ps[1]
 	id := e.out(append([]string{"run", "-d", "-p", fmt.Sprintf("%d:80", p1), "-p", fmt.Sprintf("127.0.0.1:%d:80", p2),
 		"-p", "80", "--expose", "81", "unbox/busybox"}, httpd("pub")...)...)
 	lines := strings.Split(e.out("port", id), "\n")
