@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.IntVar(&o.parallel, "parallel", 0, "VMs at once (default: every mode at once)")
 	fl.DurationVar(&o.testTimeout, "test-timeout", 10*time.Minute, "limit for each test binary, inside the VM (-test.timeout); the engine's, capstone/cmd/unbox, takes about 4 minutes under TCG with 2 CPUs, more with 1")
 	fl.DurationVar(&o.bootTimeout, "boot-timeout", 60*time.Second, "limit for the kernel to start /init; past it, boot again once")
-	fl.DurationVar(&o.timeout, "timeout", 25*time.Minute, "limit for each whole boot")
+	fl.DurationVar(&o.timeout, "timeout", 40*time.Minute, "limit for each whole boot")
 	kernelDebs := fl.String("kernel-deb", "", "kernel packages (.deb, comma-separated: the image, and the modules where they come apart) to boot instead of the pinned one (kernelpin.go)")
 	fl.BoolVar(&o.bumpKernel, "bump-kernel", false, "print the kernel pin for apt's current linux-image-amd64, for kernelpin.go, and exit")
 	fl.StringVar(&o.cacheDir, "cache", "", "where the kernel package and the kernel unpacked from it are kept (default: the user's cache directory)/unbox/vmtest")
