@@ -128,6 +128,12 @@ var exclusions = []exclusion{
 			"does not depend on the cgroup layout. It runs in .ci/run's host tests",
 	},
 	{
+		Pkg:  "capstone/cmd/unbox",
+		Test: "TestPrivNetworkTwenty",
+		Reason: "20 containers started at once on one emulated CPU take minutes of the lane's budget, and what it proves, " +
+			"distinct leases and names under concurrency, does not depend on the cgroup layout. It runs in .ci/run's host tests",
+	},
+	{
 		Pkg:    "capstone/cmd/unbox-runtime",
 		Test:   "TestPrivPeerDiffRuncDevices",
 		Reason: "runs the same device-cgroup bundles under runc, the peer it compares with; the VM has only busybox. It runs in .ci/run's host tests",
