@@ -216,6 +216,9 @@ func (b *builder) buildStage(ctx context.Context, s *instructions.Stage) error {
 		}
 		st.img = img
 	}
+	if sh := st.img.Config.Ext.Shell; len(sh) > 0 {
+		st.shell = slices.Clone(sh) // the base image's SHELL, as Docker
+	}
 	if !st.scratch {
 		fmt.Fprintf(b.o.Out, "--> %s\n", st.img.ShortID())
 	}

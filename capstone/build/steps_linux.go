@@ -12,10 +12,12 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/unboxlab/unbox/capstone/engine"
 	"github.com/unboxlab/unbox/capstone/image"
+	"github.com/unboxlab/unbox/internal/ocilayout"
 )
 
 // dispatch runs one instruction on the stage. Its words are expanded
@@ -68,7 +70,7 @@ func (b *builder) dispatch(ctx context.Context, st *stage, c instructions.Comman
 		}
 		return b.configStep(st, cfg, "LABEL "+strings.Join(words, " "))
 	case *instructions.MaintainerCommand:
-		return b.configStep(st, cfg, "MAINTAINER "+c.Maintainer, func(img *ocispec.Image) { img.Author = c.Maintainer })
+		return b.configStep(st, cfg, "MAINTAINER "+c.Maintainer, func(img *ocilayout.Config) { img.Author = c.Maintainer })
 	case *instructions.UserCommand:
 		cfg.User = c.User
 		return b.configStep(st, cfg, "USER "+c.User)
@@ -115,10 +117,17 @@ func (b *builder) dispatch(ctx context.Context, st *stage, c instructions.Comman
 		cfg.StopSignal = c.Signal
 		return b.configStep(st, cfg, "STOPSIGNAL "+c.Signal)
 	case *instructions.ShellCommand:
-		// The OCI image config has no field for it (Docker's has): it
-		// shapes this stage's shell-form instructions only.
+		// Kept in Docker's extension of the config, as Docker does, so that
+		// an image built FROM this one starts with the same shell.
 		st.shell = slices.Clone(c.Shell)
-		return nil
+		return b.configStep(st, cfg, "SHELL "+jsonWords(c.Shell), func(img *ocilayout.Config) { img.Ext.Shell = slices.Clone(c.Shell) })
+	case *instructions.HealthCheckCommand:
+		// Docker's extension of the config too; the engine runs it
+		// (`unbox run`, ps shows the state). NONE turns off the base
+		// image's.
+		h := *c.Health
+		h.Test = slices.Clone(h.Test)
+		return b.configStep(st, cfg, "HEALTHCHECK "+healthWords(h), func(img *ocilayout.Config) { img.Ext.Healthcheck = &h })
 	case *instructions.RunCommand:
 		return b.run(ctx, st, c)
 	case *instructions.CopyCommand:
@@ -155,6 +164,24 @@ func cmdline(c instructions.ShellDependantCmdLine, sh []string) []string {
 		return append(slices.Clone(sh), strings.Join(c.CmdLine, " "))
 	}
 	return slices.Clone(c.CmdLine)
+}
+
+// healthWords is a HEALTHCHECK as its history entry shows it: the test and
+// the options given.
+func healthWords(h dockerspec.HealthcheckConfig) string {
+	var w []string
+	for _, o := range []struct {
+		name string
+		d    time.Duration
+	}{{"interval", h.Interval}, {"timeout", h.Timeout}, {"start-period", h.StartPeriod}, {"start-interval", h.StartInterval}} {
+		if o.d != 0 {
+			w = append(w, "--"+o.name+"="+o.d.String())
+		}
+	}
+	if h.Retries != 0 {
+		w = append(w, fmt.Sprintf("--retries=%d", h.Retries))
+	}
+	return strings.Join(append(w, jsonWords(h.Test)), " ")
 }
 
 func jsonWords(w []string) string {
@@ -195,7 +222,7 @@ func (b *builder) done(st *stage, key string, img image.Image) error {
 // configStep makes the image of a step that changes only the config: a
 // new config with an empty-layer history entry, as Docker's builder
 // writes for ENV, CMD, LABEL and the like.
-func (b *builder) configStep(st *stage, cfg ocispec.ImageConfig, createdBy string, also ...func(*ocispec.Image)) error {
+func (b *builder) configStep(st *stage, cfg ocispec.ImageConfig, createdBy string, also ...func(*ocilayout.Config)) error {
 	key := b.key(st, createdBy)
 	if b.cached(st, key) {
 		return nil

@@ -449,7 +449,7 @@ func (s *Store) loadDocker(a *archive) ([]Loaded, error) {
 		if err != nil {
 			return nil, err
 		}
-		var cfg ocispec.Image
+		var cfg ocilayout.Config
 		if err := s.layout.ReadJSON(cfgDesc, &cfg); err != nil {
 			return nil, err
 		}

@@ -25,7 +25,7 @@ type Image struct {
 	// image not written yet.
 	Descriptor ocispec.Descriptor
 	Manifest   ocispec.Manifest
-	Config     ocispec.Image
+	Config     Config
 }
 
 // NewImage is an image of no layers for this machine's platform, with cfg
@@ -38,11 +38,11 @@ func NewImage(cfg ocispec.ImageConfig) Image {
 			Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig},
 			Layers:    []ocispec.Descriptor{},
 		},
-		Config: ocispec.Image{
+		Config: Config{Image: ocispec.Image{
 			Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
 			Config:   cfg,
 			RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{}},
-		},
+		}},
 	}
 }
 
