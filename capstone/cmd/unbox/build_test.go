@@ -4,11 +4,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeContext writes a build context: name → content.
@@ -194,5 +197,97 @@ func TestPrivBuildBadInput(t *testing.T) {
 				t.Errorf("a failed build left containers: %v", ids)
 			}
 		})
+	}
+}
+
+// serverDockerfile is the seed's application shape as a server: the
+// sources copied, an install step, EXPOSE, a HEALTHCHECK and a CMD that
+// serves them (busybox's httpd standing in for koa).
+const serverDockerfile = `FROM unbox/busybox
+WORKDIR /srv/app
+COPY package.json ./
+RUN mkdir -p public && echo "installed $(cat package.json)" > public/install.txt
+COPY public/ ./public/
+EXPOSE 3000
+HEALTHCHECK --interval=1s --timeout=3s --retries=2 CMD wget -q -O /dev/null http://127.0.0.1:3000/ || exit 1
+CMD ["httpd", "-f", "-p", "3000", "-h", "/srv/app/public"]
+`
+
+// TestPrivBuildServes: the built image runs and answers on its published
+// port, -p and -P (which publishes what EXPOSE says); HEALTHCHECK and
+// SHELL are in the image's config where Docker writes them, a child image
+// inherits the SHELL, and HEALTHCHECK NONE turns the parent's off.
+func TestPrivBuildServes(t *testing.T) {
+	e := newNetEnv(t)
+	ctx := writeContext(t, map[string]string{
+		"Dockerfile": serverDockerfile, "package.json": `{"name":"app"}`, "public/index.html": "hello from the built image\n",
+	})
+	e.ok("build", "-t", "web:1", ctx)
+
+	port := freeHostPort(t)
+	e.ok("run", "-d", "--name", "web", "-p", fmt.Sprintf("127.0.0.1:%d:3000", port), "web:1")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitHTTP(t, addr, "/", "hello from the built image")
+	waitHTTP(t, addr, "/install.txt", `installed {"name":"app"}`)
+
+	// -P publishes EXPOSE 3000 on a port the kernel picks; `port` says which.
+	e.ok("run", "-d", "--name", "webp", "-P", "web:1")
+	mapped := strings.TrimSpace(e.out("port", "webp", "3000"))
+	_, p, ok := strings.Cut(strings.Split(mapped, "\n")[0], ":")
+	if !ok {
+		t.Fatalf("port webp 3000 = %q", mapped)
+	}
+	waitHTTP(t, "127.0.0.1:"+p, "/", "hello from the built image")
+	e.ok("rm", "-f", "web", "webp")
+
+	type imageConfig struct {
+		Cmd         []string
+		Shell       []string
+		Healthcheck *struct {
+			Test     []string
+			Interval time.Duration
+			Timeout  time.Duration
+			Retries  int
+		}
+	}
+	configOf := func(ref string) imageConfig {
+		t.Helper()
+		var imgs []struct{ Config imageConfig }
+		raw := e.ok("inspect", "--type", "image", ref).stdout
+		if err := json.Unmarshal([]byte(raw), &imgs); err != nil || len(imgs) != 1 {
+			t.Fatalf("inspect %s: %v\n%s", ref, err, raw)
+		}
+		return imgs[0].Config
+	}
+	h := configOf("web:1").Healthcheck
+	if h == nil || !slices.Equal(h.Test, []string{"CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:3000/ || exit 1"}) ||
+		h.Interval != time.Second || h.Timeout != 3*time.Second || h.Retries != 2 {
+		t.Errorf("web:1's Healthcheck = %+v; want the HEALTHCHECK's test, 1s, 3s, 2 retries", h)
+	}
+	if history := e.ok("history", "--no-trunc", "web:1").stdout; !strings.Contains(history, `HEALTHCHECK --interval=1s --timeout=3s --retries=2 ["CMD-SHELL",`) {
+		t.Errorf("history lacks the HEALTHCHECK:\n%s", history)
+	}
+
+	ctx = writeContext(t, map[string]string{"Dockerfile": `FROM web:1
+SHELL ["/bin/sh", "-ec"]
+`})
+	e.ok("build", "-t", "web:shell", ctx)
+	if sh := configOf("web:shell").Shell; !slices.Equal(sh, []string{"/bin/sh", "-ec"}) {
+		t.Errorf("Shell = %q; want the SHELL instruction's", sh)
+	}
+	ctx = writeContext(t, map[string]string{"Dockerfile": `FROM web:shell
+HEALTHCHECK NONE
+CMD echo "$0 $-" 
+`})
+	e.ok("build", "-t", "web:child", ctx)
+	c := configOf("web:child")
+	if !slices.Equal(c.Cmd, []string{"/bin/sh", "-ec", `echo "$0 $-"`}) {
+		t.Errorf("Cmd = %q; want the shell form through the base image's SHELL", c.Cmd)
+	}
+	if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, []string{"NONE"}) {
+		t.Errorf("Healthcheck = %+v; want HEALTHCHECK NONE's [NONE]", c.Healthcheck)
+	}
+	if got := e.ok("run", "--rm", "web:child").stdout; !strings.HasPrefix(got, "/bin/sh ") || !strings.Contains(got, "e") {
+		t.Errorf("run web:child = %q; want sh with -e set", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
 
@@ -57,23 +58,24 @@ func inspectOne(e *engine.Engine, ref, typ string) (any, error) {
 
 // imageInspect is `inspect` of an image, with Docker's field names.
 type imageInspect struct {
-	ID           string              `json:"Id"`
-	RepoTags     []string            `json:"RepoTags"`
-	RepoDigests  []string            `json:"RepoDigests"`
-	Comment      string              `json:"Comment"`
-	Created      string              `json:"Created"`
-	Author       string              `json:"Author"`
-	Config       ocispec.ImageConfig `json:"Config"`
-	Architecture string              `json:"Architecture"`
-	Os           string              `json:"Os"`
-	Size         int64               `json:"Size"`
-	RootFS       ocispec.RootFS      `json:"RootFS"`
-	Manifest     string              `json:"Manifest"`
+	ID           string                          `json:"Id"`
+	RepoTags     []string                        `json:"RepoTags"`
+	RepoDigests  []string                        `json:"RepoDigests"`
+	Comment      string                          `json:"Comment"`
+	Created      string                          `json:"Created"`
+	Author       string                          `json:"Author"`
+	Config       dockerspec.DockerOCIImageConfig `json:"Config"` // with Healthcheck and Shell, as Docker's
+	Architecture string                          `json:"Architecture"`
+	Os           string                          `json:"Os"`
+	Size         int64                           `json:"Size"`
+	RootFS       ocispec.RootFS                  `json:"RootFS"`
+	Manifest     string                          `json:"Manifest"`
 }
 
 func imageJSON(img image.Image) imageInspect {
 	v := imageInspect{
-		ID: string(img.ID), RepoTags: img.Names, RepoDigests: []string{}, Config: img.Config.Config,
+		ID: string(img.ID), RepoTags: img.Names, RepoDigests: []string{},
+		Config:       dockerspec.DockerOCIImageConfig{ImageConfig: img.Config.Config, DockerOCIImageConfigExt: img.Config.Ext},
 		Architecture: img.Config.Architecture, Os: img.Config.OS, Size: img.Size(), RootFS: img.Config.RootFS,
 		Author: img.Config.Author, Manifest: string(img.Descriptor.Digest),
 	}
