@@ -224,8 +224,15 @@ func (e *Engine) findNetwork(s *network.Store, ref string) (network.Network, err
 			return found[0], nil
 		}
 	}
-	return network.Network{}, fmt.Errorf("network %s not found", ref)
+	return network.Network{}, networkNotFound(ref)
 }
+
+// networkNotFound is Docker's "network NAME not found", which
+// errors.Is(err, network.ErrNotFound) recognises (`network rm -f`).
+type networkNotFound string
+
+func (n networkNotFound) Error() string      { return "network " + string(n) + " not found" }
+func (networkNotFound) Is(target error) bool { return target == network.ErrNotFound }
 
 // ListNetworks lists the networks, predefined ones first, then by name;
 // with labels, only those that carry each of them (a value "" matches

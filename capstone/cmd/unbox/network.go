@@ -3,12 +3,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/unboxlab/unbox/capstone/engine"
+	"github.com/unboxlab/unbox/internal/network"
 )
 
 func networkCommand(g *globals) *cli.Command {
@@ -169,7 +171,7 @@ func networkRmCommand(g *globals) *cli.Command {
 			}
 			return g.eachArg(c, func(n string) error {
 				err := e.RemoveNetwork(n)
-				if c.Bool("force") && err != nil && strings.Contains(err.Error(), "not found") {
+				if c.Bool("force") && err != nil && errors.Is(err, network.ErrNotFound) {
 					return nil
 				}
 				return err

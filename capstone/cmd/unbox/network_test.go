@@ -324,6 +324,7 @@ func TestPrivNetworkBadInput(t *testing.T) {
 		{[]string{"network", "create", "bad/name"}, "network name"},
 		{[]string{"network", "create", "--dns", "nowhere", "n1"}, "invalid --dns"},
 		{[]string{"network", "rm", "bridge"}, "pre-defined"},
+		{[]string{"network", "rm", "nosuch"}, "network nosuch not found"},
 		{[]string{"run", "--rm", "-p", fmt.Sprintf("%d:80", busyPort), "unbox/busybox", "true"}, "in use by another program"},
 		{[]string{"run", "--rm", "-p", fmt.Sprintf("%d:80", ours), "unbox/busybox", "true"}, "holder"},
 		{[]string{"run", "--rm", "-p", "70000:80", "unbox/busybox", "true"}, "invalid publish spec"},
@@ -350,7 +351,10 @@ func TestPrivNetworkBadInput(t *testing.T) {
 		}
 	}
 	e.ok("rm", "-f", "holder")
-	e.ok("network", "rm", "taken")
+	e.ok("network", "rm", "-f", "nosuch", "taken")
+	if r := e.run("network", "inspect", "taken"); r.code == 0 {
+		t.Errorf("network rm -f nosuch taken left taken: %s", r)
+	}
 }
 
 // hostState is what a refused command must leave as it was: our links,
