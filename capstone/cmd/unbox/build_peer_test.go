@@ -196,32 +196,20 @@ func TestPrivPeerBuildPodman(t *testing.T) {
 // engine writes in /etc).
 func tarListing(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	out := map[string]string{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachTarEntry(t, path, func(h *tar.Header, r io.Reader) {
 		name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
 		top, _, _ := strings.Cut(name, "/")
 		switch {
 		case name == "" || top == "dev" || top == "proc" || top == "sys" || top == "run",
 			name == "etc/hosts" || name == "etc/hostname" || name == "etc/resolv.conf":
-			continue
+			return
 		}
 		sum := sha256.New()
-		io.Copy(sum, tr)
+		io.Copy(sum, r)
 		out[name] = fmt.Sprintf("%s %c %o %d:%d %d %x %s", name, h.Typeflag, h.Mode&0o7777, h.Uid, h.Gid, h.Size, sum.Sum(nil)[:6], h.Linkname)
-	}
+	})
+	return out
 }
 
 // peerCommand runs a peer's command (three minutes at most) and returns

@@ -102,9 +102,9 @@ func TestPrivImagesAndCommit(t *testing.T) {
 	// export the container's file system, import it as an image, run it.
 	tarPath := filepath.Join(t.TempDir(), "fs.tar")
 	e.ok("export", "-o", tarPath, "builder")
-	names := tarNames(t, tarPath)
+	inTar := tarNames(t, tarPath)
 	for _, want := range []string{"greeting", "bin/busybox", "srv/x", "etc/passwd"} {
-		if !names[want] {
+		if !inTar[want] {
 			t.Errorf("export lacks %s", want)
 		}
 	}
@@ -136,33 +136,40 @@ func TestPrivImagesAndCommit(t *testing.T) {
 	blobs, _ := os.ReadDir(filepath.Join(e.root, "images", "blobs", "sha256"))
 	snaps, _ := os.ReadDir(filepath.Join(e.root, "snapshots", "sha256"))
 	if len(blobs)+len(snaps) > 0 {
-		t.Errorf("blobs %v and snapshots %v left after every image was removed", names2(blobs), names2(snaps))
+		t.Errorf("blobs %v and snapshots %v left after every image was removed", names(blobs), names(snaps))
 	}
 	// and the next run makes the built-in image again.
 	e.ok("run", "--rm", "unbox/busybox", "true")
 }
 
-func names2(ents []os.DirEntry) []string { return names(ents) }
 
 // tarNames lists a tar archive's entries, without a trailing slash.
 func tarNames(t *testing.T, p string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	eachTarEntry(t, p, func(h *tar.Header, _ io.Reader) { out[strings.TrimSuffix(h.Name, "/")] = true })
+	return out
+}
+
+// eachTarEntry calls fn with each entry of the tar archive at p, and its
+// contents.
+func eachTarEntry(t *testing.T, p string, fn func(h *tar.Header, r io.Reader)) {
 	t.Helper()
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out := map[string]bool{}
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return out
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[strings.TrimSuffix(h.Name, "/")] = true
+		fn(h, tr)
 	}
 }
 
