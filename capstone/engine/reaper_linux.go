@@ -70,10 +70,9 @@ func checkStaticSelf() error {
 // for its timeout; under Reap the child is not PID 1, and SIGTERM ends it.
 //
 // Reap takes every signal before it starts the command, but not before the
-// Go runtime and this binary's packages have started (this binary, static,
-// starts and exits in about 40 ms on the 2-CPU machine it was written on):
-// a SIGTERM in that window ends the reaper itself, with status 2, where
-// tini's window, a C program's, is shorter.
+// Go runtime and this binary's packages have started: a SIGTERM in that
+// window ends the reaper itself, with status 2. tini's window, a small C
+// program's, is shorter.
 func Reap(args []string) int {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
