@@ -54,7 +54,7 @@
 // nftables tables and namespaces with "unbox"; [OursOnHost] lists them, and
 // [HostState] adds ip_forward, for leak checks. [Requirements] probe the
 // kernel for veth, bridge and each part of nf_tables used. IPv4 only, for
-// now; networks are not isolated from each other (Docker's are).
+// now. [Ruleset] isolates networks from each other, as Docker does.
 //
 // Nothing in this package prints; callers show the trace.
 package network

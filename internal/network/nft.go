@@ -101,7 +101,12 @@ func (m Match) String() string {
 	case MatchDport:
 		return fmt.Sprintf("%s dport %s%d", m.Proto, op, m.Port)
 	case MatchCtDNAT:
-		return "ct status " + op + "dnat"
+		if m.Not {
+			// A flag not set, as nft lists it: "!= dnat" would be
+			// "status other than dnat alone".
+			return "ct status ! dnat"
+		}
+		return "ct status dnat"
 	}
 	return fmt.Sprintf("<match %d>", m.Kind)
 }

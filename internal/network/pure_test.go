@@ -266,6 +266,12 @@ func TestRuleset(t *testing.T) {
     ip daddr 127.0.0.1 udp dport 5353 counter dnat to 10.66.0.3:53
   }
 
+  chain isolate {
+    type filter hook forward priority filter; policy accept;
+    iifname "ubx-a" oifname "ubx-b" ct status ! dnat counter drop
+    iifname "ubx-b" oifname "ubx-a" ct status ! dnat counter drop
+  }
+
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     ip saddr 10.66.0.0/24 oifname != "ubx-a" counter masquerade

@@ -79,8 +79,23 @@ type Forward struct {
 // answer come back through the host:
 //
 //	oifname BRIDGE ip saddr SUBNET ct status dnat masquerade
+//
+// Isolation: with two networks or more, the host would route between them
+// like any router, and a container could reach every other network's
+// containers by address. Docker's networks are isolated from each other
+// (its DOCKER-ISOLATION chains), so ours are: chain isolate (filter,
+// forward) drops what comes in from one bridge and would leave by another,
+// for each pair:
+//
+//	iifname BRIDGE_A oifname BRIDGE_B ct status ! dnat drop
+//
+// except connections DNATed to a published port: a published port is open
+// to whatever reaches the host, a container of another network too. A
+// container that should talk to two networks joins both (its packets then
+// stay inside each bridge and are not routed).
 func Ruleset(name string, nets []BridgeNet, fwds []Forward) *Table {
 	guard := &Chain{Name: "guard", Type: "filter", Hook: "prerouting", Priority: -300}
+	isolate := &Chain{Name: "isolate", Type: "filter", Hook: "forward", Priority: 0}
 	pre := &Chain{Name: "prerouting", Type: "nat", Hook: "prerouting", Priority: -100}
 	out := &Chain{Name: "output", Type: "nat", Hook: "output", Priority: -100}
 	post := &Chain{Name: "postrouting", Type: "nat", Hook: "postrouting", Priority: 100}
@@ -108,6 +123,17 @@ func Ruleset(name string, nets []BridgeNet, fwds []Forward) *Table {
 			})
 		}
 	}
+	for _, a := range nets {
+		for _, b := range nets {
+			if a.Bridge == b.Bridge {
+				continue
+			}
+			isolate.Rules = append(isolate.Rules, Rule{
+				Match:   []Match{{Kind: MatchIifname, Name: a.Bridge}, {Kind: MatchOifname, Name: b.Bridge}, {Kind: MatchCtDNAT, Not: true}},
+				Verdict: Verdict{Kind: Drop},
+			})
+		}
+	}
 	for _, f := range fwds {
 		dst := Match{Kind: MatchDaddrLocal}
 		if f.HostIP.IsValid() {
@@ -126,7 +152,7 @@ func Ruleset(name string, nets []BridgeNet, fwds []Forward) *Table {
 	}
 
 	t := &Table{Name: name}
-	for _, c := range []*Chain{guard, pre, out, post} {
+	for _, c := range []*Chain{guard, pre, out, isolate, post} {
 		if len(c.Rules) > 0 {
 			t.Chains = append(t.Chains, c)
 		}

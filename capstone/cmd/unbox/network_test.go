@@ -201,6 +201,45 @@ func TestPrivNetworkScenario(t *testing.T) {
 	}
 }
 
+// TestPrivNetworkIsolation: as Docker's, two networks do not reach each
+// other's containers, the default one included; a container on both
+// reaches both; a published port is open to another network's containers
+// through the host, as to anyone. (busybox's wget -T crashes, so the
+// timeout applet bounds each try.)
+func TestPrivNetworkIsolation(t *testing.T) {
+	e := newNetEnv(t)
+	e.ok("network", "create", "front")
+	e.ok("network", "create", "back")
+	port := freeHostPort(t)
+	e.ok(append([]string{"run", "-d", "--name", "xx", "--network", "back", "-p", fmt.Sprintf("%d:80", port), "unbox/busybox"}, httpd("xx")...)...)
+	e.ok("run", "-d", "--name", "yy", "--network", "front", "unbox/busybox", "sleep", "600")
+	e.ok("run", "-d", "--name", "dd", "unbox/busybox", "sleep", "600") // the default network
+	e.ok("run", "-d", "--name", "zz", "--network", "front", "unbox/busybox", "sleep", "600")
+	e.ok("network", "connect", "back", "zz")
+	xURL := "http://" + e.ipOf("xx", "back") + "/"
+	waitHTTP(t, fmt.Sprintf("127.0.0.1:%d", port), "/", "xx")
+
+	if r := e.run("exec", "zz", "timeout", "5", "wget", "-qO-", xURL); strings.TrimSpace(r.stdout) != "xx" {
+		t.Errorf("zz, on both networks, fetching %s: %s; want xx's page", xURL, r)
+	}
+	for _, from := range []string{"yy", "dd"} {
+		if r := e.run("exec", from, "timeout", "2", "wget", "-qO-", xURL); r.code == 0 || strings.Contains(r.stdout, "xx") {
+			t.Errorf("%s, on another network, fetched %s: %s; want no answer (networks are isolated)", from, xURL, r)
+		}
+	}
+	var nets []engine.NetworkInfo
+	json.Unmarshal([]byte(e.ok("network", "inspect", "front").stdout), &nets)
+	if len(nets) != 1 || len(nets[0].IPAM.Config) != 1 {
+		t.Fatalf("network inspect front = %+v", nets)
+	}
+	published := fmt.Sprintf("http://%s:%d/", nets[0].IPAM.Config[0].Gateway, port)
+	if r := e.run("exec", "yy", "timeout", "5", "wget", "-qO-", published); strings.TrimSpace(r.stdout) != "xx" {
+		t.Errorf("yy fetching xx's published port through the host (%s): %s; want xx's page", published, r)
+	}
+	e.ok("rm", "-f", "xx", "yy", "zz", "dd")
+	e.ok("network", "rm", "front", "back")
+}
+
 // TestPrivNetworkPublish: each -p form, -P with exposed ports, and port.
 func TestPrivNetworkPublish(t *testing.T) {
 	e := newNetEnv(t)

@@ -142,7 +142,6 @@ func TestPrivImagesAndCommit(t *testing.T) {
 	e.ok("run", "--rm", "unbox/busybox", "true")
 }
 
-
 // tarNames lists a tar archive's entries, without a trailing slash.
 func tarNames(t *testing.T, p string) map[string]bool {
 	t.Helper()
