@@ -332,7 +332,11 @@ func (c *Compose) CreateOptions(s types.ServiceConfig, name string, n int, oneof
 		Memory: int64(s.MemLimit), PidsLimit: s.PidsLimit, CPUPeriod: s.CPUPeriod, CPUQuota: s.CPUQuota,
 		Privileged: s.Privileged, ReadOnly: s.ReadOnly, CapAdd: s.CapAdd, CapDrop: s.CapDrop, Runtime: s.Runtime,
 		StopSignal: s.StopSignal, Tmpfs: slices.Clone(s.Tmpfs),
+		DNS: s.DNS, DNSSearch: s.DNSSearch, DNSOptions: s.DNSOpts,
 	}
+	// "=" keeps an IPv6 address whole; sorted, as the map has no order.
+	o.ExtraHosts = s.ExtraHosts.AsList("=")
+	slices.Sort(o.ExtraHosts)
 	if s.Entrypoint != nil {
 		o.Entrypoint = s.Entrypoint
 		if len(o.Entrypoint) == 0 {

@@ -65,7 +65,7 @@ var supportedService = map[string]bool{
 	"labels": true, "container_name": true, "tmpfs": true, "stop_signal": true, "stop_grace_period": true,
 	"tty": true, "stdin_open": true, "read_only": true, "cap_add": true, "cap_drop": true, "privileged": true,
 	"init": true, "runtime": true, "network_mode": true, "expose": true, "cpu_period": true, "cpu_quota": true,
-	"pull_policy": true, "ports": true,
+	"pull_policy": true, "ports": true, "dns": true, "dns_search": true, "dns_opt": true, "extra_hosts": true,
 }
 
 // Warnings names every key of the project that this package does not act

@@ -51,6 +51,8 @@ services:
     cpus: 0.5
     pids_limit: 50
     dns: 1.1.1.1
+    extra_hosts: ["gw=host-gateway", "v6=::1"]
+    shm_size: 64m
   web:
     image: unbox/busybox
     depends_on:
@@ -107,11 +109,16 @@ func TestLoadTheSeedsShape(t *testing.T) {
 	if o, err := c.CreateOptions(web, "shop-web-run-1", 1, true); err != nil || o.Publish != nil || o.Aliases != nil {
 		t.Errorf("CreateOptions(web, one-off) publishes %q as %q, %v; want neither ports nor the service's alias", o.Publish, o.Aliases, err)
 	}
+	if o, err := c.CreateOptions(db, "shop-db-1", 1, false); err != nil || !slices.Equal(o.DNS, []string{"1.1.1.1"}) ||
+		!slices.Equal(o.ExtraHosts, []string{"gw=host-gateway", "v6=::1"}) {
+		t.Errorf("CreateOptions(db): dns %q, extra hosts %q, %v; want the file's", o.DNS, o.ExtraHosts, err)
+	}
 	warnings := strings.Join(Warnings(c.P), "\n")
-	if want := `service "db": dns is not supported`; !strings.Contains(warnings, want) {
+	if want := `service "db": shm_size is not supported`; !strings.Contains(warnings, want) {
 		t.Errorf("Warnings lacks %q:\n%s", want, warnings)
 	}
-	if strings.Contains(warnings, "healthcheck") || strings.Contains(warnings, "mem_limit") || strings.Contains(warnings, "depends_on") || strings.Contains(warnings, "ports") {
+	if strings.Contains(warnings, "healthcheck") || strings.Contains(warnings, "mem_limit") || strings.Contains(warnings, "depends_on") || strings.Contains(warnings, "ports") ||
+		strings.Contains(warnings, "dns") || strings.Contains(warnings, "extra_hosts") {
 		t.Errorf("Warnings names a supported key:\n%s", warnings)
 	}
 	if a, b := ConfigHash(db), ConfigHash(c.P.Services["web"]); a == b || a != ConfigHash(c.P.Services["db"]) {

@@ -59,6 +59,13 @@ type CreateOptions struct {
 	Publish    []string
 	PublishAll bool
 	Expose     []string
+	// DNS (--dns: IP, or IP:PORT on a user-defined network), DNSSearch,
+	// DNSOptions and ExtraHosts (--add-host HOST:IP or HOST=IP, IP may
+	// be host-gateway) shape /etc/resolv.conf and /etc/hosts.
+	DNS        []string
+	DNSSearch  []string
+	DNSOptions []string
+	ExtraHosts []string
 }
 
 // Create makes a container (`unbox create`), without starting it. Every
@@ -254,6 +261,9 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 		}
 	}
 	if err := e.checkNetworkOptions(c, o, ic.ExposedPorts); err != nil {
+		return nil, nil, err
+	}
+	if err := checkNameOptions(c, o); err != nil {
 		return nil, nil, err
 	}
 	c.State.set(Created)

@@ -385,6 +385,7 @@ func (m *monitor) startOnce(rows, cols uint16) (pid int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	setup = withNameOptions(c, setup)
 	if err := e.writeInitLayer(c, setup); err != nil {
 		return 0, err
 	}

@@ -92,6 +92,7 @@ func (b bridgeNetwork) Prepare(c *Container) (NetworkSetup, error) {
 		}
 		if i == 0 {
 			first = addr
+			setup.Gateway = n.Gateway
 			if name != DefaultNetwork {
 				setup.ResolvConf = []byte(network.ResolvConf(n.Gateway))
 			}
@@ -180,7 +181,7 @@ func (e *Engine) connectEndpoint(s *network.Store, c *Container, name string, es
 	}
 	// The default route is eth0's: the first network's, as Docker's.
 	ep := network.Endpoint{Name: c.Name, NetNS: nsPath, IfName: ifName, HostLink: e.hostLink(n, c), Addr: addr, Ports: ports,
-		NoRoute: ifName != "eth0"}
+		NoRoute: ifName != "eth0", DNS: endpointDNS(c.HostConfig)}
 	if name != DefaultNetwork {
 		// The short ID is a name too, as Docker's DNS answers it.
 		ep.Aliases = append(slices.Clone(es.Aliases), Short(c.ID))

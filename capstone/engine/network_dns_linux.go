@@ -109,7 +109,7 @@ func dnsStage(conn *reexec.Conn) error {
 	if len(ups) == 0 {
 		ups, _ = network.Upstreams("/etc/resolv.conf") // none: names not ours are refused
 	}
-	srv := &network.DNSServer{Records: s.Records(n.Name), Upstreams: ups}
+	srv := &network.DNSServer{Records: s.Records(n.Name), Upstreams: ups, Client: s.Client(n.Name, DefaultNetwork)}
 	if err := srv.Listen(netip.AddrPortFrom(n.Gateway, 53).String()); err != nil {
 		return fmt.Errorf("network %s: %w", n.Name, err)
 	}

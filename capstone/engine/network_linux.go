@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -41,6 +42,9 @@ type NetworkSetup struct {
 	// Hosts and ResolvConf are the container's /etc/hosts and
 	// /etc/resolv.conf, written into its init layer.
 	Hosts, ResolvConf []byte
+	// Gateway is the host's address on the container's first network,
+	// for --add-host NAME:host-gateway.
+	Gateway netip.Addr
 }
 
 func defaultNetworks() map[string]Network {

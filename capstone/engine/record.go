@@ -84,6 +84,12 @@ type HostConfig struct {
 	CPUQuota        int64                    `json:"CpuQuota"`
 	PidsLimit       int64                    `json:"PidsLimit"`
 	CgroupParent    string                   `json:"CgroupParent"`
+	// DNS, DNSSearch and DNSOptions are --dns, --dns-search and
+	// --dns-option; ExtraHosts are --add-host, as HOST:IP.
+	DNS        []string `json:"Dns"`
+	DNSSearch  []string `json:"DnsSearch"`
+	DNSOptions []string `json:"DnsOptions"`
+	ExtraHosts []string `json:"ExtraHosts"`
 }
 
 // RestartPolicy is --restart: Name is "no", "on-failure", "always" or

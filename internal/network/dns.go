@@ -62,6 +62,12 @@ type DNSServer struct {
 	// a name it does not know does not exist (NXDOMAIN), rather than
 	// being refused. For a stand-in of the world's DNS, in a lesson.
 	Authoritative bool
+	// Client, when set, is asked about the container a question comes
+	// from, by its source address: the names of its other networks, which
+	// it is answered too (a container on two networks asks one responder,
+	// and Docker's answers the names of all its networks), and resolvers
+	// of its own (`run --dns`), asked instead of Upstreams.
+	Client func(from netip.Addr) (more Records, upstreams []string)
 
 	mu      sync.Mutex
 	servers []*dns.Server
@@ -150,10 +156,14 @@ func (s *DNSServer) Close() error {
 
 // ServeDNS answers one query (the dns.Handler interface).
 func (s *DNSServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	_ = w.WriteMsg(s.answer(req, w.LocalAddr().Network()))
+	var from netip.Addr
+	if ap, err := netip.ParseAddrPort(w.RemoteAddr().String()); err == nil {
+		from = ap.Addr().Unmap()
+	}
+	_ = w.WriteMsg(s.answer(req, w.LocalAddr().Network(), from))
 }
 
-func (s *DNSServer) answer(req *dns.Msg, network string) *dns.Msg {
+func (s *DNSServer) answer(req *dns.Msg, network string, from netip.Addr) *dns.Msg {
 	m := new(dns.Msg)
 	if len(req.Question) != 1 || req.Opcode != dns.OpcodeQuery {
 		return m.SetRcode(req, dns.RcodeFormatError)
@@ -167,14 +177,26 @@ func (s *DNSServer) answer(req *dns.Msg, network string) *dns.Msg {
 			return m.SetRcode(req, dns.RcodeServerFailure)
 		}
 	}
+	upstreams := s.Upstreams
+	var more Records // the asker's other networks' names
+	if s.Client != nil && from.IsValid() {
+		var ups []string
+		if more, ups = s.Client(from); len(ups) > 0 {
+			upstreams = ups
+		}
+	}
 	ttl := s.TTL
 	if ttl == 0 {
 		ttl = 5
 	}
-	if addrs, ok := recs[name]; ok && q.Qclass == dns.ClassINET {
+	addrs, ok := recs[name]
+	if !ok {
+		addrs, ok = more[name]
+	}
+	if ok && q.Qclass == dns.ClassINET {
 		m.SetReply(req)
 		m.Authoritative = true
-		m.RecursionAvailable = len(s.Upstreams) > 0
+		m.RecursionAvailable = len(upstreams) > 0
 		if q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY {
 			for _, a := range addrs {
 				if a.Is4() {
@@ -191,7 +213,11 @@ func (s *DNSServer) answer(req *dns.Msg, network string) *dns.Msg {
 		return m
 	}
 	if q.Qtype == dns.TypePTR && q.Qclass == dns.ClassINET {
-		if target := reverseName(recs, name); target != "" {
+		target := reverseName(recs, name)
+		if target == "" {
+			target = reverseName(more, name)
+		}
+		if target != "" {
 			m.SetReply(req)
 			m.Authoritative = true
 			m.Answer = append(m.Answer, &dns.PTR{
@@ -201,7 +227,7 @@ func (s *DNSServer) answer(req *dns.Msg, network string) *dns.Msg {
 			return m
 		}
 	}
-	if len(s.Upstreams) == 0 {
+	if len(upstreams) == 0 {
 		if s.Authoritative {
 			m.SetRcode(req, dns.RcodeNameError)
 			m.Authoritative = true
@@ -209,18 +235,18 @@ func (s *DNSServer) answer(req *dns.Msg, network string) *dns.Msg {
 		}
 		return m.SetRcode(req, dns.RcodeRefused)
 	}
-	return s.forward(req, network)
+	return s.forward(req, network, upstreams)
 }
 
 // forward asks each upstream in turn, over the protocol the question came
 // in on, and returns the first answer.
-func (s *DNSServer) forward(req *dns.Msg, network string) *dns.Msg {
+func (s *DNSServer) forward(req *dns.Msg, network string, upstreams []string) *dns.Msg {
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
 	c := &dns.Client{Net: network, Timeout: timeout}
-	for _, up := range s.Upstreams {
+	for _, up := range upstreams {
 		resp, _, err := c.Exchange(req, up)
 		if err == nil && resp != nil {
 			resp.Id = req.Id

@@ -153,6 +153,71 @@ func TestDNSServerForwards(t *testing.T) {
 	}
 }
 
+// A responder with a Client answers a container the names of its other
+// networks and forwards its other questions to its own resolvers; another
+// asker gets neither.
+func TestDNSServerClient(t *testing.T) {
+	upNetwork := fakeUpstream(t, "outside.test", "192.0.2.1")
+	upOwn := fakeUpstream(t, "outside.test", "192.0.2.2")
+	asker := netip.MustParseAddr("127.0.0.2")
+	srv := &network.DNSServer{
+		Records: func() (network.Records, error) {
+			r := network.Records{}
+			r.Add(netip.MustParseAddr("10.66.0.2"), "a")
+			return r, nil
+		},
+		Upstreams: []string{upNetwork},
+		Client: func(from netip.Addr) (network.Records, []string) {
+			if from != asker {
+				return nil, nil
+			}
+			r := network.Records{}
+			r.Add(netip.MustParseAddr("10.67.0.5"), "other")
+			r.Add(netip.MustParseAddr("10.67.0.6"), "a") // not the network's own "a"
+			return r, []string{upOwn}
+		},
+	}
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ask := func(from, name string, qtype uint16) string {
+		t.Helper()
+		c := &dns.Client{Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+		resp, _, err := c.Exchange(new(dns.Msg).SetQuestion(dns.Fqdn(name), qtype), srv.Addr())
+		if err != nil {
+			t.Fatalf("query from %s for %s: %v", from, name, err)
+		}
+		out := []string{dns.RcodeToString[resp.Rcode]}
+		for _, rr := range resp.Answer {
+			switch rr := rr.(type) {
+			case *dns.A:
+				out = append(out, rr.A.String())
+			case *dns.PTR:
+				out = append(out, rr.Ptr)
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		from, name string
+		qtype      uint16
+		want       string
+	}{
+		{"127.0.0.2", "other", dns.TypeA, "NOERROR 10.67.0.5"},
+		{"127.0.0.2", "a", dns.TypeA, "NOERROR 10.66.0.2"}, // the network's own names come first
+		{"127.0.0.2", "5.0.67.10.in-addr.arpa", dns.TypePTR, "NOERROR other."},
+		{"127.0.0.2", "2.0.66.10.in-addr.arpa", dns.TypePTR, "NOERROR a."},
+		{"127.0.0.2", "outside.test", dns.TypeA, "NOERROR 192.0.2.2"}, // its own resolver
+		{"127.0.0.3", "other", dns.TypeA, "NXDOMAIN"},                 // not its network: the upstream's answer
+		{"127.0.0.3", "outside.test", dns.TypeA, "NOERROR 192.0.2.1"}, // the network's resolver
+	} {
+		if got := ask(tc.from, tc.name, tc.qtype); got != tc.want {
+			t.Errorf("from %s, %s %s = %q; want %q", tc.from, tc.name, dns.TypeToString[tc.qtype], got, tc.want)
+		}
+	}
+}
+
 func TestUpstreamsAndFiles(t *testing.T) {
 	dir := t.TempDir()
 	conf := dir + "/resolv.conf"

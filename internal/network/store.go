@@ -52,6 +52,10 @@ type Endpoint struct {
 	// networks (its first, as Docker's), so this one adds only the route
 	// to its own subnet, which comes with the address.
 	NoRoute bool `json:"no_route,omitempty"`
+	// DNS are the container's own resolvers ("IP:PORT", `run --dns`):
+	// the network's responder forwards this container's questions for
+	// names not of its networks to them (see [Store.Client]).
+	DNS []string `json:"dns,omitempty"`
 }
 
 // BridgePlan is what creating a network does: the bridge, the gateway

@@ -749,3 +749,41 @@ func (s *Store) Records(network string) RecordSource {
 		return recs, nil
 	}
 }
+
+// Client is what network's DNS responder asks about the container a
+// question comes from (DNSServer.Client): the names of every other network
+// that container is on, and its own resolvers. It reads the state files
+// without the store's lock, as Records does: each is written whole and
+// renamed into place, so a read sees one version or the next. Networks
+// named in skip lend no names (Docker's default network has none).
+func (s *Store) Client(network string, skip ...string) func(from netip.Addr) (Records, []string) {
+	return func(from netip.Addr) (Records, []string) {
+		eps, err := s.endpoints(network)
+		if err != nil {
+			return nil, nil
+		}
+		i := slices.IndexFunc(eps, func(e Endpoint) bool { return e.Addr == from })
+		if i < 0 {
+			return nil, nil
+		}
+		asker := eps[i]
+		nets, err := s.list()
+		if err != nil {
+			return nil, asker.DNS
+		}
+		more := Records{}
+		for _, n := range nets {
+			if n.Name == network || slices.Contains(skip, n.Name) {
+				continue
+			}
+			others, err := s.endpoints(n.Name)
+			if err != nil || !slices.ContainsFunc(others, func(e Endpoint) bool { return e.Name == asker.Name }) {
+				continue
+			}
+			for _, e := range others {
+				more.Add(e.Addr, append([]string{e.Name}, e.Aliases...)...)
+			}
+		}
+		return more, asker.DNS
+	}
+}

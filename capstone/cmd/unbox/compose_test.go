@@ -42,7 +42,8 @@ services:
       interval: 1s
       retries: 10
     mem_limit: 64m
-    dns: 192.0.2.1
+    extra_hosts: ["upstream.test=192.0.2.9"]
+    shm_size: 64m
   web:
     build: ./web
     command: ["sh", "-c", "echo web up, password $$DB_PASSWORD; exec httpd -f -p 80 -h /srv"]
@@ -110,7 +111,7 @@ func TestPrivCompose(t *testing.T) {
 	}
 	before, _ := network.OursOnHost()
 	r := compose("up", "-d")
-	for _, want := range []string{`service "db": dns is not supported by unbox compose and is ignored`,
+	for _, want := range []string{`service "db": shm_size is not supported by unbox compose and is ignored`,
 		"Network shop_back  Created", "Network shop_default  Created", "Volume shop_db_data  Created", "Service web  Built"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("up -d: stderr lacks %q:\n%s", want, r.stderr)
@@ -177,6 +178,9 @@ func TestPrivCompose(t *testing.T) {
 		t.Errorf("compose logs (with .env interpolated):\n%s", logs)
 	}
 	compose("exec", "db", "sh", "-c", "echo kept across down and up > /var/lib/db/data")
+	if hosts := compose("exec", "db", "cat", "/etc/hosts").stdout; !strings.Contains(hosts, "192.0.2.9\tupstream.test\n") {
+		t.Errorf("db's /etc/hosts lacks extra_hosts' upstream.test:\n%s", hosts)
+	}
 	if got := compose("exec", "db", "cat", "/var/lib/db/data").stdout; got != "kept across down and up\n" {
 		t.Errorf("compose exec db cat = %q", got)
 	}

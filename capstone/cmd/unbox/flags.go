@@ -47,6 +47,10 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]"},
 		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every exposed port on a random host port"},
 		&cli.StringSliceFlag{Name: "expose", Usage: "expose a port (PORT[/tcp|udp]) without publishing it"},
+		&cli.StringSliceFlag{Name: "dns", Usage: "set a DNS server (IP; IP:PORT on a user-defined network, whose responder forwards to it)"},
+		&cli.StringSliceFlag{Name: "dns-search", Usage: "set a DNS search domain (\".\" for none)"},
+		&cli.StringSliceFlag{Name: "dns-option", Usage: "set a resolv.conf option (ndots:2, ...)"},
+		&cli.StringSliceFlag{Name: "add-host", Usage: "add a line to /etc/hosts: HOST:IP (IP may be " + engine.HostGateway + ")"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal to stop the container (SIGTERM by default)"},
 	}
 }
@@ -65,6 +69,8 @@ func createOptions(c *cli.Context) (engine.CreateOptions, error) {
 		Runtime: c.String("runtime"), Network: c.String("network"), StopSignal: c.String("stop-signal"),
 		Aliases: c.StringSlice("network-alias"), IP: c.String("ip"),
 		Publish: c.StringSlice("publish"), PublishAll: c.Bool("publish-all"), Expose: c.StringSlice("expose"),
+		DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"), DNSOptions: c.StringSlice("dns-option"),
+		ExtraHosts: c.StringSlice("add-host"),
 	}
 	if c.IsSet("entrypoint") {
 		o.Entrypoint = []string{c.String("entrypoint")}

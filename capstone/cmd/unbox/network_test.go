@@ -40,7 +40,11 @@ func newNetEnv(t *testing.T) *env {
 // fakeUpstream is a resolver on the host's loopback that the networks'
 // DNS responders forward to in these tests (never the host's real ones:
 // no test traffic leaves the machine). It knows outside.test.
-func fakeUpstream(t *testing.T) string {
+func fakeUpstream(t *testing.T) string { return fakeUpstreamSaying(t, "192.0.2.7") }
+
+// fakeUpstreamSaying is a fake upstream whose answer for outside.test is
+// addr.
+func fakeUpstreamSaying(t *testing.T, addr string) string {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -49,7 +53,7 @@ func fakeUpstream(t *testing.T) string {
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg).SetReply(r)
 		if q := r.Question[0]; q.Name == "outside.test." && q.Qtype == dns.TypeA {
-			rr, _ := dns.NewRR("outside.test. 60 IN A 192.0.2.7")
+			rr, _ := dns.NewRR("outside.test. 60 IN A " + addr)
 			m.Answer = append(m.Answer, rr)
 		} else if q.Name != "outside.test." {
 			m.Rcode = dns.RcodeNameError
@@ -240,6 +244,70 @@ func TestPrivNetworkIsolation(t *testing.T) {
 	e.ok("network", "rm", "front", "back")
 }
 
+// TestPrivNetworkNames: --add-host, --dns, --dns-search and --dns-option
+// as Docker writes them (on the default network the given resolvers
+// replace the host's; on a user-defined network the responder stays the
+// nameserver and forwards the container's other questions to its --dns),
+// and a container on two networks finds the names of both, while one on a
+// single network finds only its own network's.
+func TestPrivNetworkNames(t *testing.T) {
+	e := newNetEnv(t)
+	e.ok("run", "-d", "--name", "plain", "--dns", "192.0.2.53", "--dns-search", "example.test", "--dns-option", "ndots:2",
+		"--add-host", "db.local:10.1.2.3", "--add-host", "gw=host-gateway", "--add-host", "v6:[2001:db8::1]", "unbox/busybox", "sleep", "600")
+	gw := e.inspect("plain").NetworkSettings.Networks["bridge"].Gateway
+	resolv := e.ok("exec", "plain", "cat", "/etc/resolv.conf").stdout
+	if !strings.Contains(resolv, "nameserver 192.0.2.53\n") || strings.Count(resolv, "nameserver") != 1 ||
+		!strings.Contains(resolv, "search example.test\n") || !strings.Contains(resolv, "options ndots:2\n") {
+		t.Errorf("resolv.conf with --dns, --dns-search, --dns-option:\n%s", resolv)
+	}
+	hosts := e.ok("exec", "plain", "cat", "/etc/hosts").stdout
+	for _, want := range []string{"10.1.2.3\tdb.local\n", gw + "\tgw\n", "2001:db8::1\tv6\n", "127.0.0.1\tlocalhost"} {
+		if gw == "" || !strings.Contains(hosts, want) {
+			t.Errorf("/etc/hosts lacks %q:\n%s", want, hosts)
+		}
+	}
+	var hc struct {
+		HostConfig struct{ Dns, DnsSearch, DnsOptions, ExtraHosts []string }
+	}
+	var all []json.RawMessage
+	json.Unmarshal([]byte(e.ok("inspect", "plain").stdout), &all)
+	if len(all) == 1 {
+		json.Unmarshal(all[0], &hc)
+	}
+	if h := hc.HostConfig; len(h.Dns) != 1 || len(h.DnsSearch) != 1 || len(h.DnsOptions) != 1 || len(h.ExtraHosts) != 3 {
+		t.Errorf("inspect's HostConfig = %+v; want Docker's Dns, DnsSearch, DnsOptions, ExtraHosts", h)
+	}
+
+	upNet, upOwn := fakeUpstreamSaying(t, "192.0.2.1"), fakeUpstreamSaying(t, "192.0.2.2")
+	e.ok("network", "create", "--dns", upNet, "one")
+	e.ok("network", "create", "--dns", upNet, "two")
+	e.ok("run", "-d", "--name", "own", "--network", "one", "--dns", upOwn, "unbox/busybox", "sleep", "600")
+	e.ok("run", "-d", "--name", "other", "--network", "one", "unbox/busybox", "sleep", "600")
+	e.ok("run", "-d", "--name", "far", "--network", "two", "unbox/busybox", "sleep", "600")
+	e.ok("run", "-d", "--name", "both", "--network", "one", "unbox/busybox", "sleep", "600")
+	e.ok("network", "connect", "two", "both")
+	if got := e.resolve("own", "outside.test"); got != "192.0.2.2" {
+		t.Errorf("from own (--dns its own resolver), outside.test = %q; want 192.0.2.2", got)
+	}
+	if got := e.resolve("other", "outside.test"); got != "192.0.2.1" {
+		t.Errorf("from other, outside.test = %q; want the network's resolver's 192.0.2.1", got)
+	}
+	if resolv := e.ok("exec", "own", "cat", "/etc/resolv.conf").stdout; !strings.Contains(resolv, "nameserver "+e.inspect("own").NetworkSettings.Networks["one"].Gateway+"\n") {
+		t.Errorf("own's resolv.conf does not name its network's responder:\n%s", resolv)
+	}
+	if got, want := e.resolve("both", "far"), e.ipOf("far", "two"); got != want || want == "" {
+		t.Errorf("from both (on one and two), far = %q; want far's %s on two", got, want)
+	}
+	if got, want := e.resolve("both", "other"), e.ipOf("other", "one"); got != want || want == "" {
+		t.Errorf("from both, other = %q; want %s", got, want)
+	}
+	if got := e.resolve("other", "far"); got != "" {
+		t.Errorf("from other (on one only), far = %q; want no answer", got)
+	}
+	e.ok("rm", "-f", "plain", "own", "other", "far", "both")
+	e.ok("network", "rm", "one", "two")
+}
+
 // TestPrivNetworkPublish: each -p form, -P with exposed ports, and port.
 func TestPrivNetworkPublish(t *testing.T) {
 	e := newNetEnv(t)
@@ -372,6 +440,13 @@ func TestPrivNetworkBadInput(t *testing.T) {
 		{[]string{"run", "--rm", "--network", "none", "-p", "80", "unbox/busybox", "true"}, "conflicting options"},
 		{[]string{"run", "--rm", "--network", "container:nosuch", "unbox/busybox", "true"}, "no such container"},
 		{[]string{"run", "--rm", "--network", "taken", "--ip", "10.98.0.5", "unbox/busybox", "true"}, "10.98.0.5"},
+		{[]string{"run", "--rm", "--dns", "nonsense", "unbox/busybox", "true"}, "invalid --dns"},
+		{[]string{"run", "--rm", "--dns", "127.0.0.1:5353", "unbox/busybox", "true"}, "user-defined network only"},
+		{[]string{"run", "--rm", "--add-host", "nocolon", "unbox/busybox", "true"}, "want HOST:IP"},
+		{[]string{"run", "--rm", "--add-host", "h:999.1.1.1", "unbox/busybox", "true"}, "invalid IP address"},
+		{[]string{"run", "--rm", "--network", "none", "--add-host", "h:host-gateway", "unbox/busybox", "true"}, "no way to the host"},
+		{[]string{"run", "--rm", "--network", "container:holder", "--dns", "10.0.0.1", "unbox/busybox", "true"}, "conflicting options: dns"},
+		{[]string{"run", "--rm", "--network", "container:holder", "--add-host", "h:10.0.0.1", "unbox/busybox", "true"}, "conflicting options: custom host-to-IP"},
 	}
 	if hostRoute != "" {
 		cases = append(cases, struct {
