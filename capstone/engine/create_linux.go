@@ -66,6 +66,8 @@ type CreateOptions struct {
 	DNSSearch  []string
 	DNSOptions []string
 	ExtraHosts []string
+	// SecurityOpt are --security-opt values, as given.
+	SecurityOpt []string
 }
 
 // Create makes a container (`unbox create`), without starting it. Every
@@ -264,6 +266,9 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 		return nil, nil, err
 	}
 	if err := checkNameOptions(c, o); err != nil {
+		return nil, nil, err
+	}
+	if err := checkSecurityOpts(c, o.SecurityOpt); err != nil {
 		return nil, nil, err
 	}
 	c.State.set(Created)

@@ -86,10 +86,13 @@ type HostConfig struct {
 	CgroupParent    string                   `json:"CgroupParent"`
 	// DNS, DNSSearch and DNSOptions are --dns, --dns-search and
 	// --dns-option; ExtraHosts are --add-host, as HOST:IP.
-	DNS        []string `json:"Dns"`
-	DNSSearch  []string `json:"DnsSearch"`
-	DNSOptions []string `json:"DnsOptions"`
-	ExtraHosts []string `json:"ExtraHosts"`
+	// SecurityOpt are --security-opt: seccomp=unconfined|JSON,
+	// no-new-privileges (see checkSecurityOpts).
+	SecurityOpt []string `json:"SecurityOpt"`
+	DNS         []string `json:"Dns"`
+	DNSSearch   []string `json:"DnsSearch"`
+	DNSOptions  []string `json:"DnsOptions"`
+	ExtraHosts  []string `json:"ExtraHosts"`
 }
 
 // RestartPolicy is --restart: Name is "no", "on-failure", "always" or

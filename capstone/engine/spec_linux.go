@@ -112,6 +112,9 @@ func (e *Engine) spec(c *Container, s startSpec) (*specs.Spec, error) {
 	if c.HostConfig.Init {
 		sp.Mounts = append(sp.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: s.InitBinary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
+	if err := applySecurity(sp, c.HostConfig); err != nil {
+		return nil, err
+	}
 	// Parents before what is mounted on them, as Docker sorts them.
 	sort.SliceStable(sp.Mounts, func(i, j int) bool {
 		return strings.Count(path.Clean(sp.Mounts[i].Destination), "/") < strings.Count(path.Clean(sp.Mounts[j].Destination), "/")

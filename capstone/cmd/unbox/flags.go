@@ -50,6 +50,7 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "dns", Usage: "set a DNS server (IP; IP:PORT on a user-defined network, whose responder forwards to it)"},
 		&cli.StringSliceFlag{Name: "dns-search", Usage: "set a DNS search domain (\".\" for none)"},
 		&cli.StringSliceFlag{Name: "dns-option", Usage: "set a resolv.conf option (ndots:2, ...)"},
+		&cli.StringSliceFlag{Name: "security-opt", Usage: "security options: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add a line to /etc/hosts: HOST:IP (IP may be " + engine.HostGateway + ")"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal to stop the container (SIGTERM by default)"},
 	}
@@ -70,7 +71,7 @@ func createOptions(c *cli.Context) (engine.CreateOptions, error) {
 		Aliases: c.StringSlice("network-alias"), IP: c.String("ip"),
 		Publish: c.StringSlice("publish"), PublishAll: c.Bool("publish-all"), Expose: c.StringSlice("expose"),
 		DNS: c.StringSlice("dns"), DNSSearch: c.StringSlice("dns-search"), DNSOptions: c.StringSlice("dns-option"),
-		ExtraHosts: c.StringSlice("add-host"),
+		ExtraHosts: c.StringSlice("add-host"), SecurityOpt: c.StringSlice("security-opt"),
 	}
 	if c.IsSet("entrypoint") {
 		o.Entrypoint = []string{c.String("entrypoint")}
