@@ -337,6 +337,13 @@ func (c *Compose) CreateOptions(s types.ServiceConfig, name string, n int, oneof
 	// "=" keeps an IPv6 address whole; sorted, as the map has no order.
 	o.ExtraHosts = s.ExtraHosts.AsList("=")
 	slices.Sort(o.ExtraHosts)
+	for _, opt := range s.SecurityOpt {
+		// A profile's path is the project directory's, as Compose reads it.
+		if p, ok := strings.CutPrefix(opt, "seccomp="); ok && p != "unconfined" && !filepath.IsAbs(p) {
+			opt = "seccomp=" + filepath.Join(c.P.WorkingDir, p)
+		}
+		o.SecurityOpt = append(o.SecurityOpt, opt)
+	}
 	if s.Entrypoint != nil {
 		o.Entrypoint = s.Entrypoint
 		if len(o.Entrypoint) == 0 {

@@ -66,6 +66,7 @@ var supportedService = map[string]bool{
 	"tty": true, "stdin_open": true, "read_only": true, "cap_add": true, "cap_drop": true, "privileged": true,
 	"init": true, "runtime": true, "network_mode": true, "expose": true, "cpu_period": true, "cpu_quota": true,
 	"pull_policy": true, "ports": true, "dns": true, "dns_search": true, "dns_opt": true, "extra_hosts": true,
+	"security_opt": true,
 }
 
 // Warnings names every key of the project that this package does not act

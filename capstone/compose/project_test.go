@@ -52,6 +52,7 @@ services:
     pids_limit: 50
     dns: 1.1.1.1
     extra_hosts: ["gw=host-gateway", "v6=::1"]
+    security_opt: ["seccomp=profiles/db.json", "no-new-privileges:true"]
     shm_size: 64m
   web:
     image: unbox/busybox
@@ -112,6 +113,8 @@ func TestLoadTheSeedsShape(t *testing.T) {
 	if o, err := c.CreateOptions(db, "shop-db-1", 1, false); err != nil || !slices.Equal(o.DNS, []string{"1.1.1.1"}) ||
 		!slices.Equal(o.ExtraHosts, []string{"gw=host-gateway", "v6=::1"}) {
 		t.Errorf("CreateOptions(db): dns %q, extra hosts %q, %v; want the file's", o.DNS, o.ExtraHosts, err)
+	} else if want := []string{"seccomp=" + filepath.Join(c.P.WorkingDir, "profiles/db.json"), "no-new-privileges:true"}; !slices.Equal(o.SecurityOpt, want) {
+		t.Errorf("CreateOptions(db).SecurityOpt = %q; want %q (the profile's path the project's)", o.SecurityOpt, want)
 	}
 	warnings := strings.Join(Warnings(c.P), "\n")
 	if want := `service "db": shm_size is not supported`; !strings.Contains(warnings, want) {
