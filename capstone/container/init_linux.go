@@ -104,10 +104,14 @@ func setupInit(c *reexec.Conn, req *initRequest) error {
 		return err
 	}
 	if cfg.Process.Terminal {
-		if err := setupConsole(os.NewFile(consoleFD, "console-socket"), cfg.Process, true); err != nil {
+		// Closed through its File, not by number: a File's finalizer
+		// would close the number again, whatever it is by then.
+		sock := os.NewFile(consoleFD, "console-socket")
+		err := setupConsole(sock, cfg.Process, true)
+		sock.Close()
+		if err != nil {
 			return err
 		}
-		unix.Close(consoleFD)
 	}
 	if cfg.ReadonlyRoot {
 		if err := mount.RemountReadOnly("/", nil); err != nil {

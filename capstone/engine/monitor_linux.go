@@ -113,8 +113,15 @@ func monitorStage(conn *reexec.Conn) error {
 		return err
 	}
 	if req.Attached {
-		if c, err := net.FileConn(os.NewFile(attachFD, "attach")); err == nil {
-			unix.Close(attachFD)
+		// FileConn dups the descriptor; the *os.File must close the
+		// original itself. Closing the number behind its back (as this
+		// did) leaves the File's finalizer to close the number again when
+		// the GC gets to it: by then it was the container's stdout pipe,
+		// and the container's output ended in EPIPE.
+		f := os.NewFile(attachFD, "attach")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err == nil {
 			m.accept(c)
 		}
 	}
