@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
 	"github.com/unboxlab/unbox/capstone/image"
 	"github.com/unboxlab/unbox/internal/statefile"
 	"github.com/unboxlab/unbox/internal/volume"
@@ -59,6 +61,9 @@ type CreateOptions struct {
 	Publish    []string
 	PublishAll bool
 	Expose     []string
+	// Healthcheck is --health-* (Test ["NONE"]: --no-healthcheck), laid
+	// over the image's HEALTHCHECK field by field; nil keeps the image's.
+	Healthcheck *dockerspec.HealthcheckConfig
 }
 
 // Create makes a container (`unbox create`), without starting it. Every
@@ -195,6 +200,10 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 	}
 	if o.StopSignal != "" {
 		cfg.StopSignal = o.StopSignal
+	}
+	cfg.Healthcheck = MergeHealthcheck(o.Healthcheck, img.Config.Ext.Healthcheck)
+	if err := checkHealthcheck(cfg.Healthcheck); err != nil {
+		return nil, nil, err
 	}
 	if _, err := ParseSignal(cfg.StopSignal); cfg.StopSignal != "" && err != nil {
 		return nil, nil, err

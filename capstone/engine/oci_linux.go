@@ -142,7 +142,8 @@ func (r *ociRuntime) Exec(ctx context.Context, id string, p *specs.Process, o Ex
 		return 0, err
 	}
 	logPath := filepath.Join(dir, "log.json")
-	args := []string{"--root", r.root, "--log", logPath, "--log-format", "json", "exec", "--process", procFile}
+	pidFile := filepath.Join(dir, "pid")
+	args := []string{"--root", r.root, "--log", logPath, "--log-format", "json", "exec", "--process", procFile, "--pid-file", pidFile}
 	var cs *consoleSocket
 	if p.Terminal {
 		if cs, err = listenConsole(dir); err != nil {
@@ -152,6 +153,20 @@ func (r *ociRuntime) Exec(ctx context.Context, id string, p *specs.Process, o Ex
 		args = append(args, "--tty", "--console-socket", cs.path)
 	}
 	cmd := exec.CommandContext(ctx, r.path, append(args, id)...)
+	// A cancelled ctx (a healthcheck's timeout) kills the process in the
+	// container, and its process group if it leads one, not the runtime
+	// alone: `runc exec` passes no SIGKILL on.
+	cmd.Cancel = func() error {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				if pg, err := unix.Getpgid(pid); err == nil && pg == pid {
+					unix.Kill(-pid, unix.SIGKILL)
+				}
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		return cmd.Process.Kill()
+	}
 	cmd.Stdin, cmd.Stdout = o.Stdin, o.Stdout
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
