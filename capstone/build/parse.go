@@ -89,7 +89,7 @@ func supported(c instructions.Command) error {
 	case *instructions.EnvCommand, *instructions.ArgCommand, *instructions.WorkdirCommand, *instructions.UserCommand,
 		*instructions.CmdCommand, *instructions.EntrypointCommand, *instructions.ExposeCommand, *instructions.LabelCommand,
 		*instructions.VolumeCommand, *instructions.StopSignalCommand, *instructions.ShellCommand,
-		*instructions.MaintainerCommand:
+		*instructions.MaintainerCommand, *instructions.HealthCheckCommand:
 	default:
 		return fmt.Errorf("the %s instruction is not supported by unbox build", strings.ToUpper(c.Name()))
 	}
