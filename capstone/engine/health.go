@@ -167,13 +167,13 @@ func checkHealthcheck(h *dockerspec.HealthcheckConfig) error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Interval", h.Interval}, {"Timeout", h.Timeout}, {"StartPeriod", h.StartPeriod}, {"StartInterval", h.StartInterval}} {
+	}{{"interval", h.Interval}, {"timeout", h.Timeout}, {"start period", h.StartPeriod}, {"start interval", h.StartInterval}} {
 		if d.v != 0 && d.v < time.Millisecond {
-			return fmt.Errorf("%s in Healthcheck cannot be less than 1ms", d.name)
+			return fmt.Errorf("the healthcheck's %s cannot be less than 1ms (%v)", d.name, d.v)
 		}
 	}
 	if h.Retries < 0 {
-		return errors.New("Retries in Healthcheck cannot be negative")
+		return errors.New("the healthcheck's retries cannot be negative")
 	}
 	if len(h.Test) == 0 || h.Test[0] == "NONE" {
 		return nil
