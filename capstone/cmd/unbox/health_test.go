@@ -116,9 +116,19 @@ func TestPrivHealth(t *testing.T) {
 			t.Errorf("log entry of a timed-out check: %+v; want exit -1 and Docker's message", r)
 		}
 	}
-	// Three timed out; one may be running now.
+	// Three timed out; one may be running now. Nothing else is left in
+	// the container, not even a zombie ("[sleep]" in ps).
 	if n := len(processesIn(id, "sleep\x0060\x00")); n > 1 {
 		t.Errorf("%d healthcheck processes (sleep 60) in the container; want at most the one running now", n)
+	}
+	var left []string
+	for _, l := range strings.Split(e.out("exec", "hang", "ps"), "\n")[1:] {
+		if f := strings.Fields(l); len(f) >= 3 && f[0] != "1" && f[2] != "ps" {
+			left = append(left, l)
+		}
+	}
+	if len(left) > 1 {
+		t.Errorf("processes left in the container by timed-out checks:\n%s", strings.Join(left, "\n"))
 	}
 
 	// --no-healthcheck, and the image's HEALTHCHECK under the flags.
