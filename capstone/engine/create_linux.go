@@ -201,7 +201,7 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 	if o.StopSignal != "" {
 		cfg.StopSignal = o.StopSignal
 	}
-	cfg.Healthcheck = MergeHealthcheck(o.Healthcheck, img.Config.Ext.Healthcheck)
+	cfg.Healthcheck, cfg.Shell = MergeHealthcheck(o.Healthcheck, img.Config.Ext.Healthcheck), img.Config.Ext.Shell
 	if err := checkHealthcheck(cfg.Healthcheck); err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,8 +107,9 @@ func timingOf(h *dockerspec.HealthcheckConfig) healthTiming {
 }
 
 // healthCommand is the process a test runs: CMD's arguments as they are,
-// CMD-SHELL's command through /bin/sh -c, as Docker runs them.
-func healthCommand(test []string) ([]string, error) {
+// CMD-SHELL's command through the image's SHELL, or /bin/sh -c, as Docker
+// runs them.
+func healthCommand(test, shell []string) ([]string, error) {
 	if len(test) < 2 {
 		return nil, fmt.Errorf("healthcheck test %q has no command", test)
 	}
@@ -115,7 +117,10 @@ func healthCommand(test []string) ([]string, error) {
 	case "CMD":
 		return test[1:], nil
 	case "CMD-SHELL":
-		return []string{"/bin/sh", "-c", strings.Join(test[1:], " ")}, nil
+		if len(shell) == 0 {
+			shell = []string{"/bin/sh", "-c"}
+		}
+		return append(slices.Clone(shell), strings.Join(test[1:], " ")), nil
 	}
 	return nil, fmt.Errorf("healthcheck test %q: want NONE, CMD or CMD-SHELL first", test)
 }
@@ -178,7 +183,7 @@ func checkHealthcheck(h *dockerspec.HealthcheckConfig) error {
 	if len(h.Test) == 0 || h.Test[0] == "NONE" {
 		return nil
 	}
-	_, err := healthCommand(h.Test)
+	_, err := healthCommand(h.Test, nil)
 	return err
 }
 
@@ -221,15 +226,24 @@ func (t healthTiming) nextProbe(startedAt, now time.Time, status string) time.Du
 	return t.Interval
 }
 
-// cappedBuffer keeps the first healthOutputMax bytes written to it, as
-// Docker keeps a probe's output.
-type cappedBuffer struct{ b []byte }
+// cappedBuffer keeps the first healthOutputMax bytes written to it, and
+// says "..." after them if there was more, as Docker keeps a probe's
+// output.
+type cappedBuffer struct {
+	b         []byte
+	truncated bool
+}
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
-	if room := healthOutputMax - len(c.b); room > 0 {
-		c.b = append(c.b, p[:min(room, len(p))]...)
-	}
+	room := healthOutputMax - len(c.b)
+	c.b = append(c.b, p[:max(0, min(room, len(p)))]...)
+	c.truncated = c.truncated || room < len(p)
 	return len(p), nil
 }
 
-func (c *cappedBuffer) String() string { return string(c.b) }
+func (c *cappedBuffer) String() string {
+	if c.truncated {
+		return string(c.b) + "..."
+	}
+	return string(c.b)
+}

@@ -76,7 +76,7 @@ func (e *Engine) probe(ctx context.Context, c *Container) (r HealthResult) {
 // output (stdout and stderr together, capped), or, past the timeout,
 // context.DeadlineExceeded.
 func (e *Engine) runProbe(ctx context.Context, c *Container, timeout time.Duration) (int, string, error) {
-	cmd, err := healthCommand(c.Config.Healthcheck.Test)
+	cmd, err := healthCommand(c.Config.Healthcheck.Test, c.Config.Shell)
 	if err != nil {
 		return 0, "", err
 	}

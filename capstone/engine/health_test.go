@@ -108,8 +108,14 @@ func TestHealthLogAndOutput(t *testing.T) {
 	if n, _ := b.Write([]byte(strings.Repeat("b", 200))); n != 200 {
 		t.Errorf("cappedBuffer.Write = %d; want 200 (it takes everything)", n)
 	}
-	if got := b.String(); len(got) != 4096 || !strings.HasSuffix(got, strings.Repeat("b", 96)) {
-		t.Errorf("cappedBuffer kept %d bytes; want the first 4096", len(got))
+	b.Write([]byte("c"))
+	if got := b.String(); len(got) != 4096+3 || !strings.HasSuffix(got, strings.Repeat("b", 96)+"...") {
+		t.Errorf("cappedBuffer kept %d bytes; want the first 4096, then ...", len(got))
+	}
+	var short cappedBuffer
+	short.Write([]byte("ok\n"))
+	if short.String() != "ok\n" {
+		t.Errorf("cappedBuffer of 3 bytes = %q; want them, as they were", short.String())
 	}
 }
 
@@ -169,7 +175,13 @@ func TestMergeHealthcheck(t *testing.T) {
 			t.Errorf("checkHealthcheck(%+v) = nil; want an error", bad)
 		}
 	}
-	if cmd, _ := healthCommand([]string{"CMD-SHELL", "test -f /x"}); fmt.Sprint(cmd) != "[/bin/sh -c test -f /x]" {
+	if cmd, _ := healthCommand([]string{"CMD-SHELL", "test -f /x"}, nil); fmt.Sprint(cmd) != "[/bin/sh -c test -f /x]" {
 		t.Errorf("healthCommand(CMD-SHELL) = %q", cmd)
+	}
+	if cmd, _ := healthCommand([]string{"CMD-SHELL", "test -f /x"}, []string{"/bin/ash", "-ec"}); fmt.Sprint(cmd) != "[/bin/ash -ec test -f /x]" {
+		t.Errorf("healthCommand(CMD-SHELL) with the image's SHELL = %q", cmd)
+	}
+	if cmd, _ := healthCommand([]string{"CMD", "test", "-f", "/x"}, []string{"/bin/ash", "-ec"}); fmt.Sprint(cmd) != "[test -f /x]" {
+		t.Errorf("healthCommand(CMD) = %q; want the arguments alone", cmd)
 	}
 }

@@ -63,6 +63,9 @@ type Config struct {
 	// (or a Compose service's healthcheck) on top; Test ["NONE"]: none
 	// (health.go).
 	Healthcheck *dockerspec.HealthcheckConfig `json:"Healthcheck,omitempty"`
+	// Shell is the image's SHELL, which a CMD-SHELL healthcheck runs
+	// through (/bin/sh -c when none).
+	Shell []string `json:"Shell,omitempty"`
 }
 
 // HostConfig is how the container runs on this host (Docker's
