@@ -331,7 +331,7 @@ func (c *Compose) CreateOptions(s types.ServiceConfig, name string, n int, oneof
 		Hostname: s.Hostname, Labels: containerLabels(c.P, s, n, oneoff), Tty: s.Tty, OpenStdin: s.StdinOpen,
 		Memory: int64(s.MemLimit), PidsLimit: s.PidsLimit, CPUPeriod: s.CPUPeriod, CPUQuota: s.CPUQuota,
 		Privileged: s.Privileged, ReadOnly: s.ReadOnly, CapAdd: s.CapAdd, CapDrop: s.CapDrop, Runtime: s.Runtime,
-		StopSignal: s.StopSignal, Tmpfs: slices.Clone(s.Tmpfs),
+		StopSignal: s.StopSignal, Tmpfs: slices.Clone(s.Tmpfs), Healthcheck: Healthcheck(s),
 		DNS: s.DNS, DNSSearch: s.DNSSearch, DNSOptions: s.DNSOpts,
 	}
 	// "=" keeps an IPv6 address whole; sorted, as the map has no order.

@@ -20,9 +20,11 @@
 //	                              container-number,oneoff,config-hash,...}, its ports
 //	                              published on the host
 //
-// A dependency with condition: service_healthy is waited for by running
-// its healthcheck with exec, as often as its interval says, until it
-// passes (or fails retries times: then up fails, naming it). `up` finds
+// A service's healthcheck goes into its container's config, where the
+// container's monitor runs it (capstone/engine); a dependency with
+// condition: service_healthy is waited for by polling the container's
+// health until it is healthy (or unhealthy, or the container exits: then
+// up fails, naming it). `up` finds
 // the containers it made before by their labels: one whose config hash
 // is unchanged is started again, one whose service changed is recreated.
 //

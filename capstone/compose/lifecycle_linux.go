@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -43,102 +44,51 @@ func (c *Compose) waitDeps(ctx context.Context, s types.ServiceConfig) error {
 	return nil
 }
 
-// Health is a healthcheck as run: Docker's defaults filled in.
-type Health struct {
-	Cmd                            []string
-	Interval, Timeout, StartPeriod time.Duration
-	StartInterval                  time.Duration
-	Retries                        int
-}
-
-// HealthOf is s's healthcheck, with Docker's defaults (interval and
-// timeout 30s, 3 retries, start interval 5s); false if it has none.
-func HealthOf(s types.ServiceConfig) (Health, bool) {
-	hc := s.HealthCheck
-	if hc == nil || hc.Disable || len(hc.Test) == 0 || hc.Test[0] == "NONE" {
-		return Health{}, false
-	}
-	h := Health{Interval: 30 * time.Second, Timeout: 30 * time.Second, StartInterval: 5 * time.Second, Retries: 3}
-	switch hc.Test[0] {
-	case "CMD":
-		h.Cmd = hc.Test[1:]
-	case "CMD-SHELL":
-		h.Cmd = append([]string{"/bin/sh", "-c"}, hc.Test[1:]...)
-	default:
-		h.Cmd = append([]string{"/bin/sh", "-c"}, hc.Test...)
-	}
-	for _, d := range []struct {
-		from *types.Duration
-		to   *time.Duration
-	}{{hc.Interval, &h.Interval}, {hc.Timeout, &h.Timeout}, {hc.StartPeriod, &h.StartPeriod}, {hc.StartInterval, &h.StartInterval}} {
-		if d.from != nil && *d.from > 0 {
-			*d.to = time.Duration(*d.from)
-		}
-	}
-	if hc.Retries != nil {
-		h.Retries = int(*hc.Retries)
-	}
-	return h, len(h.Cmd) > 0
-}
-
-// waitHealthy runs the service's healthcheck in its container (exec) until
-// it passes; Retries failures in a row after the start period, or the
-// container ending, is unhealthy.
+// waitHealthy waits until the container's healthcheck, which its monitor
+// runs, has passed: it polls the engine's record (State.Health), as
+// Compose polls the daemon's. The container ending first, or its health
+// turning unhealthy, is an error that says which.
 func (c *Compose) waitHealthy(ctx context.Context, s types.ServiceConfig, ctr string) error {
-	h, ok := HealthOf(s)
-	if !ok {
-		return fmt.Errorf("service %q has no healthcheck, so condition service_healthy cannot be met", s.Name)
-	}
 	c.progress("Container", ctr, "Waiting")
-	started := time.Now()
-	failures := 0
 	for {
-		inStart := time.Since(started) < h.StartPeriod
-		wait := h.Interval
-		if inStart {
-			wait = h.StartInterval
+		x, err := c.E.Lookup(ctr)
+		if err != nil {
+			return err
+		}
+		switch {
+		case x.Config.Healthcheck == nil || len(x.Config.Healthcheck.Test) == 0 || x.Config.Healthcheck.Test[0] == "NONE":
+			return fmt.Errorf("service %q has no healthcheck, so condition service_healthy cannot be met (container %s)", s.Name, ctr)
+		case x.State.Status == engine.Exited || x.State.Status == engine.Dead:
+			return fmt.Errorf("container %s exited (%d) before it was healthy", ctr, x.State.ExitCode)
+		case x.State.Health == nil || x.State.Status != engine.Running:
+			// not started yet, or restarting
+		case x.State.Health.Status == engine.HealthHealthy:
+			c.progress("Container", ctr, "Healthy")
+			return nil
+		case x.State.Health.Status == engine.HealthUnhealthy:
+			return fmt.Errorf("container %s is unhealthy (its healthcheck failed %d times%s)", ctr, x.State.Health.FailingStreak, lastOutput(x.State.Health))
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(wait):
-		}
-		code, err := c.probe(ctx, ctr, h)
-		if err != nil {
-			if x, lerr := c.E.Lookup(ctr); lerr == nil && !x.State.Running {
-				return fmt.Errorf("container %s exited (%d) before it was healthy", ctr, x.State.ExitCode)
-			}
-		}
-		if err == nil && code == 0 {
-			c.progress("Container", ctr, "Healthy")
-			return nil
-		}
-		if !inStart {
-			failures++
-		}
-		if failures >= h.Retries {
-			return fmt.Errorf("container %s is unhealthy (its healthcheck failed %d times)", ctr, failures)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// probe runs the healthcheck once, for Timeout at most.
-func (c *Compose) probe(ctx context.Context, ctr string, h Health) (int, error) {
-	type result struct {
-		code int
-		err  error
+// lastOutput is the last probe's output, for an error: ", last: ...".
+func lastOutput(h *engine.Health) string {
+	if len(h.Log) == 0 {
+		return ""
 	}
-	ch := make(chan result, 1)
-	go func() {
-		code, err := c.E.Exec(ctx, ctr, engine.ExecOptions{Cmd: h.Cmd})
-		ch <- result{code, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.code, r.err
-	case <-time.After(h.Timeout):
-		return -1, fmt.Errorf("healthcheck timed out after %s", h.Timeout)
+	out := strings.TrimSpace(h.Log[len(h.Log)-1].Output)
+	if out == "" {
+		return fmt.Sprintf(", last with exit %d", h.Log[len(h.Log)-1].ExitCode)
 	}
+	if len(out) > 200 {
+		out = out[:200] + "…"
+	}
+	return fmt.Sprintf(", last with exit %d: %s", h.Log[len(h.Log)-1].ExitCode, out)
 }
 
 // Stop stops the services' containers, dependents first.

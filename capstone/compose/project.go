@@ -8,9 +8,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
 // LoadOptions say which Compose file to read, and as which project.
@@ -236,4 +238,31 @@ func mapKeys[M ~map[string]V, V any](m M) func(yield func(string) bool) {
 			}
 		}
 	}
+}
+
+// Healthcheck is s's healthcheck as its container's config carries it,
+// converted as Docker Compose converts it: the test as written (compose-go
+// makes a string CMD-SHELL), `disable: true` Test ["NONE"], durations
+// and retries where given; nil (no healthcheck key) keeps the image's.
+func Healthcheck(s types.ServiceConfig) *dockerspec.HealthcheckConfig {
+	hc := s.HealthCheck
+	if hc == nil {
+		return nil
+	}
+	if hc.Disable {
+		return &dockerspec.HealthcheckConfig{Test: []string{"NONE"}}
+	}
+	h := &dockerspec.HealthcheckConfig{Test: slices.Clone([]string(hc.Test))}
+	for _, d := range []struct {
+		from *types.Duration
+		to   *time.Duration
+	}{{hc.Interval, &h.Interval}, {hc.Timeout, &h.Timeout}, {hc.StartPeriod, &h.StartPeriod}, {hc.StartInterval, &h.StartInterval}} {
+		if d.from != nil {
+			*d.to = time.Duration(*d.from)
+		}
+	}
+	if hc.Retries != nil {
+		h.Retries = int(*hc.Retries)
+	}
+	return h
 }

@@ -5,12 +5,15 @@ package compose
 import (
 	"context"
 	"errors"
-	"github.com/compose-spec/compose-go/v2/types"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 func load(t *testing.T, yaml string, files map[string]string) (*Compose, error) {
@@ -99,9 +102,8 @@ func TestLoadTheSeedsShape(t *testing.T) {
 	if c.P.Volumes["db_data"].Name != "shop_db_data" {
 		t.Errorf("volume db_data is named %q; want shop_db_data", c.P.Volumes["db_data"].Name)
 	}
-	h, ok := HealthOf(db)
-	if !ok || h.Retries != 5 || h.Interval.Seconds() != 1 || !slices.Equal(h.Cmd, []string{"/bin/sh", "-c", "test -f /var/lib/db/ready"}) {
-		t.Errorf("HealthOf(db) = %+v, %v", h, ok)
+	if h := o.Healthcheck; h == nil || h.Retries != 5 || h.Interval.Seconds() != 1 || h.Timeout != 0 || !slices.Equal(h.Test, []string{"CMD-SHELL", "test -f /var/lib/db/ready"}) {
+		t.Errorf("CreateOptions(db).Healthcheck = %+v; want CMD-SHELL, 1s, 5 retries, the rest the image's", h)
 	}
 	web := c.P.Services["web"]
 	if o, err := c.CreateOptions(web, "shop-web-1", 1, false); err != nil || !slices.Equal(o.Publish, []string{"8080:80/tcp"}) {
@@ -226,5 +228,24 @@ networks:
 	}
 	if strings.Contains(warnings, "dns_servers") || strings.Contains(warnings, "aliases") || strings.Contains(warnings, "outside") {
 		t.Errorf("Warnings names what is supported:\n%s", warnings)
+	}
+}
+
+// TestHealthcheck: a service's healthcheck as its container's config
+// carries it, as Docker Compose converts it.
+func TestHealthcheck(t *testing.T) {
+	sec, three := types.Duration(time.Second), uint64(3)
+	for _, tc := range []struct {
+		hc   *types.HealthCheckConfig
+		want string
+	}{
+		{nil, "<nil>"},
+		{&types.HealthCheckConfig{Disable: true, Test: []string{"CMD", "true"}}, "&{[NONE] 0s 0s 0s 0s 0}"},
+		{&types.HealthCheckConfig{Test: []string{"CMD", "true"}, Interval: &sec, StartInterval: &sec, Retries: &three}, "&{[CMD true] 1s 0s 0s 1s 3}"},
+		{&types.HealthCheckConfig{Test: []string{"CMD-SHELL", "test -f /x"}, Timeout: &sec, StartPeriod: &sec}, "&{[CMD-SHELL test -f /x] 0s 1s 1s 0s 0}"},
+	} {
+		if got := fmt.Sprint(Healthcheck(types.ServiceConfig{WorkloadSpec: types.WorkloadSpec{HealthCheck: tc.hc}})); got != tc.want {
+			t.Errorf("Healthcheck(%+v) = %s; want %s", tc.hc, got, tc.want)
+		}
 	}
 }

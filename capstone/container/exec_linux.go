@@ -161,6 +161,17 @@ func (e *Execd) Wait() (unix.WaitStatus, error) {
 	return unix.WaitStatus(st.Code << 8), nil
 }
 
+// Kill ends the exec'd process with SIGKILL, and with it whatever it
+// started in its process group (child 2 is a session leader, setsid(2)),
+// so that a shell killed at a healthcheck's timeout leaves no child of
+// its own running.
+func (e *Execd) Kill() error {
+	if err := unix.Kill(-e.Pid, unix.SIGKILL); err == nil {
+		return nil
+	}
+	return e.proc.Signal(unix.SIGKILL)
+}
+
 // withHome adds HOME to env when it has none, from the container's
 // /etc/passwd (read inside the init's root, /proc/<pid>/root, every name
 // resolved there), as runc does; "/" when the user has no entry.

@@ -84,7 +84,10 @@ func (r *builtinRuntime) Exec(ctx context.Context, id string, p *specs.Process, 
 	if e.Console != nil && o.Console != nil {
 		o.Console(e.Console)
 	}
+	// A cancelled ctx (a healthcheck's timeout) kills the process.
+	stop := context.AfterFunc(ctx, func() { e.Kill() })
 	ws, err := e.Wait()
+	stop()
 	if err != nil {
 		return 0, startFailure(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+
 	"github.com/unboxlab/unbox/capstone/image"
 	"github.com/unboxlab/unbox/internal/statefile"
 	"github.com/unboxlab/unbox/internal/volume"
@@ -68,6 +70,9 @@ type CreateOptions struct {
 	ExtraHosts []string
 	// SecurityOpt are --security-opt values, as given.
 	SecurityOpt []string
+	// Healthcheck is --health-* (Test ["NONE"]: --no-healthcheck), laid
+	// over the image's HEALTHCHECK field by field; nil keeps the image's.
+	Healthcheck *dockerspec.HealthcheckConfig
 }
 
 // Create makes a container (`unbox create`), without starting it. Every
@@ -204,6 +209,10 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 	}
 	if o.StopSignal != "" {
 		cfg.StopSignal = o.StopSignal
+	}
+	cfg.Healthcheck, cfg.Shell = MergeHealthcheck(o.Healthcheck, img.Config.Ext.Healthcheck), img.Config.Ext.Shell
+	if err := checkHealthcheck(cfg.Healthcheck); err != nil {
+		return nil, nil, err
 	}
 	if _, err := ParseSignal(cfg.StopSignal); cfg.StopSignal != "" && err != nil {
 		return nil, nil, err

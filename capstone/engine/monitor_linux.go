@@ -33,6 +33,7 @@ import (
 //   - owns the container's stdio: pipes, or the master of its terminal,
 //     copied into the json-file log and to attached clients;
 //   - serves attach on <state>/containers/<short id>/attach.sock;
+//   - runs the container's healthcheck and records its health (health.go);
 //   - applies the restart policy, and removes the container with --rm.
 //
 // Its PID and start time are in monitor.json beside the socket: a command
@@ -277,7 +278,7 @@ func (m *monitor) run(conn *reexec.Conn, req monitorRequest) {
 			break
 		}
 		first = false
-		code := m.wait(pid)
+		code := m.wait(pid, m.watchHealth(pid))
 		m.stopRun()
 		report = exitReport{ExitCode: code}
 		var again bool
@@ -442,12 +443,22 @@ func (m *monitor) startOnce(rows, cols uint16) (pid int, err error) {
 	}
 	c.State.set(Running)
 	c.State.Pid, c.State.StartedAt, c.State.ExitCode, c.State.Error = pid, time.Now().UTC(), 0, ""
+	if healthEnabled(c.Config.Healthcheck) {
+		if c.State.Health == nil {
+			c.State.Health = &Health{}
+		}
+		c.State.Health.start()
+	} else {
+		c.State.Health = nil
+	}
 	return pid, e.save(c)
 }
 
 // wait waits for the container's init to exit and its output to drain,
-// and returns its exit status as a shell reports it.
-func (m *monitor) wait(pid int) int {
+// and returns its exit status as a shell reports it. stopHealth ends the
+// healthcheck's probes once the init has exited, before what else ended
+// is reaped (a probe's process is this process's child).
+func (m *monitor) wait(pid int, stopHealth func()) int {
 	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(pid, &ws, 0, nil)
@@ -455,6 +466,7 @@ func (m *monitor) wait(pid int) int {
 			break
 		}
 	}
+	stopHealth()
 	done := make(chan struct{})
 	go func() { m.pumps.Wait(); close(done) }()
 	select {

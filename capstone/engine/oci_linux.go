@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -118,6 +119,13 @@ func (r *ociRuntime) Delete(ctx context.Context, id string, force bool) error {
 		args = append(args, "--force")
 	}
 	err := r.run(ctx, [3]*os.File{}, append(args, id)...)
+	// The files of execs whose caller was killed (a monitor's
+	// healthcheck when rm -f killed the monitor) go with the container.
+	if dirs, _ := filepath.Glob(filepath.Join(r.root, "exec-"+id+"-*")); len(dirs) > 0 {
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
+	}
 	if err != nil && strings.Contains(err.Error(), "does not exist") {
 		return nil
 	}
@@ -128,7 +136,7 @@ func (r *ociRuntime) Delete(ctx context.Context, id string, force bool) error {
 // runtime waits for the process and exits with its status. A terminal
 // comes over a console socket this process listens on.
 func (r *ociRuntime) Exec(ctx context.Context, id string, p *specs.Process, o ExecIO) (int, error) {
-	dir, err := os.MkdirTemp(r.root, "exec-")
+	dir, err := os.MkdirTemp(r.root, "exec-"+id+"-")
 	if err != nil {
 		return 0, err
 	}
@@ -142,7 +150,8 @@ func (r *ociRuntime) Exec(ctx context.Context, id string, p *specs.Process, o Ex
 		return 0, err
 	}
 	logPath := filepath.Join(dir, "log.json")
-	args := []string{"--root", r.root, "--log", logPath, "--log-format", "json", "exec", "--process", procFile}
+	pidFile := filepath.Join(dir, "pid")
+	args := []string{"--root", r.root, "--log", logPath, "--log-format", "json", "exec", "--process", procFile, "--pid-file", pidFile}
 	var cs *consoleSocket
 	if p.Terminal {
 		if cs, err = listenConsole(dir); err != nil {
@@ -152,6 +161,24 @@ func (r *ociRuntime) Exec(ctx context.Context, id string, p *specs.Process, o Ex
 		args = append(args, "--tty", "--console-socket", cs.path)
 	}
 	cmd := exec.CommandContext(ctx, r.path, append(args, id)...)
+	// A cancelled ctx (a healthcheck's timeout) kills the process in the
+	// container, and its process group if it leads one, not the runtime
+	// alone: `runc exec` passes no SIGKILL on.
+	// The runtime is left to reap it and exit (killed itself, it would
+	// leave the process a zombie under the container's init), within
+	// WaitDelay; before the process is there, the runtime is killed.
+	cmd.Cancel = func() error {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				if pg, err := unix.Getpgid(pid); err == nil && pg == pid {
+					unix.Kill(-pid, unix.SIGKILL)
+				}
+				return unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		return cmd.Process.Kill()
+	}
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdin, cmd.Stdout = o.Stdin, o.Stdout
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -58,6 +59,13 @@ type Config struct {
 	// ExposedPorts are the image's EXPOSE and --expose, "80/tcp"; -P
 	// publishes them.
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	// Healthcheck is the image's HEALTHCHECK with the --health-* flags
+	// (or a Compose service's healthcheck) on top; Test ["NONE"]: none
+	// (health.go).
+	Healthcheck *dockerspec.HealthcheckConfig `json:"Healthcheck,omitempty"`
+	// Shell is the image's SHELL, which a CMD-SHELL healthcheck runs
+	// through (/bin/sh -c when none).
+	Shell []string `json:"Shell,omitempty"`
 }
 
 // HostConfig is how the container runs on this host (Docker's
@@ -175,6 +183,9 @@ type State struct {
 	// policy does not start the container again (Docker's
 	// HasBeenManuallyStopped).
 	ManuallyStopped bool `json:"ManuallyStopped,omitempty"`
+	// Health is the healthcheck's outcome, once a container with one
+	// has started (health.go).
+	Health *Health `json:"Health,omitempty"`
 }
 
 // set makes the booleans agree with Status.
@@ -194,12 +205,21 @@ func (s *State) set(status string) {
 func (s State) IsRunning() bool { return s.Running }
 
 // Describe is the STATUS column of `unbox ps`, as Docker words it:
-// "Up 5 seconds", "Exited (0) 3 minutes ago", "Created", "Restarting (1)
-// 2 seconds ago", "Removal In Progress", "Dead".
+// "Up 5 seconds", "Up 5 seconds (healthy)", "Up 1 second (health:
+// starting)", "Exited (0) 3 minutes ago", "Created", "Restarting (1) 2
+// seconds ago", "Removal In Progress", "Dead".
 func (s State) Describe(now time.Time) string {
 	switch s.Status {
 	case Running:
-		return "Up " + humanDuration(now.Sub(s.StartedAt))
+		up := "Up " + humanDuration(now.Sub(s.StartedAt))
+		switch {
+		case s.Health == nil:
+		case s.Health.Status == HealthStarting:
+			up += " (health: starting)"
+		default:
+			up += " (" + s.Health.Status + ")"
+		}
+		return up
 	case Paused:
 		return "Up " + humanDuration(now.Sub(s.StartedAt)) + " (Paused)"
 	case Restarting:

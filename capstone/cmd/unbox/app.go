@@ -125,7 +125,7 @@ func newApp(g *globals) *cli.App {
 			rmCommand(g), psCommand(g), logsCommand(g), execCommand(g), inspectCommand(g), topCommand(g),
 			statsCommand(g), commitCommand(g), buildCommand(g), composeCommand(g), exportCommand(g), cpCommand(g), waitCommand(g),
 			imagesCommand(g), rmiCommand(g), tagCommand(g), historyCommand(g), imageCommand(g),
-			volumeCommand(g), networkCommand(g), portCommand(g), systemCommand(g), infoCommand(g), versionCommand(g), doctorCommand(g),
+			volumeCommand(g), networkCommand(g), portCommand(g), healthcheckCommand(g), systemCommand(g), infoCommand(g), versionCommand(g), doctorCommand(g),
 			completionCommand(g),
 		}, registryCommands(g)...),
 		CommandNotFound: func(c *cli.Context, name string) {

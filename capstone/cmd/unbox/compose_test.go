@@ -172,6 +172,8 @@ func TestPrivCompose(t *testing.T) {
 	}
 	if ps := compose("ps").stdout; !strings.Contains(ps, "shop-db-1") || !strings.Contains(ps, "shop-web-1") || !strings.Contains(ps, fmt.Sprintf("0.0.0.0:%d->80/tcp", port)) {
 		t.Errorf("compose ps (want both, and web's port):\n%s", ps)
+	} else if !regexp.MustCompile(`(?m)^shop-db-1 .*Up .* \(healthy\)`).MatchString(ps) {
+		t.Errorf("compose ps shows no (healthy) for db, whose healthcheck passed:\n%s", ps)
 	}
 	e.waitLog("shop-web-1", "web up")
 	if logs := compose("logs").stdout; !strings.Contains(logs, "shop-web-1  | web up, password s3cret") || !strings.Contains(logs, "shop-db-1   | db starting") {

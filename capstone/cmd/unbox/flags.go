@@ -4,10 +4,12 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/urfave/cli/v2"
 
 	"github.com/unboxlab/unbox/capstone/engine"
@@ -53,7 +55,48 @@ func createFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "security-opt", Usage: "security options: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add a line to /etc/hosts: HOST:IP (IP may be " + engine.HostGateway + ")"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "signal to stop the container (SIGTERM by default)"},
+		&cli.StringFlag{Name: "health-cmd", Usage: "command to run to check health (through /bin/sh -c)"},
+		&cli.DurationFlag{Name: "health-interval", Usage: "time between running the check (ms|s|m|h) (default 30s)"},
+		&cli.DurationFlag{Name: "health-timeout", Usage: "maximum time to allow one check to run (ms|s|m|h) (default 30s)"},
+		&cli.IntFlag{Name: "health-retries", Usage: "consecutive failures needed to report unhealthy (default 3)"},
+		&cli.DurationFlag{Name: "health-start-period", Usage: "start period for the container to initialize before starting health-retries countdown (ms|s|m|h)"},
+		&cli.DurationFlag{Name: "health-start-interval", Usage: "time between running the check during the start period (ms|s|m|h) (default 5s)"},
+		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable any container-specified HEALTHCHECK"},
 	}
+}
+
+// healthcheckOptions reads the --health-* flags as Docker's CLI does: none
+// keeps the image's healthcheck (nil); --no-healthcheck is Test ["NONE"],
+// and conflicts with the others; --health-cmd is CMD-SHELL; the other
+// fields, when given, replace the image's one by one.
+func healthcheckOptions(c *cli.Context) (*dockerspec.HealthcheckConfig, error) {
+	h := &dockerspec.HealthcheckConfig{
+		Interval: c.Duration("health-interval"), Timeout: c.Duration("health-timeout"), Retries: c.Int("health-retries"),
+		StartPeriod: c.Duration("health-start-period"), StartInterval: c.Duration("health-start-interval"),
+	}
+	cmd := c.String("health-cmd")
+	given := cmd != "" || h.Interval != 0 || h.Timeout != 0 || h.Retries != 0 || h.StartPeriod != 0 || h.StartInterval != 0
+	if c.Bool("no-healthcheck") {
+		if given {
+			return nil, errors.New("--no-healthcheck conflicts with --health-* options")
+		}
+		return &dockerspec.HealthcheckConfig{Test: []string{"NONE"}}, nil
+	}
+	if !given {
+		return nil, nil
+	}
+	for _, f := range []struct {
+		name string
+		neg  bool
+	}{{"interval", h.Interval < 0}, {"timeout", h.Timeout < 0}, {"retries", h.Retries < 0}, {"start-period", h.StartPeriod < 0}, {"start-interval", h.StartInterval < 0}} {
+		if f.neg {
+			return nil, fmt.Errorf("--health-%s cannot be negative", f.name)
+		}
+	}
+	if cmd != "" {
+		h.Test = []string{"CMD-SHELL", cmd}
+	}
+	return h, nil
 }
 
 // createOptions reads the flags and arguments (IMAGE [COMMAND [ARG...]])
@@ -88,6 +131,9 @@ func createOptions(c *cli.Context) (engine.CreateOptions, error) {
 		}
 	}
 	if o.Restart, err = engine.ParseRestartPolicy(c.String("restart")); err != nil {
+		return o, err
+	}
+	if o.Healthcheck, err = healthcheckOptions(c); err != nil {
 		return o, err
 	}
 	for _, f := range c.StringSlice("env-file") {

@@ -22,6 +22,7 @@ func inspectCommand(g *globals) *cli.Command {
 		ArgsUsage: "[OPTIONS] NAME|ID [NAME|ID...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "type", Usage: "only this kind: container, image, volume or network"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "print each with a Go template instead of JSON, e.g. '{{.State.Health.Status}}'"},
 		},
 		Action: func(c *cli.Context) error {
 			typ := c.String("type")

@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
+	"text/template"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -106,6 +108,12 @@ func (g *globals) inspectEach(c *cli.Context, one func(e *engine.Engine, ref str
 	if err != nil {
 		return err
 	}
+	var tmpl *template.Template
+	if f := c.String("format"); f != "" {
+		if tmpl, err = template.New("").Funcs(templateFuncs).Parse(f); err != nil {
+			return fmt.Errorf("template parsing error: %w", err)
+		}
+	}
 	out := []any{}
 	var errs []error
 	for _, ref := range c.Args().Slice() {
@@ -114,12 +122,64 @@ func (g *globals) inspectEach(c *cli.Context, one func(e *engine.Engine, ref str
 			errs = append(errs, err)
 			continue
 		}
+		if tmpl != nil {
+			if err := printTemplate(g.stdout, tmpl, v); err != nil {
+				return err
+			}
+			continue
+		}
 		out = append(out, v)
 	}
-	if err := printJSON(g.stdout, out); err != nil {
-		return err
+	if tmpl == nil {
+		if err := printJSON(g.stdout, out); err != nil {
+			return err
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// templateFuncs are the functions Docker's --format templates have.
+var templateFuncs = template.FuncMap{
+	"json": func(v any) (string, error) {
+		var b bytes.Buffer
+		err := jsonLine(&b, v)
+		return strings.TrimSpace(b.String()), err
+	},
+	"join":  strings.Join,
+	"split": strings.Split,
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	"title": func(s string) string {
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
+	"println": fmt.Sprintln,
+}
+
+// printTemplate writes v through tmpl and a newline, as `docker inspect
+// --format` does. The template sees v as its JSON reads, the fields named
+// as inspect prints them ({{.Id}}, {{.State.Health.Status}}), as Docker's
+// does when a field is not a Go field of its type.
+func printTemplate(w io.Writer, tmpl *template.Template, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // 1700000000, not 1.7e+09
+	var m any
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, m); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err = w.Write(buf.Bytes())
+	return err
 }
 
 // printJSON writes v as indented JSON, as `docker inspect` does.

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,10 +23,15 @@ func psCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only display container IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "don't truncate output"},
 			&cli.StringFlag{Name: "format", Usage: "json: one JSON object per container"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "filter output: health=starting|healthy|unhealthy|none, status=STATUS, name=NAME, id=ID, label=KEY[=VALUE]"},
 		},
 		Action: func(c *cli.Context) error {
 			if f := c.String("format"); f != "" && f != "json" && f != "table" {
 				return usageError(c, "--format %q: want json or table", f)
+			}
+			filter, err := parsePsFilters(c.StringSlice("filter"))
+			if err != nil {
+				return err
 			}
 			e, err := g.engine()
 			if err != nil {
@@ -37,7 +44,10 @@ func psCommand(g *globals) *cli.Command {
 			now := time.Now()
 			var rows [][]string
 			for _, ctr := range cs {
-				if !c.Bool("all") && !ctr.State.Running {
+				if !c.Bool("all") && len(filter["status"]) == 0 && !ctr.State.Running {
+					continue
+				}
+				if !filter.match(ctr) {
 					continue
 				}
 				id := ctr.ID
@@ -114,4 +124,55 @@ func mountNames(c *engine.Container) string {
 		parts = append(parts, n)
 	}
 	return strings.Join(parts, ",")
+}
+
+// psFilters are `ps --filter KEY=VALUE`s, as Docker takes them: values
+// of one key are alternatives, different keys must all match; a status
+// filter shows stopped containers without -a.
+type psFilters map[string][]string
+
+func parsePsFilters(args []string) (psFilters, error) {
+	f := psFilters{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad format of filter (expected name=value): %s", a)
+		}
+		switch k {
+		case "health":
+			if !slices.Contains([]string{engine.HealthStarting, engine.HealthHealthy, engine.HealthUnhealthy, engine.HealthNone}, v) {
+				return nil, fmt.Errorf("unrecognised filter value for health: %s", v)
+			}
+		case "status":
+			if !slices.Contains([]string{engine.Created, engine.Running, engine.Paused, engine.Restarting, engine.Removing, engine.Exited, engine.Dead}, v) {
+				return nil, fmt.Errorf("invalid filter 'status=%s'", v)
+			}
+		case "name", "id", "label":
+		default:
+			return nil, fmt.Errorf("invalid filter '%s'", k)
+		}
+		f[k] = append(f[k], v)
+	}
+	return f, nil
+}
+
+// match reports whether c passes every filter.
+func (f psFilters) match(c *engine.Container) bool {
+	test := map[string]func(v string) bool{
+		"health": func(v string) bool { return c.State.HealthString() == v },
+		"status": func(v string) bool { return c.State.Status == v },
+		"name":   func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) },
+		"id":     func(v string) bool { return strings.HasPrefix(c.ID, v) },
+		"label": func(v string) bool {
+			k, val, hasValue := strings.Cut(v, "=")
+			got, ok := c.Config.Labels[k]
+			return ok && (!hasValue || got == val)
+		},
+	}
+	for k, vs := range f {
+		if !slices.ContainsFunc(vs, test[k]) {
+			return false
+		}
+	}
+	return true
 }
