@@ -229,6 +229,13 @@ func TestPrivBuildServes(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	waitHTTP(t, addr, "/", "hello from the built image")
 	waitHTTP(t, addr, "/install.txt", `installed {"name":"app"}`)
+	// The image's HEALTHCHECK (wget of its own port) runs, and passes.
+	if c := e.waitHealth("web", "healthy"); c.Config.Healthcheck == nil || c.Config.Healthcheck.Interval != time.Second {
+		t.Errorf("web's Healthcheck = %+v; want the image's", c.Config.Healthcheck)
+	}
+	if ps := e.out("ps", "--filter", "name=web"); !strings.Contains(ps, "(healthy)") {
+		t.Errorf("ps: %s; want web (healthy)", ps)
+	}
 
 	// -P publishes EXPOSE 3000 on a port the kernel picks; `port` says which.
 	e.ok("run", "-d", "--name", "webp", "-P", "web:1")
