@@ -74,10 +74,14 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (image
 			defer m.Thaw()
 		}
 	}
-	return e.Images.Commit(parent, c.GraphDriver.Data["UpperDir"], image.CommitOptions{
+	io := image.CommitOptions{
 		Ref: o.Ref, Config: &cfg, Comment: o.Comment, Author: o.Author, Exclude: commitExclude(c),
 		CreatedBy: createdBy,
-	})
+	}
+	if o.Config == nil {
+		io.Healthcheck = c.Config.Healthcheck // the container's, --health-* included, as Docker's commit
+	}
+	return e.Images.Commit(parent, c.GraphDriver.Data["UpperDir"], io)
 }
 
 // ApplyChange applies one --change instruction (Dockerfile syntax) to

@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/unboxlab/unbox/internal/layer"
@@ -32,6 +33,9 @@ type CommitOptions struct {
 	Exclude []string
 	// Created is the image's creation time; zero is now.
 	Created time.Time
+	// Healthcheck, when not nil, replaces the parent's HEALTHCHECK (a
+	// container made with --health-*, as `docker commit` keeps it).
+	Healthcheck *dockerspec.HealthcheckConfig
 }
 
 // Commit makes a new image of parent with the changes in upper, a
@@ -60,6 +64,9 @@ func (s *Store) Commit(parent Image, upper string, o CommitOptions) (Image, erro
 	img.Config.Author = o.Author
 	if o.Config != nil {
 		img.Config.Config = *o.Config
+	}
+	if o.Healthcheck != nil {
+		img.Config.Ext.Healthcheck = o.Healthcheck
 	}
 	return s.Put(img, o.Ref)
 }

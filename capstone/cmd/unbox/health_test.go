@@ -218,3 +218,20 @@ func processesIn(id, cmdline string) []string {
 	}
 	return out
 }
+
+// TestPrivHealthCommitted: `commit` keeps the container's healthcheck,
+// --health-* included, as Docker's does; a container of the new image
+// runs it.
+func TestPrivHealthCommitted(t *testing.T) {
+	e := newEnv(t)
+	e.ok("run", "-d", "--name", "checked", "--network", "none", "--health-cmd", "test -f /ok", "--health-interval", "500ms",
+		"unbox/busybox", "sh", "-c", "touch /ok; exec sleep 600")
+	e.ok("commit", "checked", "checked:1")
+	e.ok("rm", "-f", "checked")
+	e.ok("run", "-d", "--name", "again", "--network", "none", "checked:1", "sleep", "600")
+	c := e.waitHealth("again", "healthy")
+	if h := c.Config.Healthcheck; h == nil || !slices.Equal(h.Test, []string{"CMD-SHELL", "test -f /ok"}) || h.Interval != 500*time.Millisecond {
+		t.Errorf("the committed image's container has healthcheck %+v; want the first container's", h)
+	}
+	e.ok("rm", "-f", "again")
+}
