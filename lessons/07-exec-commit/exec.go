@@ -89,7 +89,7 @@ func (st *state) stepJoined(s *kit.Session) error {
 		"ls -l /proc/$EXEC/ns; cat /proc/$EXEC/cgroup\ncat /sys/fs/cgroup%s/cgroup.procs", p.Pid(), c.Cgroup.Path())
 	s.Host("its namespaces are PID 1's: %s", strings.Join(same, " "))
 	s.Host("it joined, in this order: %s", joinedList(p.Joined()))
-	s.Host("its cgroup: %s; cgroup.procs there: %s", path, procList(procs, c.Pid(), p.Pid()))
+	s.Host("its cgroup: %s; cgroup.procs there: %s", path, procList(s, procs, c.Pid(), p.Pid()))
 	if _, err := io.WriteString(stdinW, "\n"); err != nil {
 		return err
 	}
@@ -127,19 +127,19 @@ func joinedList(kinds []nsenter.Namespace) string {
 }
 
 // procList names the PIDs of cgroup.procs: PID 1 and the exec'd process.
-func procList(procs []int, pid1, exec int) string {
-	var out []string
+func procList(s *kit.Session, procs []int, pid1, exec int) string {
+	var items []any
 	for _, p := range procs {
 		switch p {
 		case pid1:
-			out = append(out, "PID 1")
+			items = append(items, "PID 1")
 		case exec:
-			out = append(out, "the shell")
+			items = append(items, s.T("the shell"))
 		default:
-			out = append(out, fmt.Sprintf("host pid %d", p))
+			items = append(items, s.T("host pid %d", p))
 		}
 	}
-	return strings.Join(out, ", ")
+	return s.T(strings.TrimSuffix(strings.Repeat("%s, ", len(items)), ", "), items...)
 }
 
 func (st *state) stepStatus(s *kit.Session) error {

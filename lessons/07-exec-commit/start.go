@@ -99,9 +99,9 @@ func (st *state) stepNamespaces(s *kit.Session) error {
 	var rows [][]string
 	differ := 0
 	for _, kind := range nsenter.All {
-		same := "its own"
+		same := s.T("its own")
 		if host[kind] == ctr[kind] {
-			same = "the host's"
+			same = s.T("the host's")
 		} else {
 			differ++
 		}

@@ -27,8 +27,16 @@ func onThread(fn func()) {
 
 // try is one attempt of step 3: a setns(2) and what it did.
 type try struct {
-	What, Result, Then string
+	What, Result string
+	// Then is what it means: a format and its arguments, translated
+	// when the table is printed (the tries run on threads of their own,
+	// without the narrator); an argument of type words is words too.
+	Then     string
+	ThenArgs []any
 }
+
+// words is an argument of Then that is words, not data.
+type words string
 
 // setnsResult is "ok" or the errno's name, as the man page spells it.
 func setnsResult(err error) string {
@@ -68,11 +76,11 @@ func joinTries(pid int) ([]try, error) {
 			// os.Hostname on another goroutine reads the host's.
 			other := make(chan string)
 			go func() { h, _ := os.Hostname(); other <- h }()
-			otherName := "the host's name"
+			var otherName any = words("the host's name")
 			if o := <-other; o != hostname {
 				otherName = o
 			}
-			t.Then = fmt.Sprintf("hostname: %s; on the other threads: %s", unix.ByteSliceToString(u.Nodename[:]), otherName)
+			t.Then, t.ThenArgs = "hostname: %s; on the other threads: %s", []any{unix.ByteSliceToString(u.Nodename[:]), otherName}
 		}
 		return t
 	})
@@ -91,9 +99,9 @@ func joinTries(pid int) ([]try, error) {
 		if err == nil {
 			b, rerr := os.ReadFile("/etc/hostname")
 			if rerr != nil {
-				t.Then = rerr.Error()
+				t.Then, t.ThenArgs = "%s", []any{rerr.Error()}
 			} else {
-				t.Then = "cat /etc/hostname: " + string(bytes.TrimSpace(b))
+				t.Then, t.ThenArgs = "cat /etc/hostname: %s", []any{string(bytes.TrimSpace(b))}
 			}
 		}
 		return t
@@ -106,15 +114,15 @@ func joinTries(pid int) ([]try, error) {
 			var mine, theirs unix.Stat_t
 			unix.Stat("/proc/thread-self/ns/pid_for_children", &mine)
 			unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", pid), &theirs)
-			kids := "the host's"
+			kids := words("the host's")
 			if mine.Ino == theirs.Ino {
-				kids = "the container's"
+				kids = words("the container's")
 			}
-			same := "unchanged"
+			same := words("unchanged")
 			if unix.Getpid() != before {
-				same = "changed"
+				same = words("changed")
 			}
-			t.Then = fmt.Sprintf("getpid(): %s; pid_for_children: %s", same, kids)
+			t.Then, t.ThenArgs = "getpid(): %s; pid_for_children: %s", []any{same, kids}
 		}
 		return t
 	})
@@ -144,7 +152,18 @@ func (st *state) stepWhyHard(s *kit.Session) error {
 		"setns(open(\"/proc/$PID/ns/<namespace>\"), CLONE_NEW<...>)")
 	var rows [][]string
 	for _, t := range tries {
-		rows = append(rows, []string{t.What, t.Result, t.Then})
+		args := make([]any, len(t.ThenArgs))
+		for i, a := range t.ThenArgs {
+			if w, ok := a.(words); ok {
+				a = s.T(string(w))
+			}
+			args[i] = a
+		}
+		then := ""
+		if t.Then != "" {
+			then = s.T(t.Then, args...)
+		}
+		rows = append(rows, []string{t.What, t.Result, then})
 	}
 	s.Table([]string{"setns of", "result", "what it means"}, rows)
 	s.Note("A locked thread can join a UTS, IPC, network or cgroup namespace; the mount namespace only\n" +
@@ -153,12 +172,12 @@ func (st *state) stepWhyHard(s *kit.Session) error {
 		"process with one thread by running C before Go starts: its nsexec constructor, built with cgo.")
 	s.Say("\ninternal/nsenter does the same without C, with a raw clone(2): the child has one thread and\n" +
 		"runs nothing but system calls until it execs, as Go's own fork/exec code does:")
-	s.Show("%s", strings.Join([]string{
+	s.Show("%s", s.T(strings.Join([]string{
 		"  this lesson ── clone ──▶ child 1: waits until it is in web's cgroup",
 		"                                    setns cgroup, ipc, uts, net, pid, mnt, user (last)",
 		"                                    clone(CLONE_PARENT) ──▶ child 2: in the PID namespace,",
 		"                                    reports child 2, exits        the lesson's child; sets its",
 		"                                                                  stdio, user, directory; execs",
-	}, "\n"))
+	}, "\n")))
 	return nil
 }
