@@ -49,8 +49,18 @@ func fakeUpstream(t *testing.T, name, addr string) string {
 // the answer as "RCODE rr rr...", with the records' data only.
 func query(t *testing.T, server, netw, name string, qtype uint16) string {
 	t.Helper()
+	return queryFrom(t, "", server, netw, name, qtype)
+}
+
+// queryFrom is query from a source address of the caller's ("" for any).
+func queryFrom(t *testing.T, from, server, netw, name string, qtype uint16) string {
+	t.Helper()
 	m := new(dns.Msg).SetQuestion(dns.Fqdn(name), qtype)
-	resp, _, err := (&dns.Client{Net: netw}).Exchange(m, server)
+	c := &dns.Client{Net: netw}
+	if from != "" {
+		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}
+	}
+	resp, _, err := c.Exchange(m, server)
 	if err != nil {
 		t.Fatalf("query %s for %s: %v", server, name, err)
 	}
@@ -181,24 +191,6 @@ func TestDNSServerClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	ask := func(from, name string, qtype uint16) string {
-		t.Helper()
-		c := &dns.Client{Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
-		resp, _, err := c.Exchange(new(dns.Msg).SetQuestion(dns.Fqdn(name), qtype), srv.Addr())
-		if err != nil {
-			t.Fatalf("query from %s for %s: %v", from, name, err)
-		}
-		out := []string{dns.RcodeToString[resp.Rcode]}
-		for _, rr := range resp.Answer {
-			switch rr := rr.(type) {
-			case *dns.A:
-				out = append(out, rr.A.String())
-			case *dns.PTR:
-				out = append(out, rr.Ptr)
-			}
-		}
-		return strings.Join(out, " ")
-	}
 	for _, tc := range []struct {
 		from, name string
 		qtype      uint16
@@ -212,7 +204,7 @@ func TestDNSServerClient(t *testing.T) {
 		{"127.0.0.3", "other", dns.TypeA, "NXDOMAIN"},                 // not its network: the upstream's answer
 		{"127.0.0.3", "outside.test", dns.TypeA, "NOERROR 192.0.2.1"}, // the network's resolver
 	} {
-		if got := ask(tc.from, tc.name, tc.qtype); got != tc.want {
+		if got := queryFrom(t, tc.from, srv.Addr(), "udp", tc.name, tc.qtype); got != tc.want {
 			t.Errorf("from %s, %s %s = %q; want %q", tc.from, tc.name, dns.TypeToString[tc.qtype], got, tc.want)
 		}
 	}
