@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/unboxlab/unbox/capstone/engine"
 )
 
 func load(t *testing.T, yaml string, files map[string]string) (*Compose, error) {
@@ -247,5 +249,27 @@ func TestHealthcheck(t *testing.T) {
 		if got := fmt.Sprint(Healthcheck(types.ServiceConfig{WorkloadSpec: types.WorkloadSpec{HealthCheck: tc.hc}})); got != tc.want {
 			t.Errorf("Healthcheck(%+v) = %s; want %s", tc.hc, got, tc.want)
 		}
+	}
+}
+
+// TestPortRanges: a service's port ranges reach the engine as -p takes
+// them, and the engine reads them: port for port, or a host range for
+// one port.
+func TestPortRanges(t *testing.T) {
+	c, err := load(t, "services:\n  web:\n    image: x\n    ports: [\"127.0.0.1:8000-8010:80\", \"9000-9001:90-91/udp\"]\n", map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.CreateOptions(c.P.Services["web"], "shop-web-1", 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := engine.ParsePublish(o.Publish)
+	if err != nil {
+		t.Fatalf("ParsePublish(%q): %v", o.Publish, err)
+	}
+	got := fmt.Sprint(b["80/tcp"], b["90/udp"], b["91/udp"])
+	if want := "[{127.0.0.1 8000-8010}] [{ 9000}] [{ 9001}]"; got != want {
+		t.Errorf("the engine's bindings of %q = %s; want %s", o.Publish, got, want)
 	}
 }

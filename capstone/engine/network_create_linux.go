@@ -108,11 +108,11 @@ func (e *Engine) checkHostPorts(c *Container) error {
 		if err := p.Check(); err != nil {
 			return err
 		}
-		if p.HostPort == 0 {
-			continue
+		if p.HostPort == 0 || p.HostPortEnd != 0 {
+			continue // chosen at start
 		}
 		for _, q := range ports[:i] {
-			if q.HostPort != 0 && p.Overlaps(q) {
+			if q.HostPort != 0 && q.HostPortEnd == 0 && p.Overlaps(q) {
 				return fmt.Errorf("-p %s and -p %s: the same host port twice", q, p)
 			}
 		}

@@ -82,24 +82,30 @@ func bridged(mode string) bool {
 	return mode != "none" && mode != "host" && !strings.HasPrefix(mode, "container:")
 }
 
-// ParsePublish reads -p values ([IP:][HOST_PORT:]CONTAINER_PORT[/PROTO])
-// into Docker's PortBindings, keyed "80/tcp".
+// ParsePublish reads -p values ([IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/PROTO])
+// into Docker's PortBindings, keyed "80/tcp"; a host range for one
+// container port stays a range ("8000-8010"), chosen from at start.
 func ParsePublish(specs []string) (map[string][]PortBinding, error) {
 	out := map[string][]PortBinding{}
 	for _, s := range specs {
-		p, err := network.ParsePort(s)
+		ps, err := network.ParsePorts(s)
 		if err != nil {
 			return nil, fmt.Errorf("invalid publish spec %q: %w", s, err)
 		}
-		b := PortBinding{}
-		if p.HostIP.IsValid() {
-			b.HostIP = p.HostIP.String()
+		for _, p := range ps {
+			b := PortBinding{}
+			if p.HostIP.IsValid() {
+				b.HostIP = p.HostIP.String()
+			}
+			if p.HostPort != 0 {
+				b.HostPort = strconv.Itoa(int(p.HostPort))
+			}
+			if p.HostPortEnd != 0 {
+				b.HostPort += "-" + strconv.Itoa(int(p.HostPortEnd))
+			}
+			key := portKey(p.ContainerPort, p.Proto)
+			out[key] = append(out[key], b)
 		}
-		if p.HostPort != 0 {
-			b.HostPort = strconv.Itoa(int(p.HostPort))
-		}
-		key := portKey(p.ContainerPort, p.Proto)
-		out[key] = append(out[key], b)
 	}
 	if len(out) == 0 {
 		return nil, nil
@@ -135,11 +141,11 @@ func portMappings(c *Container) ([]network.PortMapping, error) {
 				spec = b.HostIP + ":" + spec
 			}
 		}
-		p, err := network.ParsePort(spec)
+		ps, err := network.ParsePorts(spec)
 		if err != nil {
 			return fmt.Errorf("published port %s: %w", spec, err)
 		}
-		out = append(out, p)
+		out = append(out, ps...)
 		return nil
 	}
 	for _, key := range sortedKeys(c.HostConfig.PortBindings) {

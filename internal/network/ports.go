@@ -11,10 +11,14 @@ import (
 // writes it: connections to HostPort on the host (on HostIP only, when it
 // is set) go to ContainerPort in the container.
 type PortMapping struct {
-	HostIP        netip.Addr `json:"host_ip,omitzero"`
-	HostPort      uint16     `json:"host_port"` // 0: not chosen yet
-	ContainerPort uint16     `json:"container_port"`
-	Proto         string     `json:"proto"` // "tcp" or "udp"
+	HostIP   netip.Addr `json:"host_ip,omitzero"`
+	HostPort uint16     `json:"host_port"` // 0: not chosen yet
+	// HostPortEnd, when set, makes HostPort..HostPortEnd a range the
+	// host port is chosen from when it is published (-p 8000-8010:80):
+	// the first that is free.
+	HostPortEnd   uint16 `json:"host_port_end,omitempty"`
+	ContainerPort uint16 `json:"container_port"`
+	Proto         string `json:"proto"` // "tcp" or "udp"
 }
 
 // String is the mapping as -p takes it.
@@ -24,6 +28,9 @@ func (p PortMapping) String() string {
 		host := ""
 		if p.HostPort != 0 {
 			host = strconv.Itoa(int(p.HostPort))
+		}
+		if p.HostPortEnd != 0 {
+			host += "-" + strconv.Itoa(int(p.HostPortEnd))
 		}
 		s = host + ":" + s
 	}
@@ -81,6 +88,97 @@ func ParsePort(s string) (PortMapping, error) {
 		return bad("container port %v", err)
 	}
 	return p, nil
+}
+
+// ParsePorts reads a -p value that may name ranges, as Docker's does:
+// "8000-8002:80-82" is three mappings, port for port (the two ranges of
+// one length); "8000-8010:80" is one, its host port the first free one
+// of the range when it is published; "80-82" is three, each on a host
+// port chosen then. Without ranges it is [ParsePort].
+func ParsePorts(s string) ([]PortMapping, error) {
+	if !strings.Contains(s, "-") {
+		p, err := ParsePort(s)
+		if err != nil {
+			return nil, err
+		}
+		return []PortMapping{p}, nil
+	}
+	bad := func(format string, args ...any) ([]PortMapping, error) {
+		return nil, fmt.Errorf("-p %s: %s (the form is [IP:][HOST[-END]:]CONTAINER[-END][/PROTO], e.g. 8000-8002:80-82)",
+			s, fmt.Sprintf(format, args...))
+	}
+	rest, proto, hasProto := strings.Cut(s, "/")
+	fields := strings.Split(rest, ":")
+	ctr := fields[len(fields)-1]
+	host := ""
+	if len(fields) >= 2 {
+		host = fields[len(fields)-2]
+	}
+	cLo, cHi, err := portRange(ctr)
+	if err != nil {
+		return bad("container port %v", err)
+	}
+	hLo, hHi := uint16(0), uint16(0)
+	if host != "" {
+		if hLo, hHi, err = portRange(host); err != nil {
+			return bad("host port %v", err)
+		}
+	}
+	n := int(cHi) - int(cLo) + 1
+	if host != "" && n > 1 && int(hHi)-int(hLo)+1 != n {
+		return bad("the host range (%d ports) and the container range (%d) differ in length", int(hHi)-int(hLo)+1, n)
+	}
+	// Each mapping through ParsePort, so that addresses and protocols are
+	// checked in one place.
+	prefix := strings.Join(fields[:max(len(fields)-2, 0)], ":")
+	var out []PortMapping
+	for i := range n {
+		spec := strconv.Itoa(int(cLo) + i)
+		hostPart := ""
+		switch {
+		case host == "":
+		case n > 1:
+			hostPart = strconv.Itoa(int(hLo) + i)
+		default:
+			hostPart = strconv.Itoa(int(hLo))
+		}
+		if len(fields) >= 2 {
+			spec = hostPart + ":" + spec
+		}
+		if prefix != "" {
+			spec = prefix + ":" + spec
+		}
+		if hasProto {
+			spec += "/" + proto
+		}
+		p, err := ParsePort(spec)
+		if err != nil {
+			return nil, err
+		}
+		if n == 1 && hHi != hLo {
+			p.HostPortEnd = hHi
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// portRange reads "N" or "N-M" (N <= M).
+func portRange(s string) (lo, hi uint16, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	if lo, err = parsePortNumber(a); err != nil {
+		return 0, 0, err
+	}
+	hi = lo
+	if isRange {
+		if hi, err = parsePortNumber(b); err != nil {
+			return 0, 0, err
+		}
+		if hi < lo {
+			return 0, 0, fmt.Errorf("range %s ends before it starts", s)
+		}
+	}
+	return lo, hi, nil
 }
 
 func parsePortNumber(s string) (uint16, error) {

@@ -54,6 +54,46 @@ func TestParsePort(t *testing.T) {
 	}
 }
 
+func TestParsePorts(t *testing.T) {
+	m := func(ip string, host, end, ctr uint16, proto string) network.PortMapping {
+		p := network.PortMapping{HostPort: host, HostPortEnd: end, ContainerPort: ctr, Proto: proto}
+		if ip != "" {
+			p.HostIP = addr(ip)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		in   string
+		want []network.PortMapping
+	}{
+		{"8080:80", []network.PortMapping{m("", 8080, 0, 80, "tcp")}},
+		{"8000-8002:80-82", []network.PortMapping{m("", 8000, 0, 80, "tcp"), m("", 8001, 0, 81, "tcp"), m("", 8002, 0, 82, "tcp")}},
+		{"127.0.0.1:8000-8001:80-81/udp", []network.PortMapping{m("127.0.0.1", 8000, 0, 80, "udp"), m("127.0.0.1", 8001, 0, 81, "udp")}},
+		{"8000-8010:80", []network.PortMapping{m("", 8000, 8010, 80, "tcp")}},
+		{"80-81", []network.PortMapping{m("", 0, 0, 80, "tcp"), m("", 0, 0, 81, "tcp")}},
+		{"127.0.0.1::80-81", []network.PortMapping{m("127.0.0.1", 0, 0, 80, "tcp"), m("127.0.0.1", 0, 0, 81, "tcp")}},
+	} {
+		got, err := network.ParsePorts(tc.in)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ParsePorts(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	if got := (network.PortMapping{HostPort: 8000, HostPortEnd: 8010, ContainerPort: 80, Proto: "tcp"}).String(); got != "8000-8010:80/tcp" {
+		t.Errorf("a range's String() = %q", got)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"8000-8002:80-81", "differ in length"},
+		{"8002-8000:80", "ends before it starts"},
+		{"8000-:80", "host port is missing"},
+		{"8000:80-x", `"x" is not a number`},
+		{"8000-70000:80", "out of range"},
+	} {
+		if _, err := network.ParsePorts(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParsePorts(%q) = %v; want an error saying %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 func TestPortOverlaps(t *testing.T) {
 	p := func(s string) network.PortMapping {
 		m, err := network.ParsePort(s)

@@ -492,6 +492,14 @@ func (s *Store) claimPorts(owner string, ports []PortMapping) ([]PortMapping, er
 			}
 			p.HostPort = port
 		}
+		if p.HostPortEnd != 0 {
+			// The first port of the range that no one holds.
+			port, err := freePortIn(*p, published)
+			if err != nil {
+				return nil, fmt.Errorf("-p %s for %s: %w", p, owner, err)
+			}
+			p.HostPort, p.HostPortEnd = port, 0
+		}
 		if err := PortConflict(*p, owner, published); err != nil {
 			return nil, err
 		}
@@ -501,6 +509,19 @@ func (s *Store) claimPorts(owner string, ports []PortMapping) ([]PortMapping, er
 		published = append(published, Forward{PortMapping: *p, Owner: owner})
 	}
 	return out, nil
+}
+
+// freePortIn is the first host port of p's range that neither another
+// forward nor a program on the host holds.
+func freePortIn(p PortMapping, published []Forward) (uint16, error) {
+	for port := int(p.HostPort); port <= int(p.HostPortEnd); port++ {
+		q := p
+		q.HostPort, q.HostPortEnd = uint16(port), 0
+		if PortConflict(q, "", published) == nil && HostPortFree(q) == nil {
+			return q.HostPort, nil
+		}
+	}
+	return 0, fmt.Errorf("every host port from %d to %d is taken", p.HostPort, p.HostPortEnd)
 }
 
 // HostPortFree checks that no program on the host listens on the port, by

@@ -46,7 +46,7 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "connect the container to a network: " + engine.DefaultNetwork + " (the default), a network's name, none, host, or container:NAME"},
 		&cli.StringSliceFlag{Name: "network-alias", Usage: "add a name the container answers to on its user-defined network"},
 		&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 address on its user-defined network"},
-		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a container's port on the host: [IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|udp]"},
 		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every exposed port on a random host port"},
 		&cli.StringSliceFlag{Name: "expose", Usage: "expose a port (PORT[/tcp|udp]) without publishing it"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "set a DNS server (IP; IP:PORT on a user-defined network, whose responder forwards to it)"},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -359,6 +360,52 @@ func TestPrivNetworkPublish(t *testing.T) {
 	waitHTTP(t, "127.0.0.1:"+hp, "/", "all")
 	e.ok("rm", "-f", id)
 	e.ok("rmi", "exposing")
+
+	// Ranges, as Docker's -p takes them: a host range for one port gets
+	// the first free port of it (the first is another program's here);
+	// two ranges of one length map port for port.
+	base := freeHostRange(t, 4)
+	held, err := net.Listen("tcp4", fmt.Sprintf(":%d", base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	id = e.out(append([]string{"run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d-%d:80", base, base+2),
+		"-p", fmt.Sprintf("%d-%d:80-81", base+2, base+3), "unbox/busybox"}, httpd("ranged")...)...)
+	want := []string{fmt.Sprintf("80/tcp -> 127.0.0.1:%d", base+1), fmt.Sprintf("80/tcp -> 0.0.0.0:%d", base+2), fmt.Sprintf("81/tcp -> 0.0.0.0:%d", base+3)}
+	if got := strings.Split(e.out("port", id), "\n"); !slices.Equal(got, want) {
+		t.Errorf("port with ranges = %q; want %q", got, want)
+	}
+	waitHTTP(t, fmt.Sprintf("127.0.0.1:%d", base+1), "/", "ranged")
+	waitHTTP(t, fmt.Sprintf("127.0.0.1:%d", base+2), "/", "ranged")
+	if r := e.run("run", "--rm", "-p", fmt.Sprintf("%d-%d:80", base+1, base+3), "unbox/busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "taken") {
+		t.Errorf("a range whose every port is held: %s; want 125, taken", r)
+	}
+	e.ok("rm", "-f", id)
+}
+
+// freeHostRange is the first of n consecutive host ports that are free
+// now (each bound for a moment).
+func freeHostRange(t *testing.T, n int) int {
+	t.Helper()
+	for base := 20000 + rand.IntN(20000); base < 60000; base += n {
+		var ls []net.Listener
+		for p := base; p < base+n; p++ {
+			l, err := net.Listen("tcp4", fmt.Sprintf(":%d", p))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if len(ls) == n {
+			return base
+		}
+	}
+	t.Fatalf("no %d consecutive free ports", n)
+	return 0
 }
 
 // TestPrivNetworkModes: none has lo alone; host has the host's links;
