@@ -38,9 +38,10 @@
 //   - Addresses: [ChooseSubnet] picks a subnet that overlaps no route the
 //     host has; [Leases] hands out addresses from a JSON file under flock(2),
 //     so containers started at the same time never get the same one.
-//   - Ports: [ParsePort] reads `-p [IP:]HOST:CONTAINER[/PROTO]`; [Ruleset]
-//     turns each mapping into DNAT rules (see ruleset.go for why the host's
-//     own 127.0.0.1 works through route_localnet rather than a proxy).
+//   - Ports: [ParsePort] reads `-p [IP:]HOST:CONTAINER[/PROTO]`, and
+//     [ParsePorts] its ranges; [Ruleset] turns each mapping into DNAT rules
+//     (see ruleset.go for why the host's own 127.0.0.1 works through
+//     route_localnet rather than a proxy), and isolates networks.
 //   - Names: [DNSServer] answers a network's container names and aliases
 //     from a [RecordSource] that changes as containers come and go, and
 //     forwards other names to upstream resolvers, as Docker's 127.0.0.11 and
