@@ -33,6 +33,8 @@ type Compose struct {
 	// registries), read when a pull is to be made; nil reads the
 	// configuration in image.DefaultConfigDir.
 	Remote func() (image.RemoteOptions, error)
+
+	pulled map[string]string // image → the service it was pulled for, by this command
 }
 
 // New is the project p on the engine e.

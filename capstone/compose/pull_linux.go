@@ -46,14 +46,17 @@ func (c *Compose) ensureImage(ctx context.Context, s types.ServiceConfig, build 
 		return img, err
 	}
 	if s.Image != "" && !isBuiltin(ref) && (policy == types.PullPolicyAlways || (policy == types.PullPolicyMissing && missing)) {
-		perr := c.pull(ctx, s.Image)
-		if perr == nil {
-			return c.E.Images.Get(ctx, ref)
-		}
-		if s.Build == nil {
+		perr := c.pull(ctx, s.Name, s.Image)
+		if perr != nil && s.Build == nil {
 			return img, fmt.Errorf("service %q: %w", s.Name, perr)
 		}
 		// Compose: a service that can be built is, when its pull fails.
+		if perr == nil {
+			img, err = c.E.Images.Get(ctx, ref)
+			if missing = errors.Is(err, image.ErrNotFound); err != nil && !missing {
+				return img, err
+			}
+		}
 	}
 	if missing && s.Build != nil {
 		return c.build(ctx, s, false)
@@ -73,13 +76,23 @@ func (c *Compose) remote() (image.RemoteOptions, error) {
 	return image.RemoteOptions{ConfigDir: image.DefaultConfigDir, Registry: rc}, err
 }
 
-// pull pulls ref, in Compose's lines: " Image busybox  Pulling", then
-// "Pulled", or "Error" and why.
-func (c *Compose) pull(ctx context.Context, ref string) error {
+// pull pulls ref for service, in Compose's lines: " Image busybox
+// Pulling", then "Pulled", or "Error" and why. An image that another
+// service had pulled by this command is not pulled again, and is said to
+// be, as Compose says it.
+func (c *Compose) pull(ctx context.Context, service, ref string) error {
+	if by, ok := c.pulled[ref]; ok {
+		c.progress("Image", ref, "Skipped - Image is already being pulled by "+by)
+		return nil
+	}
 	o, err := c.remote()
 	if err != nil {
 		return err
 	}
+	if c.pulled == nil {
+		c.pulled = map[string]string{}
+	}
+	c.pulled[ref] = service
 	c.progress("Image", ref, "Pulling")
 	if _, err := c.E.Images.Pull(ctx, ref, image.PullOptions{RemoteOptions: o}); err != nil {
 		c.progress("Image", ref, "Error "+err.Error())
@@ -134,7 +147,7 @@ func (c *Compose) Pull(ctx context.Context, o PullOptions) error {
 			c.progress("Image", s.Image, skip)
 			continue
 		}
-		if err := c.pull(ctx, s.Image); err != nil {
+		if err := c.pull(ctx, n, s.Image); err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", n, err))
 			if s.Build != nil {
 				mustBuild = append(mustBuild, n)

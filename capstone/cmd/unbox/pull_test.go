@@ -139,15 +139,17 @@ func TestPrivComposePulls(t *testing.T) {
 	dir := composeProject(t, fmt.Sprintf(`
 services:
   app:
-    image: %s
+    image: %[1]s
     command: ["sleep", "1000"]
     stop_grace_period: 1s
+  again:
+    image: %[1]s
   bb:
     image: unbox/busybox
   web:
     build: ./web
   ghost:
-    image: %s
+    image: %[2]s
 `, name, dead))
 	never := filepath.Join(dir, "never.yaml")
 	if err := os.WriteFile(never, fmt.Appendf(nil, "services:\n  app:\n    image: %s\n    pull_policy: never\n    command: [\"sleep\", \"1000\"]\n", name), 0o644); err != nil {
@@ -159,12 +161,16 @@ services:
 	}
 	file := filepath.Join(dir, "compose.yaml")
 
-	r := compose(file, "pl", "pull", "app", "bb", "web")
+	r := compose(file, "pl", "pull", "app", "again", "bb", "web")
 	if r.code != 0 {
 		t.Fatalf("compose pull: %s", r)
 	}
 	matchLines(t, "compose pull", r.stderr, " "+regexp.QuoteMeta("Image "+name+"  Pulling"), " "+regexp.QuoteMeta("Image "+name+"  Pulled"),
+		" "+regexp.QuoteMeta("Image "+name+"  Skipped - Image is already being pulled by ")+"(app|again)",
 		" Image unbox/busybox  Skipped - Made on this machine", " Service web  Skipped - No image to be pulled")
+	if n := strings.Count(r.stderr, "Pulling"); n != 1 {
+		t.Errorf("compose pull of one image for two services pulled it %d times:\n%s", n, r.stderr)
+	}
 	if !imageHere(e, name) {
 		t.Errorf("compose pull did not pull %s", name)
 	}
