@@ -210,7 +210,7 @@ func (b *builder) buildStage(ctx context.Context, s *instructions.Stage) error {
 		img, err := b.e.Images.Get(ctx, base)
 		if err != nil {
 			if errors.Is(err, image.ErrNotFound) {
-				return fmt.Errorf("FROM %s: %w (no registry is configured: `unbox image import` one, build it, or start from %s or scratch)", base, err, image.Builtin)
+				return fmt.Errorf("FROM %s: %w (a build does not pull its base: `unbox pull` it, build it, or start from %s or scratch)", base, err, image.Builtin)
 			}
 			return fmt.Errorf("FROM %s: %w", base, err)
 		}

@@ -29,6 +29,12 @@ type Compose struct {
 	Out io.Writer
 	// BuildOut gets builds' output.
 	BuildOut io.Writer
+	// Remote gives what a pull needs (credentials, mirrors, insecure
+	// registries), read when a pull is to be made; nil reads the
+	// configuration in image.DefaultConfigDir.
+	Remote func() (image.RemoteOptions, error)
+
+	pulled map[string]string // image → the service it was pulled for, by this command
 }
 
 // New is the project p on the engine e.
@@ -122,15 +128,27 @@ type UpOptions struct {
 	Services []string
 	// Build builds every service that has a build section first.
 	Build bool
+	// Pull, if set, is every service's pull_policy (`up --pull`): always,
+	// missing, never or build.
+	Pull string
 }
 
-// Up makes the project's networks and volumes, then each service's
-// container in dependency order, each started once what it depends on is
-// (started, healthy, or exited 0, as depends_on's condition says).
+// Up makes sure every service's image is here (pulled or built, as its
+// pull_policy says: ensureImage), then makes the project's networks and
+// volumes, then each service's container in dependency order, each
+// started once what it depends on is (started, healthy, or exited 0, as
+// depends_on's condition says). Images come first, as in Compose: an
+// image that cannot be had leaves nothing made.
 func (c *Compose) Up(ctx context.Context, o UpOptions) error {
 	order, err := c.selected(o.Services, true)
 	if err != nil {
 		return err
+	}
+	imgs := map[string]image.Image{}
+	for _, name := range order {
+		if imgs[name], err = c.ensureImage(ctx, c.P.Services[name], o.Build, o.Pull); err != nil {
+			return err
+		}
 	}
 	if err := c.ensureNetworks(ctx); err != nil {
 		return err
@@ -143,11 +161,7 @@ func (c *Compose) Up(ctx context.Context, o UpOptions) error {
 		if err := c.waitDeps(ctx, s); err != nil {
 			return err
 		}
-		img, err := c.ensureImage(ctx, s, o.Build)
-		if err != nil {
-			return err
-		}
-		if err := c.upService(ctx, s, img); err != nil {
+		if err := c.upService(ctx, s, imgs[name]); err != nil {
 			return err
 		}
 	}
@@ -174,20 +188,6 @@ func (c *Compose) ensureVolumes() error {
 		}
 	}
 	return nil
-}
-
-// ensureImage finds a service's image, building it when the service has
-// a build section and the image is missing (or always, with build).
-func (c *Compose) ensureImage(ctx context.Context, s types.ServiceConfig, rebuild bool) (image.Image, error) {
-	ref := ImageName(c.P, s)
-	img, err := c.E.Images.Get(ctx, ref)
-	if s.Build != nil && (rebuild || errors.Is(err, image.ErrNotFound)) {
-		return c.build(ctx, s, false)
-	}
-	if errors.Is(err, image.ErrNotFound) {
-		return img, fmt.Errorf("service %q: image %s not found locally (no registry is configured: build it, `unbox image import` it, or use %s)", s.Name, ref, image.Builtin)
-	}
-	return img, err
 }
 
 // build builds a service's image (its build section) as ImageName.
@@ -230,37 +230,6 @@ func (c *Compose) Build(ctx context.Context, services []string, noCache bool) er
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// Pull checks the services' images are here (`compose pull`): there is
-// no registry to pull from, so an image that is not is an error that
-// says so; the built-in image is made.
-func (c *Compose) Pull(ctx context.Context, services []string) error {
-	order, err := c.selected(services, false)
-	if err != nil {
-		return err
-	}
-	var failed []string
-	for _, n := range order {
-		s := c.P.Services[n]
-		if s.Image == "" {
-			continue
-		}
-		if _, err := c.E.Images.Get(ctx, s.Image); err != nil {
-			if s.Build != nil {
-				fmt.Fprintf(c.Out, " Image %s  Skipped (built by `compose build`)\n", s.Image)
-				continue
-			}
-			fmt.Fprintf(c.Out, " Image %s  Error: not found locally, and no registry is configured\n", s.Image)
-			failed = append(failed, s.Image)
-			continue
-		}
-		fmt.Fprintf(c.Out, " Image %s  Present\n", s.Image)
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("cannot pull %s: unbox has no registry client; import the images (`unbox image import`)", strings.Join(failed, ", "))
 	}
 	return nil
 }

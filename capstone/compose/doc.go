@@ -20,6 +20,11 @@
 //	                              container-number,oneoff,config-hash,...}, its ports
 //	                              published on the host
 //
+// Images come first, as in Compose: before a network, volume or container
+// is made, each service's image is pulled or built as its pull_policy says
+// (ensureImage; `compose pull` is Pull), with the engine's registry client
+// (capstone/image) and the CLI's configuration (Compose.Remote).
+//
 // A service's healthcheck goes into its container's config, where the
 // container's monitor runs it (capstone/engine); a dependency with
 // condition: service_healthy is waited for by polling the container's

@@ -230,7 +230,7 @@ func (c *Compose) RunContainer(ctx context.Context, service string, o RunOptions
 	if err := c.ensureVolumes(); err != nil {
 		return nil, err
 	}
-	if _, err := c.ensureImage(ctx, s, false); err != nil {
+	if _, err := c.ensureImage(ctx, s, false, ""); err != nil {
 		return nil, err
 	}
 	name := o.Name

@@ -85,6 +85,9 @@ func Warnings(p *types.Project) []string {
 				out = append(out, fmt.Sprintf("service %q: %s is not supported by unbox compose and is ignored", name, k))
 			}
 		}
+		if p, _, err := s.GetPullPolicy(); err == nil && p == types.PullPolicyRefresh {
+			out = append(out, fmt.Sprintf("service %q: pull_policy %s pulls only a missing image here (the store keeps no time of the last pull)", name, s.PullPolicy))
+		}
 		if len(s.Ports) > 0 && s.NetworkMode != "" && s.NetworkMode != "bridge" && s.NetworkMode != "default" {
 			out = append(out, fmt.Sprintf("service %q: ports are not published with network_mode %s (the container has no network of its own)", name, s.NetworkMode))
 		}

@@ -171,15 +171,10 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 		}
 		mounts = append(mounts, m)
 	}
+	// An image not in the store is the Docker daemon's "no such image:
+	// REF": pulling it is the CLI's part (`unbox run --pull`), as Docker's.
 	img, err := e.Images.Get(ctx, o.Image)
 	if err != nil {
-		if errors.Is(err, image.ErrNotFound) {
-			ref := o.Image
-			if r, perr := image.ParseRef(o.Image); perr == nil {
-				ref = r.String()
-			}
-			return nil, nil, fmt.Errorf("unable to find image '%s' locally (no registry is configured: `unbox image import` a file system, or use %s)", ref, image.Builtin)
-		}
 		return nil, nil, err
 	}
 	// The image's VOLUMEs not covered by a -v: anonymous volumes.

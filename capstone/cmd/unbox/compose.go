@@ -19,6 +19,7 @@ import (
 
 	"github.com/unboxlab/unbox/capstone/compose"
 	"github.com/unboxlab/unbox/capstone/engine"
+	"github.com/unboxlab/unbox/capstone/image"
 )
 
 // composeCommand is `unbox compose`: Docker Compose's commands on the
@@ -66,6 +67,7 @@ func (g *globals) project(c *cli.Context) (*compose.Compose, error) {
 	}
 	cp := compose.New(e, p, g.stderr)
 	cp.BuildOut = g.stdout
+	cp.Remote = func() (image.RemoteOptions, error) { return remoteOptions(c) }
 	return cp, nil
 }
 
@@ -86,9 +88,10 @@ func composeUpCommand(g *globals) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run the containers in the background"},
 			&cli.BoolFlag{Name: "build", Usage: "build the images before starting the containers"},
+			&cli.StringFlag{Name: "pull", Value: "policy", Usage: `pull the images before starting the containers: "always", "missing", "never", "build", or each service's pull_policy ("policy")`},
 		},
 		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
-			if err := cp.Up(c.Context, compose.UpOptions{Services: c.Args().Slice(), Build: c.Bool("build")}); err != nil {
+			if err := cp.Up(c.Context, compose.UpOptions{Services: c.Args().Slice(), Build: c.Bool("build"), Pull: c.String("pull")}); err != nil {
 				return err
 			}
 			if c.Bool("detach") {
@@ -270,9 +273,19 @@ func composeConfigCommand(g *globals) *cli.Command {
 
 func composePullCommand(g *globals) *cli.Command {
 	return &cli.Command{
-		Name: "pull", Usage: "check the services' images are here (there is no registry client)", ArgsUsage: "[SERVICE...]",
+		Name: "pull", Usage: "pull the services' images", ArgsUsage: "[SERVICE...]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "ignore-pull-failures", Usage: "pull what can be pulled, and ignore the images that fail"},
+			&cli.BoolFlag{Name: "ignore-buildable", Usage: "skip the images that can be built"},
+			&cli.StringFlag{Name: "policy", Usage: `every service's pull policy: "missing" or "always"`},
+		},
 		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
-			return cp.Pull(c.Context, c.Args().Slice())
+			p := c.String("policy")
+			if p != "" && p != "missing" && p != "always" {
+				return fmt.Errorf(`invalid --policy %q: want "missing" or "always"`, p)
+			}
+			return cp.Pull(c.Context, compose.PullOptions{Services: c.Args().Slice(), Policy: p,
+				IgnoreFailures: c.Bool("ignore-pull-failures"), IgnoreBuildable: c.Bool("ignore-buildable")})
 		}),
 	}
 }

@@ -285,6 +285,7 @@ services:
     depends_on: {sick: {condition: service_healthy}}
   ghost:
     image: nosuch/image
+    pull_policy: never
 `)
 	r = e.run("compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "sick", "up", "-d", "app")
 	if r.code == 0 || !strings.Contains(r.stderr, "dependency failed to start: container sick-sick-1 is unhealthy") {
@@ -294,7 +295,7 @@ services:
 		t.Errorf("app was created although its dependency is unhealthy")
 	}
 	r = e.run("compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "sick", "up", "-d", "ghost")
-	if r.code == 0 || !strings.Contains(r.stderr, `service "ghost": image nosuch/image not found locally`) {
+	if r.code == 0 || !strings.Contains(r.stderr, `service "ghost": no such image: nosuch/image:latest, and its pull_policy is never`) {
 		t.Errorf("up with a missing image: %s", r)
 	}
 	// A container that is not the project's, on its network: down keeps

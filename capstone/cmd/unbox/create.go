@@ -22,6 +22,9 @@ func createCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := g.pullFor(c, o.Image); err != nil {
+				return err
+			}
 			e, err := g.engine()
 			if err != nil {
 				return err

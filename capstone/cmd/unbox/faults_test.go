@@ -37,7 +37,8 @@ func TestPrivBadInput(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"run", "--rm", "no/such-image", "true"}, "unable to find image 'no/such-image:latest' locally"},
+		{[]string{"run", "--rm", "--pull", "never", "no/such-image", "true"}, "no such image: no/such-image:latest"},
+		{[]string{"run", "--rm", "--pull", "sometimes", "unbox/busybox", "true"}, "invalid pull option: 'sometimes'"},
 		{[]string{"run", "--rm", "-v", "relative/dir:/x", "unbox/busybox", "true"}, "-v relative/dir:/x"},
 		{[]string{"run", "--rm", "-v", "/no/such/dir:/x", "unbox/busybox", "true"}, "/no/such/dir"},
 		{[]string{"run", "--rm", "-v", "data:relative", "unbox/busybox", "true"}, "-v data:relative"},

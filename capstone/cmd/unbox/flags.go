@@ -17,7 +17,7 @@ import (
 
 // createFlags are `unbox create`'s flags, which `unbox run` takes too.
 func createFlags() []cli.Flag {
-	return []cli.Flag{
+	return append(pullFlags(),
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
 		&cli.BoolFlag{Name: "rm", Usage: "remove the container (and its anonymous volumes) when it exits"},
@@ -62,7 +62,7 @@ func createFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "health-start-period", Usage: "start period for the container to initialize before starting health-retries countdown (ms|s|m|h)"},
 		&cli.DurationFlag{Name: "health-start-interval", Usage: "time between running the check during the start period (ms|s|m|h) (default 5s)"},
 		&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable any container-specified HEALTHCHECK"},
-	}
+	)
 }
 
 // healthcheckOptions reads the --health-* flags as Docker's CLI does: none

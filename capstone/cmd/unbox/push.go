@@ -32,7 +32,7 @@ func pushCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			o, view, err := g.transfer(c, fmt.Sprintf("The push refers to repository [%s]", pushRepo(r)))
+			o, view, err := g.transfer(c, g.stdout, fmt.Sprintf("The push refers to repository [%s]", pushRepo(r)))
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,20 +28,32 @@ func configDir(c *cli.Context) string {
 }
 
 // transfer prepares a pull or a push: the options the configuration
-// gives, and a progressView that draws its events under the header line
-// (neither with --quiet).
-func (g *globals) transfer(c *cli.Context, header string) (image.RemoteOptions, *progressView, error) {
-	rc, err := image.LoadRegistryConfig(configDir(c))
+// gives, and a progressView that draws its events on w under the header
+// line (neither with --quiet). `pull` and `push` draw on stdout; `run`
+// and `create` on stderr, as Docker's do, since their stdout is the
+// container's (or its ID).
+func (g *globals) transfer(c *cli.Context, w io.Writer, header string) (image.RemoteOptions, *progressView, error) {
+	o, err := remoteOptions(c)
 	if err != nil {
-		return image.RemoteOptions{}, nil, err
+		return o, nil, err
 	}
-	o := image.RemoteOptions{ConfigDir: configDir(c), Registry: rc}
-	view := newProgress(g.stdout)
+	view := newProgress(w)
 	if !c.Bool("quiet") {
-		fmt.Fprintln(g.stdout, header)
+		fmt.Fprintln(w, header)
 		o.Progress = view.event
 	}
 	return o, view, nil
+}
+
+// remoteOptions are what every pull and push from this command reads from
+// the configuration: the credentials' directory and daemon.json's
+// registry section (mirrors, insecure registries).
+func remoteOptions(c *cli.Context) (image.RemoteOptions, error) {
+	rc, err := image.LoadRegistryConfig(configDir(c))
+	if err != nil {
+		return image.RemoteOptions{}, err
+	}
+	return image.RemoteOptions{ConfigDir: configDir(c), Registry: rc}, nil
 }
 
 // registryCommands are the commands of images and registries (issue 16),

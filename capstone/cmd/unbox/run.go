@@ -27,6 +27,9 @@ func runCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := g.pullFor(c, o.Image); err != nil {
+				return err
+			}
 			e, err := g.engine()
 			if err != nil {
 				return err
