@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,12 +119,34 @@ func runCheck(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, s
 		s.verdict(true, s.T("PASS: exercise %d works", n))
 		return nil
 	}
-	s.verdict(false, s.T("FAIL: exercise %d: %s", n, checkErr.Error()))
+	s.verdict(false, s.T("FAIL: exercise %d: %s", n, s.reason(checkErr)))
 	if ex.Hint != "" {
 		s.Say("%s", s.T("hint: %s", s.literal(ex.Hint)))
 	}
 	return &CheckFailedError{N: n, Err: checkErr}
 }
+
+// reason is why a check failed, as the verdict prints it. A stub not
+// filled in yet is the kit's to say, so it is said in the narration's
+// language, behind what the check wrapped it in (the function's name, the
+// child it ran in); it is matched as text because a check may run the stub
+// in a child process, which reports it as text. Any other reason is the
+// check's own.
+func (n *Narrator) reason(err error) string {
+	m := todoText.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err.Error()
+	}
+	num, _ := strconv.Atoi(m[2])
+	if m[1] == "" {
+		return n.T("not written yet: the function still returns kit.TODO(%d)", num)
+	}
+	return n.T("%s: not written yet: the function still returns kit.TODO(%d)", m[1], num)
+}
+
+// todoText is a stub's error ([TODO]) at the end of a reason, and what it
+// was wrapped in.
+var todoText = regexp.MustCompile(`^(?s:(.*): )?not written yet: the function still returns kit\.TODO\((\d+)\)$`)
 
 // verdict prints PASS or FAIL, in green or red on a terminal.
 func (n *Narrator) verdict(pass bool, text string) {

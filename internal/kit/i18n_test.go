@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -270,5 +271,39 @@ func TestCmdFoldedKeepsThePrompt(t *testing.T) {
 	NewNarrator(&buf, false).Cmd("mount -t overlay overlay \\\n    merged")
 	if want := "\n  $ mount -t overlay overlay \\\n  $     merged\n"; buf.String() != want {
 		t.Errorf("Cmd printed %q; want %q", buf.String(), want)
+	}
+}
+
+// A stub's TODO is the kit's to say, in the narration's language, whether
+// the check returns it, wraps it or gets it back as text from a child; the
+// English run prints the error as it is.
+func TestCheckSaysTODOInChinese(t *testing.T) {
+	errs := []error{
+		TODO(1),
+		fmt.Errorf("joinUTS: %w", TODO(2)),
+		errors.New("ex-time child: " + TODO(3).Error()),
+		errors.New("not a stub: 3 processes"),
+	}
+	l := &Lesson{Name: "00-test", Title: "00 · test"}
+	for _, e := range errs {
+		l.Exercises = append(l.Exercises, Exercise{Title: "One", Stub: "x.go:F", Hint: "look",
+			Check: func(s *Session) error { return e }})
+	}
+	for _, c := range []struct {
+		n, lang, want string
+	}{
+		{"1", English, "FAIL: exercise 1: not written yet: the function still returns kit.TODO(1)\n"},
+		{"2", English, "FAIL: exercise 2: joinUTS: not written yet: the function still returns kit.TODO(2)\n"},
+		{"3", English, "FAIL: exercise 3: ex-time child: not written yet: the function still returns kit.TODO(3)\n"},
+		{"1", Chinese, "未通过：练习 1：还没有写：函数仍然返回 kit.TODO(1)\n"},
+		{"2", Chinese, "未通过：练习 2：joinUTS：还没有写：函数仍然返回 kit.TODO(2)\n"},
+		{"3", Chinese, "未通过：练习 3：ex-time child：还没有写：函数仍然返回 kit.TODO(3)\n"},
+		{"4", Chinese, "未通过：练习 4：not a stub: 3 processes\n"},
+	} {
+		var out bytes.Buffer
+		err := Run(WithLanguage(context.Background(), c.lang), l, []string{l.Name, "check", c.n}, nil, &out, io.Discard)
+		if !strings.Contains(out.String(), c.want) || err == nil {
+			t.Errorf("check %s in %s: %v\n%s\nwant a line %q", c.n, c.lang, err, out.String(), c.want)
+		}
 	}
 }

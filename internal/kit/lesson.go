@@ -217,6 +217,10 @@ func chooseLanguage(ctx context.Context, l *Lesson, flag string) (string, error)
 // whatever its machines' locale.
 const LangEnv = "UNBOX_LANG"
 
+// LessonCatalog is what a lesson narrates in lang with: the kit's catalog
+// merged with the lesson's. Tests use it to check a run against it.
+func LessonCatalog(l *Lesson, lang string) (Catalog, error) { return catalogFor(l, lang) }
+
 // catalogFor merges the kit's catalog for lang with the lesson's (the
 // lesson's wins).
 func catalogFor(l *Lesson, lang string) (Catalog, error) {

@@ -349,8 +349,8 @@ func checkSlave(s *kit.Session) error {
 		"mkdir ctr/media/mine; mount -t tmpfs mine ctr/media/mine    # in the container\n" +
 		"ls ctr/media/usb; findmnt host/media/mine")
 	s.Table([]string{"made", "seen on the other side"}, [][]string{
-		{"host/media/usb", yesNo(in == nil, "ctr/media/usb/photo.jpg is there", "ctr/media/usb is empty")},
-		{"ctr/media/mine", yesNo(out, "a mount at host/media/mine", "nothing at host/media/mine")},
+		{"host/media/usb", yesNo(in == nil, s.T("ctr/media/usb/photo.jpg is there"), s.T("ctr/media/usb is empty"))},
+		{"ctr/media/mine", yesNo(out, s.T("a mount at host/media/mine"), s.T("nothing at host/media/mine"))},
 	})
 	switch {
 	case in != nil:

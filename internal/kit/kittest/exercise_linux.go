@@ -1,10 +1,15 @@
 package kittest
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +28,8 @@ import (
 //	go test -tags solution -exec sudo -run '^TestPrivExercises$' ./lessons/...
 //
 // A checker that crashes, hangs or cannot tell the two apart fails here.
+// Each check is then run again in every language of l.Catalogs (`--lang zh
+// check N`), which must give the same verdict with every line translated.
 func CheckExercises(t *testing.T, l *kit.Lesson) {
 	t.Helper()
 	if len(l.Exercises) == 0 {
@@ -46,8 +53,111 @@ func CheckExercises(t *testing.T, l *kit.Lesson) {
 			if status != wantStatus || !strings.Contains(out, want) {
 				t.Errorf("check %s with the %s: exit status %d; want %d and %q\nstdout:\n%s\nstderr:\n%s",
 					n, build(), status, wantStatus, want, out, errs)
+				return
+			}
+			for _, lang := range slices.Sorted(maps.Keys(l.Catalogs)) {
+				checkExerciseIn(t, l, n, lang, out, wantStatus)
 			}
 		})
+	}
+}
+
+// checkExerciseIn runs `<lesson> --lang lang check n` as its own process,
+// as the English run was, and wants the same exit status, every line
+// translated (the process records what it missed, see [Main]), and none of
+// the English the catalog translates left in what it printed (english is
+// what the English run printed).
+func checkExerciseIn(t *testing.T, l *kit.Lesson, n, lang, english string, wantStatus int) {
+	t.Helper()
+	cat, err := kit.LessonCatalog(l, lang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missed := filepath.Join(t.TempDir(), "missing.json")
+	cmd := LessonCommand(t, l.Name, "--lang", lang, "check", n)
+	cmd.Env = append(cmd.Env, missingEnv+"="+missed)
+	timer := time.AfterFunc(3*time.Minute, func() { cmd.Process.Kill() })
+	out, errs, status := RunProcess(t, cmd)
+	timer.Stop()
+	if status != wantStatus {
+		t.Errorf("check %s in %s with the %s: exit status %d; want %d, as in English\nstdout:\n%s\nstderr:\n%s",
+			n, lang, build(), status, wantStatus, out, errs)
+	}
+	missing, err := readMissing(missed)
+	if err != nil {
+		t.Fatalf("check %s in %s: %v\nstderr:\n%s", n, lang, err, errs)
+	}
+	if len(missing) > 0 {
+		t.Errorf("check %s in %s: %d lines have no translation; add them to the catalog:\n\n%s",
+			n, lang, len(missing), kit.FormatPO(missing))
+	}
+	if left := EnglishLeft(cat, english, out); len(left) > 0 {
+		t.Errorf("check %s in %s prints English its catalog translates: %q\nstdout:\n%s", n, lang, left, out)
+	}
+}
+
+// checkCatalogs wants every exercise's title and hint in each catalog of
+// l (a hint is only printed when a check fails, so a run with the
+// reference solutions would not miss it), and `<lesson> --lang lang check`,
+// the list of exercises, translated whole.
+func checkCatalogs(t *testing.T, l *kit.Lesson) {
+	t.Helper()
+	for _, lang := range slices.Sorted(maps.Keys(l.Catalogs)) {
+		c, err := kit.ParsePO(l.Catalogs[lang])
+		if err != nil {
+			t.Fatalf("the %s catalog: %v", lang, err)
+		}
+		var missing []string
+		for _, ex := range l.Exercises {
+			for _, key := range []string{ex.Title, ex.Hint} {
+				if _, ok := c[key]; !ok && key != "" {
+					missing = append(missing, key)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			t.Errorf("%d exercise titles and hints have no %s translation; add them to the catalog:\n\n%s",
+				len(missing), lang, kit.FormatPO(missing))
+		}
+		cat, err := kit.LessonCatalog(l, lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The hints as a failed check prints them, within the columns. (The
+		// banner, lesson and exercise titles on one line, is as wide in
+		// English.)
+		var lines bytes.Buffer
+		nar, err := kit.NewNarratorIn(&lines, lang, l.Catalogs[lang])
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := func(s string) string {
+			if tr, ok := cat[s]; ok {
+				return tr
+			}
+			return s
+		}
+		for _, ex := range l.Exercises {
+			nar.Say("%s", nar.T("hint: %s", in(ex.Hint)))
+		}
+		CheckColumns(t, "the exercises' hints in "+lang, lines.String())
+		var english, out bytes.Buffer
+		if err := kit.Run(kit.WithLanguage(context.Background(), kit.English), l, []string{l.Name, "check"}, nil, &english, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		rec := &kit.Recorder{}
+		ctx := kit.WithRecorder(kit.WithLanguage(context.Background(), lang), rec)
+		if err := kit.Run(ctx, l, []string{l.Name, "check"}, nil, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if missing := rec.Missing(); len(missing) > 0 {
+			t.Errorf("the list of exercises in %s: %d lines have no translation; add them to the catalog:\n\n%s",
+				lang, len(missing), kit.FormatPO(missing))
+		}
+		if left := EnglishLeft(cat, english.String(), out.String()); len(left) > 0 {
+			t.Errorf("the list of exercises in %s prints English its catalog translates: %q\n%s", lang, left, out.String())
+		}
+		CheckColumns(t, "the list of exercises in "+lang, out.String())
 	}
 }
 
@@ -66,7 +176,8 @@ func build() string {
 // holds TODO(exercise N), the stub, and one built with it (//go:build
 // solution) holds "exercise N", the reference solution; and no other TODO
 // is in the lesson: there, a TODO means a place for the learner, never
-// unfinished work.
+// unfinished work. Every exercise's title and hint has a translation in
+// each of l.Catalogs, and the list of exercises prints translated.
 func CheckExerciseFiles(t *testing.T, l *kit.Lesson) {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
@@ -123,6 +234,7 @@ func CheckExerciseFiles(t *testing.T, l *kit.Lesson) {
 			t.Errorf("exercise %d: want a Title, a Check and a Hint", n)
 		}
 	}
+	checkCatalogs(t, l)
 }
 
 // todo finds a TODO that is not the kit.TODO function, with the exercise

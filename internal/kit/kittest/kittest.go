@@ -22,7 +22,10 @@
 package kittest
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -39,11 +42,46 @@ const RequireEnv = "UNBOX_REQUIRE_PRIVILEGED"
 // asLessonEnv makes the test binary behave as the lesson's own main.
 const asLessonEnv = "_UNBOX_TEST_AS_LESSON"
 
+// missingEnv names the file where the test binary, run as the lesson,
+// writes the keys its narration found no translation for (a JSON list), for
+// a test that runs it in another language as its own process.
+const missingEnv = "_UNBOX_TEST_MISSING"
+
+// recordMissing is run with a recorder, which writes what it missed to
+// path before the lesson exits.
+func recordMissing(run kit.RunFunc, path string) kit.RunFunc {
+	return func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+		rec := &kit.Recorder{}
+		err := run(kit.WithRecorder(ctx, rec), args, stdin, stdout, stderr)
+		b, jerr := json.Marshal(append([]string{}, rec.Missing()...))
+		if jerr == nil {
+			jerr = os.WriteFile(path, b, 0o644)
+		}
+		if jerr != nil {
+			fmt.Fprintln(stderr, "kittest: record the missing translations:", jerr)
+		}
+		return err
+	}
+}
+
+// readMissing reads what [recordMissing] wrote.
+func readMissing(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the lesson did not say which translations it missed: %w", err)
+	}
+	var missing []string
+	return missing, json.Unmarshal(b, &missing)
+}
+
 // Main is a lesson package's TestMain. run is the lesson's run function, or
 // nil for a package that is not a lesson.
 func Main(m *testing.M, run kit.RunFunc) {
 	reexec.Init()
 	if os.Getenv(asLessonEnv) == "1" && run != nil {
+		if path := os.Getenv(missingEnv); path != "" {
+			run = recordMissing(run, path)
+		}
 		kit.Main(run)
 	}
 	unlock, err := lockHost()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,25 @@ func cgroupRoot(t *testing.T) string {
 // forgot to.
 func TestEveryGoldenFitsTheColumns(t *testing.T) {
 	kittest.CheckFilesColumns(t, "../../../lessons/*/testdata/*.golden")
+}
+
+// EnglishLeft finds the English of a key still printed in the translated
+// run, and not what a translation keeps in English or a single word.
+func TestEnglishLeft(t *testing.T) {
+	cat := kit.Catalog{
+		"FAIL: exercise %d: %s":   "未通过：练习 %d：%s",
+		"ls %s    # the image's":  "ls %s    # 镜像的",
+		"mount --bind %s %s":      "mount --bind %s %s",
+		"write":                   "写入",
+		"not written yet: %s ago": "还没有写：%s 之前",
+	}
+	english := "FAIL: exercise 1: not written yet: 3s ago\n$ ls x    # the image's\nmount --bind a b\nwrite\n"
+	zh := "未通过：练习 1：not written yet: 3s ago\n$ ls x    # 镜像的\nmount --bind a b\nwrite\n"
+	if got, want := kittest.EnglishLeft(cat, english, zh), []string{"not written yet:"}; !slices.Equal(got, want) {
+		t.Errorf("EnglishLeft = %q; want %q", got, want)
+	}
+	zh = "未通过：练习 1：还没有写：3s 之前\n$ ls x    # 镜像的\nmount --bind a b\n写入\n"
+	if got := kittest.EnglishLeft(cat, english, zh); len(got) > 0 {
+		t.Errorf("EnglishLeft of a whole translation = %q; want nothing", got)
+	}
 }
