@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The device filter is tested three ways: here, by running the compiled
@@ -316,4 +318,28 @@ func TestSetDevices(t *testing.T) {
 			t.Errorf("Set of device rules on a cgroup made without devices = %v; want an error naming the controller", err)
 		}
 	})
+}
+
+// TestRetryEAGAIN: a program load the verifier gave up on because a signal
+// was pending is tried again, a bounded number of times; any other
+// outcome is returned as it is.
+func TestRetryEAGAIN(t *testing.T) {
+	calls := 0
+	fd, err := retryEAGAIN(func() (int, error) {
+		if calls++; calls < 3 {
+			return -1, unix.EAGAIN
+		}
+		return 7, nil
+	})
+	if fd != 7 || err != nil || calls != 3 {
+		t.Errorf("EAGAIN twice, then fd 7: got %d, %v after %d calls; want 7 after 3", fd, err, calls)
+	}
+	calls = 0
+	if _, err := retryEAGAIN(func() (int, error) { calls++; return -1, unix.EAGAIN }); !errors.Is(err, unix.EAGAIN) || calls != progLoadAttempts {
+		t.Errorf("EAGAIN always: %v after %d calls; want EAGAIN after %d", err, calls, progLoadAttempts)
+	}
+	calls = 0
+	if _, err := retryEAGAIN(func() (int, error) { calls++; return -1, unix.EACCES }); !errors.Is(err, unix.EACCES) || calls != 1 {
+		t.Errorf("EACCES: %v after %d calls; want it at once", err, calls)
+	}
 }

@@ -162,7 +162,7 @@ func bpfLoadDeviceProgram(prog []bpfInsn) (int, error) {
 		license:  bpfPointer{p: unsafe.Pointer(&license[0])},
 	}
 	copy(attr.progName[:], "unbox_devices")
-	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	fd, err := retryEAGAIN(func() (int, error) { return bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)) })
 	if err != nil && (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EINVAL)) {
 		log := make([]byte, 64<<10)
 		attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), bpfPointer{p: unsafe.Pointer(&log[0])}
@@ -174,6 +174,27 @@ func bpfLoadDeviceProgram(prog []bpfInsn) (int, error) {
 		return -1, fmt.Errorf("BPF_PROG_LOAD: %w", err)
 	}
 	return fd, nil
+}
+
+// progLoadAttempts bounds retryEAGAIN, as libbpf's PROG_LOAD_ATTEMPTS
+// does (it retries five times).
+const progLoadAttempts = 10
+
+// retryEAGAIN calls load again while it fails with EAGAIN: the verifier
+// gives up with EAGAIN when a signal is pending for the caller (its main
+// loop checks signal_pending(), kernel/bpf/verifier.c), and a Go program
+// is sent SIGURG often, to preempt goroutines. libbpf and cilium/ebpf
+// retry the same way; without it a slow machine (the VM lane's emulated
+// CPU) saw "BPF_PROG_LOAD: resource temporarily unavailable" now and then.
+func retryEAGAIN(load func() (int, error)) (int, error) {
+	var err error
+	for range progLoadAttempts {
+		var fd int
+		if fd, err = load(); !errors.Is(err, unix.EAGAIN) {
+			return fd, err
+		}
+	}
+	return -1, err
 }
 
 // bpfAttach is BPF_PROG_ATTACH or BPF_PROG_DETACH of a device program on a
