@@ -68,6 +68,34 @@ func (r *builtinRuntime) Delete(_ context.Context, id string, force bool) error 
 	return hookWarning(c.Delete(force))
 }
 
+func (r *builtinRuntime) Pause(_ context.Context, id string) error {
+	c, err := container.Load(r.root, id)
+	if err != nil {
+		return err
+	}
+	return c.Pause()
+}
+
+func (r *builtinRuntime) Resume(_ context.Context, id string) error {
+	c, err := container.Load(r.root, id)
+	if err != nil {
+		return err
+	}
+	return c.Resume()
+}
+
+func (r *builtinRuntime) Update(_ context.Context, id string, lr *specs.LinuxResources) error {
+	res, err := specconv.Resources(lr)
+	if err != nil {
+		return err
+	}
+	c, err := container.Load(r.root, id)
+	if err != nil {
+		return err
+	}
+	return c.Update(res)
+}
+
 func (r *builtinRuntime) Exec(ctx context.Context, id string, p *specs.Process, o ExecIO) (int, error) {
 	c, err := container.Load(r.root, id)
 	if err != nil {

@@ -32,8 +32,8 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	if c.State.Status != Running || !e.monitorAlive(c.ID) {
-		return 0, fmt.Errorf("container %s is not running", Short(c.ID))
+	if err := execable(e, c); err != nil {
+		return 0, err
 	}
 	if len(o.Cmd) == 0 {
 		return 0, fmt.Errorf("no command given to exec")
@@ -47,6 +47,19 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (int, erro
 		return 0, err
 	}
 	return rt.Exec(ctx, c.ID, p, ExecIO{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Console: o.Console})
+}
+
+// execable says why a process cannot be run in c now, if it cannot: a
+// container that is not running, or is paused (the process would join its
+// frozen cgroup and freeze: Docker refuses it too).
+func execable(e *Engine, c *Container) error {
+	if !e.monitorAlive(c.ID) || (c.State.Status != Running && c.State.Status != Paused) {
+		return fmt.Errorf("container %s is not running", Short(c.ID))
+	}
+	if c.State.Status == Paused {
+		return fmt.Errorf("container %s is paused, unpause the container before exec", Short(c.ID))
+	}
+	return nil
 }
 
 // execProcess is the exec'd process as the runtime takes it

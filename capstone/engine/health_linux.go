@@ -13,6 +13,10 @@ import (
 // ran; its result is of a run that is over.
 var errStaleProbe = errors.New("the probe's run of the container is over")
 
+// errPaused: the container was paused while a probe ran, which froze the
+// probe too; its result (a timeout) says nothing of the container's health.
+var errPaused = errors.New("the container is paused")
+
 // watchHealth runs the container's healthcheck from this start of its
 // process (pid) until stop is called (the process has ended): every
 // interval a probe, its result recorded (health.go). Stop cancels a probe
@@ -36,11 +40,21 @@ func (m *monitor) watchHealth(pid int) (stop func()) {
 				return
 			case <-timer.C:
 			}
+			// A paused container runs no probe: its process would be
+			// frozen with the container's (Docker's exec is refused too).
+			if cur, err := m.e.load(m.id); err == nil && cur.State.Status == Paused {
+				timer.Reset(t.nextProbe(started, time.Now(), status))
+				continue
+			}
 			r := m.e.probe(ctx, c)
 			if ctx.Err() != nil {
 				return
 			}
 			h, err := m.e.recordHealth(m.id, started, r)
+			if errors.Is(err, errPaused) {
+				timer.Reset(t.nextProbe(started, time.Now(), status))
+				continue
+			}
 			if err != nil {
 				return
 			}
@@ -124,6 +138,9 @@ func (e *Engine) runProbe(ctx context.Context, c *Container, timeout time.Durati
 func (e *Engine) recordHealth(id string, startedAt time.Time, r HealthResult) (Health, error) {
 	var h Health
 	_, err := e.update(id, func(c *Container) error {
+		if c.State.Status == Paused && c.State.StartedAt.Equal(startedAt) {
+			return errPaused
+		}
 		if c.State.Status != Running || !c.State.StartedAt.Equal(startedAt) || c.State.Health == nil || !healthEnabled(c.Config.Healthcheck) {
 			return errStaleProbe
 		}
@@ -145,12 +162,15 @@ func (e *Engine) HealthcheckRun(ctx context.Context, ref string) (Health, error)
 	if !healthEnabled(c.Config.Healthcheck) {
 		return Health{}, fmt.Errorf("container %s has no defined healthcheck", Short(c.ID))
 	}
-	if c.State.Status != Running || !e.monitorAlive(c.ID) {
-		return Health{}, fmt.Errorf("container %s is not running", Short(c.ID))
+	if err := execable(e, c); err != nil {
+		return Health{}, err
 	}
 	h, err := e.recordHealth(c.ID, c.State.StartedAt, e.probe(ctx, c))
 	if errors.Is(err, errStaleProbe) {
 		return h, fmt.Errorf("container %s stopped or restarted while its healthcheck ran", Short(c.ID))
+	}
+	if errors.Is(err, errPaused) {
+		return h, fmt.Errorf("container %s was paused while its healthcheck ran", Short(c.ID))
 	}
 	return h, err
 }

@@ -149,10 +149,12 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout time.Duration) (*
 		}
 	}
 	_ = rt.Kill(ctx, c.ID, sig, false)
+	e.thawSignalled(ctx, rt, c.ID)
 	if waitGone(mi, timeout) {
 		return c, nil
 	}
 	_ = rt.Kill(ctx, c.ID, unix.SIGKILL, true)
+	e.thawSignalled(ctx, rt, c.ID)
 	if !waitGone(mi, 30*time.Second) {
 		return nil, fmt.Errorf("container %s did not stop", c.Name)
 	}
@@ -205,6 +207,10 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig unix.Signal) (*Contai
 	}
 	if err := rt.Kill(ctx, c.ID, sig, false); err != nil {
 		return nil, fmt.Errorf("cannot kill container %s: %w", ref, err)
+	}
+	// Another signal waits in a paused container for unpause.
+	if sig == unix.SIGKILL {
+		e.thawSignalled(ctx, rt, c.ID)
 	}
 	return c, nil
 }

@@ -132,6 +132,39 @@ func (r *ociRuntime) Delete(ctx context.Context, id string, force bool) error {
 	return err
 }
 
+func (r *ociRuntime) Pause(ctx context.Context, id string) error {
+	return r.run(ctx, [3]*os.File{}, "pause", id)
+}
+
+func (r *ociRuntime) Resume(ctx context.Context, id string) error {
+	return r.run(ctx, [3]*os.File{}, "resume", id)
+}
+
+// Update is `runtime update --resources FILE ID`, the limits as the
+// runtime-spec's JSON.
+func (r *ociRuntime) Update(ctx context.Context, id string, lr *specs.LinuxResources) error {
+	b, err := json.Marshal(lr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.root, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(r.root, "update-"+id+"-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return r.run(ctx, [3]*os.File{}, "update", "--resources", f.Name(), id)
+}
+
 // Exec runs `runtime exec --process FILE ID` in the foreground: the
 // runtime waits for the process and exits with its status. A terminal
 // comes over a console socket this process listens on.

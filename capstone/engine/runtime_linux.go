@@ -43,6 +43,12 @@ type Runtime interface {
 	// Exec runs p in the running container, as this process's child,
 	// and returns its exit status once it ends.
 	Exec(ctx context.Context, id string, p *specs.Process, o ExecIO) (int, error)
+	// Pause freezes the container's processes (its cgroup); Resume
+	// thaws them.
+	Pause(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
+	// Update sets the running container's cgroup limits to r's.
+	Update(ctx context.Context, id string, r *specs.LinuxResources) error
 }
 
 // CreateIO is the container's stdio: files the init inherits, or a

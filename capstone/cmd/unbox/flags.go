@@ -15,9 +15,36 @@ import (
 	"github.com/unboxlab/unbox/capstone/engine"
 )
 
+// limitFlags are the cgroup limits create, run and update take.
+func limitFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (a CFS quota), e.g. 1.5"},
+		&cli.Int64Flag{Name: "cpu-period", Usage: "CFS period in µs"},
+		&cli.Int64Flag{Name: "cpu-quota", Usage: "CFS quota in µs"},
+		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit, e.g. 512m"},
+		&cli.Int64Flag{Name: "pids-limit", Usage: "tune the container's pids limit (-1 for unlimited)"},
+	}
+}
+
+// limits reads limitFlags: the memory limit in bytes and --cpus in
+// billionths of a CPU (0: not given).
+func limits(c *cli.Context) (memory, nanoCPUs int64, err error) {
+	if s := c.String("memory"); s != "" {
+		if memory, err = engine.ParseBytes(s); err != nil {
+			return 0, 0, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: %w", s, err)
+		}
+	}
+	if s := c.String("cpus"); s != "" {
+		if nanoCPUs, err = engine.ParseCPUs(s); err != nil {
+			return 0, 0, err
+		}
+	}
+	return memory, nanoCPUs, nil
+}
+
 // createFlags are `unbox create`'s flags, which `unbox run` takes too.
 func createFlags() []cli.Flag {
-	return append(pullFlags(),
+	return append(append(pullFlags(), limitFlags()...),
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
 		&cli.BoolFlag{Name: "rm", Usage: "remove the container (and its anonymous volumes) when it exits"},
@@ -29,11 +56,6 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "container host name"},
 		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind mount a volume: /host:/ctr[:ro], NAME:/ctr, or /ctr (anonymous)"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs: /ctr[:size=64m,mode=755,...]"},
-		&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (a CFS quota), e.g. 1.5"},
-		&cli.Int64Flag{Name: "cpu-period", Usage: "CFS period in µs"},
-		&cli.Int64Flag{Name: "cpu-quota", Usage: "CFS quota in µs"},
-		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit, e.g. 512m"},
-		&cli.Int64Flag{Name: "pids-limit", Usage: "tune the container's pids limit (-1 for unlimited)"},
 		&cli.BoolFlag{Name: "init", Usage: "run a small init inside the container that reaps processes and forwards signals"},
 		&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:max-retries], always, unless-stopped"},
 		&cli.StringFlag{Name: "entrypoint", Usage: "overwrite the image's entrypoint (\"\" for none)"},
@@ -120,15 +142,8 @@ func createOptions(c *cli.Context) (engine.CreateOptions, error) {
 		o.Entrypoint = []string{c.String("entrypoint")}
 	}
 	var err error
-	if s := c.String("memory"); s != "" {
-		if o.Memory, err = engine.ParseBytes(s); err != nil {
-			return o, fmt.Errorf("invalid argument %q for \"-m, --memory\" flag: %w", s, err)
-		}
-	}
-	if s := c.String("cpus"); s != "" {
-		if o.NanoCPUs, err = engine.ParseCPUs(s); err != nil {
-			return o, err
-		}
+	if o.Memory, o.NanoCPUs, err = limits(c); err != nil {
+		return o, err
 	}
 	if o.Restart, err = engine.ParseRestartPolicy(c.String("restart")); err != nil {
 		return o, err
