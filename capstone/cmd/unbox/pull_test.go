@@ -14,6 +14,18 @@ import (
 	"github.com/unboxlab/unbox/capstone/image/registrytest"
 )
 
+// inRegistryOnly starts a registry and puts the built-in image into it
+// as repo:1 (pushOnly); it returns the configuration directory to use
+// (no daemon.json, no logins: the machine's are not read) and the
+// image's full name.
+func inRegistryOnly(t *testing.T, e *env, repo string) (config, name string) {
+	t.Helper()
+	reg := registrytest.Start(t, registrytest.Options{})
+	config, name = t.TempDir(), reg.Host+"/"+repo+":1"
+	pushOnly(t, e, config, name)
+	return config, name
+}
+
 // pushOnly puts the built-in image into reg as name and leaves the store
 // without it (and without unbox/busybox, so that a pull moves its layer
 // again): the image is in the registry only.
@@ -38,16 +50,13 @@ func imageHere(e *env, ref string) bool {
 // container and no image; the built-in image is never pulled.
 func TestPrivRunPullsMissing(t *testing.T) {
 	e := newEnv(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	config := t.TempDir() // no daemon.json, no logins: the machine's are not read
+	config, name := inRegistryOnly(t, e, "x")
 	unbox := func(args ...string) result {
 		t.Helper()
 		return e.run(append([]string{"--config", config}, args...)...)
 	}
-	name := reg.Host + "/x:1"
 	q := regexp.QuoteMeta
 	id := `[0-9a-f]{12}`
-	pushOnly(t, e, config, name)
 	nothingMade := func(what string) {
 		t.Helper()
 		if ps := e.out("ps", "-aq"); ps != "" {
@@ -131,10 +140,7 @@ func TestPrivRunPullsMissing(t *testing.T) {
 // pull is an error unless --ignore-pull-failures.
 func TestPrivComposePulls(t *testing.T) {
 	e := newNetEnv(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	config := t.TempDir()
-	name := reg.Host + "/x:1"
-	pushOnly(t, e, config, name)
+	config, name := inRegistryOnly(t, e, "x")
 	dead := registrytest.FreeAddr(t) + "/y:1"
 	dir := composeProject(t, fmt.Sprintf(`
 services:
@@ -230,15 +236,12 @@ services:
 // it (their cache key is the base's ID).
 func TestPrivBuildPullsBase(t *testing.T) {
 	e := newEnv(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	config := t.TempDir()
+	config, name := inRegistryOnly(t, e, "base")
 	unbox := func(args ...string) result {
 		t.Helper()
 		return e.run(append([]string{"--config", config}, args...)...)
 	}
-	name := reg.Host + "/base:1"
 	q := regexp.QuoteMeta
-	pushOnly(t, e, config, name)
 	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM " + name + "\nRUN echo built on $(ls /v2 2>/dev/null || echo v1) > /built\nCMD [\"cat\", \"/built\"]\n"})
 	ranRUN := regexp.MustCompile(`STEP 2/3: RUN [^\n]*\n--> [0-9a-f]{12}\n`)
 	cachedRUN := regexp.MustCompile(`STEP 2/3: RUN [^\n]*\n--> CACHED`)
@@ -307,10 +310,7 @@ func TestPrivBuildPullsBase(t *testing.T) {
 // registry again.
 func TestPrivComposeBuildPulls(t *testing.T) {
 	e := newNetEnv(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	config := t.TempDir()
-	name := reg.Host + "/base:1"
-	pushOnly(t, e, config, name)
+	config, name := inRegistryOnly(t, e, "base")
 	q := regexp.QuoteMeta
 	dir := writeContext(t, map[string]string{
 		"compose.yaml":   fmt.Sprintf("services:\n  plain:\n    image: %s\n    command: [\"echo\", \"plain ran\"]\n  app:\n    build: ./app\n", name),
