@@ -36,6 +36,10 @@ type Options struct {
 	Network string
 	// Target stops the build after the stage of that name.
 	Target string
+	// Base is how a FROM image of the store is had (--pull): pulled when
+	// missing by default, always, or never (image.Store.Ensure, run's
+	// decision), each base at most once a build.
+	Base image.EnsureOptions
 	// Out gets the progress: each step, RUN's output, the result.
 	Out io.Writer
 }
@@ -66,6 +70,7 @@ type builder struct {
 	lex    *shell.Lex
 	used   map[string]bool // build args some instruction consumed
 	meta   map[string]string
+	bases  map[string]image.Image // FROM images had (pulled) by this build
 }
 
 // Build builds the Dockerfile o names and tags the result. It returns
@@ -103,7 +108,7 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (image.Image, error
 		fmt.Fprintf(o.Out, "WARNING: %s\n", w)
 	}
 	b := &builder{
-		e: e, o: o, df: df, ctx: tree, lex: shell.NewLex(df.EscapeToken), used: map[string]bool{}, meta: map[string]string{},
+		e: e, o: o, df: df, ctx: tree, lex: shell.NewLex(df.EscapeToken), used: map[string]bool{}, meta: map[string]string{}, bases: map[string]image.Image{},
 		cache: cache{dir: filepath.Join(e.Root, "build", "cache"), store: e.Images},
 		tmp:   filepath.Join(e.Root, "build", "tmp"),
 	}
@@ -207,12 +212,9 @@ func (b *builder) buildStage(ctx context.Context, s *instructions.Stage) error {
 		st.scratch = true
 		st.img = image.Image{Image: ocilayout.NewImage(ocispec.ImageConfig{})}
 	default:
-		img, err := b.e.Images.Get(ctx, base)
+		img, err := b.base(ctx, base)
 		if err != nil {
-			if errors.Is(err, image.ErrNotFound) {
-				return fmt.Errorf("FROM %s: %w (a build does not pull its base: `unbox pull` it, build it, or start from %s or scratch)", base, err, image.Builtin)
-			}
-			return fmt.Errorf("FROM %s: %w", base, err)
+			return err
 		}
 		st.img = img
 	}
@@ -230,6 +232,26 @@ func (b *builder) buildStage(ctx context.Context, s *instructions.Stage) error {
 		}
 	}
 	return nil
+}
+
+// base is a FROM image of the store: Ensure's, as --pull says (so a
+// missing one is pulled, as Docker's and podman's builds pull it), once
+// a build however many stages start from it. The steps after FROM are
+// cached by the base's ID (key), so a pull that brings a new image
+// misses the cache of every step that follows.
+func (b *builder) base(ctx context.Context, ref string) (image.Image, error) {
+	if img, ok := b.bases[ref]; ok {
+		return img, nil
+	}
+	img, err := b.e.Images.Ensure(ctx, ref, b.o.Base)
+	switch {
+	case errors.Is(err, image.ErrNotFound) && b.o.Base.Policy == image.PullNever:
+		return img, fmt.Errorf("FROM %s: %w (--pull never: `unbox pull` it first, or build without --pull never)", ref, err)
+	case err != nil:
+		return img, fmt.Errorf("FROM %s: %w", ref, err)
+	}
+	b.bases[ref] = img
+	return img, nil
 }
 
 func (b *builder) dockerfileName() string {

@@ -2,7 +2,8 @@
 // way lesson 07 shows an image being made by hand. Each step starts from
 // the image the step before made and makes a new one:
 //
-//	FROM unbox/busybox            the base: an image of the store (or scratch)
+//	FROM unbox/busybox            the base: an image of the store, pulled if it is
+//	                              not here (Options.Base), or scratch
 //	WORKDIR /app                  a layer if the directory is new
 //	COPY package.json ./          a layer: the files, from the context
 //	RUN make                      a container of the image so far runs the

@@ -190,8 +190,24 @@ func (c *Compose) ensureVolumes() error {
 	return nil
 }
 
-// build builds a service's image (its build section) as ImageName.
-func (c *Compose) build(ctx context.Context, s types.ServiceConfig, noCache bool) (image.Image, error) {
+// BuildOptions are `compose build`'s.
+type BuildOptions struct {
+	Services []string
+	// NoCache runs every step.
+	NoCache bool
+	// Pull pulls every FROM image, as `compose build --pull` does (a
+	// build section's pull: true does it for one service).
+	Pull bool
+}
+
+// buildOptions tune one service's build.
+type buildOptions struct{ noCache, pull bool }
+
+// build builds a service's image (its build section) as ImageName. Its
+// FROM images are had as a run's image is (image.Store.Ensure): pulled
+// when missing, in Compose's lines, or in any case with --pull or the
+// section's pull: true.
+func (c *Compose) build(ctx context.Context, s types.ServiceConfig, o buildOptions) (image.Image, error) {
 	b := s.Build
 	df := b.Dockerfile
 	if df != "" && !filepath.IsAbs(df) {
@@ -206,10 +222,14 @@ func (c *Compose) build(ctx context.Context, s types.ServiceConfig, noCache bool
 	if strings.Contains(b.Context, "://") {
 		return image.Image{}, fmt.Errorf("service %q: build context %s: only local directories are built", s.Name, b.Context)
 	}
+	base := image.EnsureOptions{Policy: image.PullMissing, Pull: c.puller(s.Name)}
+	if o.pull || b.Pull {
+		base.Policy = image.PullAlways
+	}
 	fmt.Fprintf(c.Out, " Service %s  Building\n", s.Name)
 	img, err := build.Build(ctx, c.E, build.Options{
 		Context: b.Context, Dockerfile: df, Tags: append([]string{ImageName(c.P, s)}, b.Tags...), BuildArgs: args,
-		NoCache: noCache || b.NoCache, Target: b.Target, Out: c.BuildOut,
+		NoCache: o.noCache || b.NoCache, Target: b.Target, Out: c.BuildOut, Base: base,
 	})
 	if err != nil {
 		return img, fmt.Errorf("service %q: build: %w", s.Name, err)
@@ -219,14 +239,14 @@ func (c *Compose) build(ctx context.Context, s types.ServiceConfig, noCache bool
 }
 
 // Build builds the services that have a build section (`compose build`).
-func (c *Compose) Build(ctx context.Context, services []string, noCache bool) error {
-	order, err := c.selected(services, false)
+func (c *Compose) Build(ctx context.Context, o BuildOptions) error {
+	order, err := c.selected(o.Services, false)
 	if err != nil {
 		return err
 	}
 	for _, n := range order {
 		if s := c.P.Services[n]; s.Build != nil {
-			if _, err := c.build(ctx, s, noCache); err != nil {
+			if _, err := c.build(ctx, s, buildOptions{noCache: o.NoCache, pull: o.Pull}); err != nil {
 				return err
 			}
 		}

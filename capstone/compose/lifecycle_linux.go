@@ -206,6 +206,9 @@ type RunOptions struct {
 	Env        []string
 	NoDeps     bool
 	Name       string
+	// Pull, if set, is the service's pull_policy (`run --pull`): always,
+	// missing, never or build.
+	Pull string
 }
 
 // RunContainer makes a one-off container of service (`compose run`):
@@ -215,6 +218,11 @@ func (c *Compose) RunContainer(ctx context.Context, service string, o RunOptions
 	s, ok := c.P.Services[service]
 	if !ok {
 		return nil, fmt.Errorf("no such service: %s", service)
+	}
+	// The image first, as Compose's prepareRun: one that cannot be had
+	// leaves nothing made.
+	if _, err := c.ensureImage(ctx, s, false, o.Pull); err != nil {
+		return nil, err
 	}
 	if !o.NoDeps && len(s.DependsOn) > 0 {
 		deps := slices.Sorted(mapKeys(s.DependsOn))
@@ -228,9 +236,6 @@ func (c *Compose) RunContainer(ctx context.Context, service string, o RunOptions
 		return nil, err
 	}
 	if err := c.ensureVolumes(); err != nil {
-		return nil, err
-	}
-	if _, err := c.ensureImage(ctx, s, false, ""); err != nil {
 		return nil, err
 	}
 	name := o.Name

@@ -23,10 +23,12 @@ func isBuiltin(ref string) bool {
 //
 //   - with build (`up --build`) or pull_policy build, a service with a
 //     build section is built;
-//   - an image is pulled when the policy is always, or missing and the
-//     image is not here; a pull that fails is an error unless the service
-//     can be built instead;
-//   - a missing image of a service with a build section is built;
+//   - else the image is had by image.Store.Ensure, the decision run and
+//     create take too: pulled when the policy is always, or missing and
+//     the image is not here; the built-in image is made here;
+//   - a service with a build section is built when its image is missing
+//     or could not be pulled (a failed pull of an image that is here
+//     keeps that image, KeepLocal);
 //   - else a missing image is an error that names the policy.
 //
 // A service with a build section and no image key has a name of its own
@@ -37,34 +39,28 @@ func (c *Compose) ensureImage(ctx context.Context, s types.ServiceConfig, build 
 		return image.Image{}, err
 	}
 	if s.Build != nil && (build || policy == types.PullPolicyBuild) {
-		return c.build(ctx, s, false)
+		return c.build(ctx, s, buildOptions{})
 	}
-	ref := ImageName(c.P, s)
-	img, err := c.E.Images.Get(ctx, ref)
-	missing := errors.Is(err, image.ErrNotFound)
-	if err != nil && !missing {
-		return img, err
+	o := image.EnsureOptions{Policy: image.PullPolicy(policy), KeepLocal: s.Build != nil, Pull: c.puller(s.Name)}
+	if s.Image == "" {
+		o.Policy = image.PullNever
 	}
-	if s.Image != "" && !isBuiltin(ref) && (policy == types.PullPolicyAlways || (policy == types.PullPolicyMissing && missing)) {
-		perr := c.pull(ctx, s.Name, s.Image)
-		if perr != nil && s.Build == nil {
-			return img, fmt.Errorf("service %q: %w", s.Name, perr)
-		}
-		// Compose: a service that can be built is, when its pull fails.
-		if perr == nil {
-			img, err = c.E.Images.Get(ctx, ref)
-			if missing = errors.Is(err, image.ErrNotFound); err != nil && !missing {
-				return img, err
-			}
-		}
-	}
-	if missing && s.Build != nil {
-		return c.build(ctx, s, false)
-	}
-	if missing {
+	img, err := c.E.Images.Ensure(ctx, ImageName(c.P, s), o)
+	switch {
+	case err == nil:
+		return img, nil
+	case s.Build != nil:
+		return c.build(ctx, s, buildOptions{})
+	case errors.Is(err, image.ErrNotFound):
 		return img, fmt.Errorf("service %q: %w, and its pull_policy is %s", s.Name, err, policy)
 	}
-	return img, nil
+	return img, fmt.Errorf("service %q: %w", s.Name, err)
+}
+
+// puller is image.EnsureOptions.Pull for service: pull, in Compose's
+// lines.
+func (c *Compose) puller(service string) func(context.Context, string, bool) error {
+	return func(ctx context.Context, ref string, _ bool) error { return c.pull(ctx, service, ref) }
 }
 
 // remote is what a pull needs: Remote's, or the default configuration's.

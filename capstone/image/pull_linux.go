@@ -203,6 +203,13 @@ func (s *Store) pullFrom(ctx context.Context, r name.Reference, ep Endpoint, pla
 		return err
 	}
 	res.UpToDate = res.Fetched == 0 && s.hasBlob(manifestDesc) == nil
+	if n := localName(r); n != "" && res.UpToDate {
+		// Docker's "up to date" is the tag's: it named this image before.
+		// A tag the registry moved to an image whose blobs are here (one
+		// pushed from here) is a newer image for that name.
+		prev, err := s.Resolve(n)
+		res.UpToDate = err == nil && prev.Descriptor.Digest == manifestDesc.Digest
+	}
 	for _, b := range []struct {
 		raw  []byte
 		desc ocispec.Descriptor

@@ -171,14 +171,16 @@ func TestPrivBuildBadInput(t *testing.T) {
 			[]string{"leads outside the build context"}},
 		{"failing RUN", "FROM unbox/busybox\nRUN echo about to fail; exit 3\n", nil,
 			[]string{"about to fail", "Dockerfile:2: RUN: the command '/bin/sh -c echo about to fail; exit 3' returned a non-zero code: 3"}},
-		{"missing base", "FROM nosuch/image\n", nil, []string{"FROM nosuch/image: no such image"}},
+		// --pull never: a missing base is not looked for in a registry
+		// (the default would pull it from Docker Hub).
+		{"missing base", "FROM nosuch/image\n", nil, []string{"FROM nosuch/image: no such image", "--pull never"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := writeContext(t, map[string]string{"Dockerfile": tc.dockerfile})
 			if tc.setup != nil {
 				tc.setup(ctx)
 			}
-			r := e.run("build", "-t", "bad", ctx)
+			r := e.run("build", "--pull=never", "-t", "bad", ctx)
 			if r.code != 1 {
 				t.Errorf("build = exit %d; want 1\n%s", r.code, r)
 			}

@@ -293,9 +293,12 @@ func composePullCommand(g *globals) *cli.Command {
 func composeBuildCommand(g *globals) *cli.Command {
 	return &cli.Command{
 		Name: "build", Usage: "build the services' images", ArgsUsage: "[SERVICE...]",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "no-cache", Usage: "do not use the cache"}},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "no-cache", Usage: "do not use the cache"},
+			&cli.BoolFlag{Name: "pull", Usage: "always attempt to pull a newer version of the FROM images"},
+		},
 		Action: g.onProject(func(c *cli.Context, cp *compose.Compose) error {
-			return cp.Build(c.Context, c.Args().Slice(), c.Bool("no-cache"))
+			return cp.Build(c.Context, compose.BuildOptions{Services: c.Args().Slice(), NoCache: c.Bool("no-cache"), Pull: c.Bool("pull")})
 		}),
 	}
 }
@@ -311,6 +314,7 @@ func composeRunCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "entrypoint", Usage: "override the entrypoint"},
 			&cli.StringFlag{Name: "name", Usage: "the container's name"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep STDIN open"},
+			&cli.StringFlag{Name: "pull", Value: "policy", Usage: `pull the image before running: "always", "missing", "never", "build", or the service's pull_policy ("policy")`},
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1); err != nil {
@@ -320,7 +324,7 @@ func composeRunCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			o := compose.RunOptions{Cmd: c.Args().Tail(), Env: c.StringSlice("env"), NoDeps: c.Bool("no-deps"), Name: c.String("name")}
+			o := compose.RunOptions{Cmd: c.Args().Tail(), Env: c.StringSlice("env"), NoDeps: c.Bool("no-deps"), Name: c.String("name"), Pull: c.String("pull")}
 			if c.IsSet("entrypoint") {
 				o.Entrypoint = []string{c.String("entrypoint")}
 			}

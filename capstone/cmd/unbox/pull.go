@@ -3,7 +3,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -103,73 +103,56 @@ func familiar(full string) string {
 	return image.FamiliarName(n)
 }
 
-// --pull's values, Docker's (docker run --pull).
-const (
-	pullMissing = "missing"
-	pullAlways  = "always"
-	pullNever   = "never"
-)
-
 // pullFlags are run's and create's flags for their image: when to pull
 // it, which platform, and quiet.
 func pullFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "pull", Value: pullMissing, Usage: `pull the image before creating the container: "always", "missing" (when it is not here) or "never"`},
+		&cli.StringFlag{Name: "pull", Value: string(image.PullMissing), Usage: `pull the image before creating the container: "always", "missing" (when it is not here) or "never"`},
 		&cli.StringFlag{Name: "platform", Usage: "the image's platform, os/arch[/variant]: a local image of another is pulled again for this one"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress the pull output"},
 	}
 }
 
 // pullFor makes sure run's or create's image is here before the container
-// is made, as Docker's CLI does (cli/command/container/create.go): with
-// --pull missing, an image not in the store is announced ("Unable to
-// find image 'busybox:latest' locally") and pulled, its progress on stderr
-// as `unbox pull` shows it; with always it is pulled in any case (an image
-// already up to date moves no layer); with never a missing image is the
-// error the engine gives ("no such image"). A local image of another
-// platform than --platform counts as missing, as the Docker daemon counts
-// it. The built-in image is never pulled: Create makes it on first use.
-// A failed pull is the command's error, before anything is made.
+// is made, as Docker's CLI does (cli/command/container/create.go): the
+// decision is image.Store.Ensure's (--pull missing, always or never; a
+// local image of another platform than --platform counts as missing; the
+// built-in image is never pulled), the pull is `unbox pull`'s on stderr,
+// after "Unable to find image 'busybox:latest' locally" for an image
+// that is not here. A failed pull is the command's error, before anything
+// is made.
 func (g *globals) pullFor(c *cli.Context, ref string) error {
-	policy := c.String("pull")
-	if policy != pullMissing && policy != pullAlways && policy != pullNever {
-		return fmt.Errorf(`invalid pull option: '%s': must be one of "always", "missing" or "never"`, policy)
-	}
-	platform, err := platformFlag(c)
+	o, err := g.ensureOptions(c, c.String("pull"), true)
 	if err != nil {
 		return err
-	}
-	if r, err := image.ParseRef(ref); err == nil && r.String() == image.Builtin {
-		return nil
 	}
 	e, err := g.engine()
 	if err != nil {
 		return err
 	}
-	img, missing := e.Images.Resolve(ref)
-	if missing != nil && !errors.Is(missing, image.ErrNotFound) {
-		return missing
+	_, err = e.Images.Ensure(c.Context, ref, o)
+	return err
+}
+
+// ensureOptions are image.Store.Ensure's options from a command's
+// --pull value and --platform flag (if it has one), with `unbox pull`'s
+// view of the pull on stderr (none with --quiet); announce says first
+// that an image was not here, as run and create do (a build does not:
+// Docker's shows the pull under its FROM step).
+func (g *globals) ensureOptions(c *cli.Context, pull string, announce bool) (image.EnsureOptions, error) {
+	policy, err := image.ParsePullPolicy(pull)
+	if err != nil {
+		return image.EnsureOptions{}, err
 	}
-	if missing == nil && platform != nil {
-		cfg := img.Config.Image
-		if cfg.OS != platform.OS || cfg.Architecture != platform.Architecture || (platform.Variant != "" && cfg.Variant != platform.Variant) {
-			missing = fmt.Errorf("%w: image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
-				image.ErrNotFound, ref, platform, strings.Trim(cfg.OS+"/"+cfg.Architecture+"/"+cfg.Variant, "/"))
-		}
+	platform, err := platformFlag(c)
+	if err != nil {
+		return image.EnsureOptions{}, err
 	}
-	switch {
-	case policy == pullNever || (policy == pullMissing && missing == nil):
-		return missing
-	case policy == pullMissing:
-		r, err := image.RemoteRef(ref)
-		if err != nil {
-			// Not a name a registry has (an ID that is not here).
-			return missing
-		}
-		if !c.Bool("quiet") {
+	return image.EnsureOptions{Policy: policy, Platform: platform, Pull: func(_ context.Context, ref string, missing bool) error {
+		if r, err := image.RemoteRef(ref); err == nil && missing && announce && !c.Bool("quiet") {
 			fmt.Fprintf(g.stderr, "Unable to find image '%s' locally\n", familiar(image.CanonicalName(r)))
 		}
-	}
-	_, err = g.pull(c, g.stderr, ref, platform)
-	return err
+		_, err := g.pull(c, g.stderr, ref, platform)
+		return err
+	}}, nil
 }

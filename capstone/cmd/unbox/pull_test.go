@@ -14,6 +14,18 @@ import (
 	"github.com/unboxlab/unbox/capstone/image/registrytest"
 )
 
+// inRegistryOnly starts a registry and puts the built-in image into it
+// as repo:1 (pushOnly); it returns the configuration directory to use
+// (no daemon.json, no logins: the machine's are not read) and the
+// image's full name.
+func inRegistryOnly(t *testing.T, e *env, repo string) (config, name string) {
+	t.Helper()
+	reg := registrytest.Start(t, registrytest.Options{})
+	config, name = t.TempDir(), reg.Host+"/"+repo+":1"
+	pushOnly(t, e, config, name)
+	return config, name
+}
+
 // pushOnly puts the built-in image into reg as name and leaves the store
 // without it (and without unbox/busybox, so that a pull moves its layer
 // again): the image is in the registry only.
@@ -38,16 +50,13 @@ func imageHere(e *env, ref string) bool {
 // container and no image; the built-in image is never pulled.
 func TestPrivRunPullsMissing(t *testing.T) {
 	e := newEnv(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	config := t.TempDir() // no daemon.json, no logins: the machine's are not read
+	config, name := inRegistryOnly(t, e, "x")
 	unbox := func(args ...string) result {
 		t.Helper()
 		return e.run(append([]string{"--config", config}, args...)...)
 	}
-	name := reg.Host + "/x:1"
 	q := regexp.QuoteMeta
 	id := `[0-9a-f]{12}`
-	pushOnly(t, e, config, name)
 	nothingMade := func(what string) {
 		t.Helper()
 		if ps := e.out("ps", "-aq"); ps != "" {
@@ -131,10 +140,7 @@ func TestPrivRunPullsMissing(t *testing.T) {
 // pull is an error unless --ignore-pull-failures.
 func TestPrivComposePulls(t *testing.T) {
 	e := newNetEnv(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	config := t.TempDir()
-	name := reg.Host + "/x:1"
-	pushOnly(t, e, config, name)
+	config, name := inRegistryOnly(t, e, "x")
 	dead := registrytest.FreeAddr(t) + "/y:1"
 	dir := composeProject(t, fmt.Sprintf(`
 services:
@@ -219,4 +225,140 @@ services:
 		t.Errorf("second compose up: %s; want no pull", r)
 	}
 	e.ok("--config", config, "compose", "-f", file, "-p", "pl", "down")
+}
+
+// TestPrivBuildPullsBase: build pulls a FROM image that is not here, as
+// Docker's and podman's builds do, its progress on stderr under the FROM
+// step; --pull=never with the base missing fails, pulls nothing and tags
+// nothing; a second build pulls nothing and is all CACHED; --pull (always)
+// asks the registry again: an up-to-date base keeps the cache, a base the
+// registry has replaced is pulled, and the steps after FROM run again on
+// it (their cache key is the base's ID).
+func TestPrivBuildPullsBase(t *testing.T) {
+	e := newEnv(t)
+	config, name := inRegistryOnly(t, e, "base")
+	unbox := func(args ...string) result {
+		t.Helper()
+		return e.run(append([]string{"--config", config}, args...)...)
+	}
+	q := regexp.QuoteMeta
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM " + name + "\nRUN echo built on $(ls /v2 2>/dev/null || echo v1) > /built\nCMD [\"cat\", \"/built\"]\n"})
+	ranRUN := regexp.MustCompile(`STEP 2/3: RUN [^\n]*\n--> [0-9a-f]{12}\n`)
+	cachedRUN := regexp.MustCompile(`STEP 2/3: RUN [^\n]*\n--> CACHED`)
+
+	r := unbox("build", "--pull=never", "-t", "pb", ctx)
+	if r.code != 1 || !strings.Contains(r.stderr, "FROM "+name+": no such image") || strings.Contains(r.stderr, "Pulling") {
+		t.Errorf("build --pull=never of a missing base: %s; want 1, no such image, no pull", r)
+	}
+	if imageHere(e, "pb") || imageHere(e, name) {
+		t.Errorf("build --pull=never of a missing base tagged pb or pulled %s", name)
+	}
+
+	r = unbox("build", "-t", "pb", ctx)
+	if r.code != 0 || !strings.Contains(r.stdout, "STEP 1/3: FROM "+name+"\n") || !ranRUN.MatchString(r.stdout) {
+		t.Fatalf("build of a base only in the registry: %s; want it pulled, then built", r)
+	}
+	matchLines(t, "build's pull", r.stderr, q("1: Pulling from base"), `[0-9a-f]{12}: Pull complete`,
+		`Digest: sha256:[0-9a-f]{64}`, q("Status: Downloaded newer image for "+name))
+	if got := e.ok("run", "--rm", "pb").stdout; got != "built on v1\n" {
+		t.Errorf("run pb = %q; want built on v1", got)
+	}
+	if r := unbox("build", "-t", "pb", ctx); r.code != 0 || r.stderr != "" || !cachedRUN.MatchString(r.stdout) {
+		t.Errorf("second build: %s; want no pull, RUN cached", r)
+	}
+	// A bare --pull is always (Docker's boolean): the registry is asked,
+	// the base is up to date, so is the cache.
+	r = unbox("build", "--pull", "-t", "pb", ctx)
+	if r.code != 0 || !cachedRUN.MatchString(r.stdout) {
+		t.Errorf("build --pull with the base up to date: %s; want RUN cached", r)
+	}
+	matchLines(t, "build --pull", r.stderr, q("1: Pulling from base"), q("Status: Image is up to date for "+name))
+
+	// The registry's base:1 becomes another image; the store keeps the old.
+	old := e.out("images", "-q", "--no-trunc", name)
+	newer := writeContext(t, map[string]string{"Dockerfile": "FROM " + name + "\nRUN echo v2 > /v2\n"})
+	e.ok("build", "-t", name, newer)
+	e.ok("--config", config, "push", name)
+	newID := e.out("images", "-q", "--no-trunc", name)
+	e.ok("tag", old, name)
+	r = unbox("build", "--pull=always", "-t", "pb", ctx)
+	if r.code != 0 || !ranRUN.MatchString(r.stdout) || cachedRUN.MatchString(r.stdout) {
+		t.Errorf("build --pull=always of a base the registry replaced: %s; want the RUN step run again", r)
+	}
+	matchLines(t, "build --pull=always", r.stderr, q("1: Pulling from base"), q("Status: Downloaded newer image for "+name))
+	if got := e.out("images", "-q", "--no-trunc", name); got != newID || newID == old {
+		t.Errorf("%s after build --pull=always = %s; want the registry's %s (the old was %s)", name, got, newID, old)
+	}
+	if got := e.ok("run", "--rm", "pb").stdout; got != "built on /v2\n" {
+		t.Errorf("run pb after build --pull=always = %q; want built on /v2 (the new base)", got)
+	}
+
+	// -q: the image ID alone, nothing of the pull; a bad --pull is refused.
+	e.ok("rmi", "pb", name)
+	if r := unbox("build", "-q", "-t", "pb", ctx); r.code != 0 || r.stderr != "" || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(r.stdout) {
+		t.Errorf("build -q of a missing base: %s; want the ID alone, the pull silent", r)
+	}
+	if r := unbox("build", "--pull=sometimes", ctx); r.code == 0 || !strings.Contains(r.stderr, "invalid pull option: 'sometimes'") {
+		t.Errorf("build --pull=sometimes: %s; want refused", r)
+	}
+}
+
+// TestPrivComposeBuildPulls: compose run --pull, as Compose's: never with
+// the image missing is an error that makes nothing, missing pulls it,
+// always pulls again; up --build of a service whose FROM image is missing
+// pulls it (in Compose's lines) and builds; compose build --pull asks the
+// registry again.
+func TestPrivComposeBuildPulls(t *testing.T) {
+	e := newNetEnv(t)
+	config, name := inRegistryOnly(t, e, "base")
+	q := regexp.QuoteMeta
+	dir := writeContext(t, map[string]string{
+		"compose.yaml":   fmt.Sprintf("services:\n  plain:\n    image: %s\n    command: [\"echo\", \"plain ran\"]\n  app:\n    build: ./app\n", name),
+		"app/Dockerfile": "FROM " + name + "\nRUN echo built > /built\nCMD [\"cat\", \"/built\"]\n",
+	})
+	compose := func(args ...string) result {
+		t.Helper()
+		return e.run(append([]string{"--config", config, "compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "cb"}, args...)...)
+	}
+	t.Cleanup(func() { compose("down") })
+
+	r := compose("run", "--rm", "--pull", "never", "plain")
+	if r.code == 0 || !strings.Contains(r.stderr, `service "plain": no such image: `+name+", and its pull_policy is never") || strings.Contains(r.stderr, "Pulling") {
+		t.Errorf("compose run --pull never of a missing image: %s; want an error, no pull", r)
+	}
+	if ps := e.out("ps", "-aq"); ps != "" {
+		t.Errorf("compose run --pull never made containers %q", ps)
+	}
+	if nets := e.out("network", "ls", "-q", "--filter", "label=com.docker.compose.project=cb"); nets != "" {
+		t.Errorf("compose run --pull never made networks %q", nets)
+	}
+	r = compose("run", "--rm", "plain")
+	if r.code != 0 || r.stdout != "plain ran\n" {
+		t.Fatalf("compose run of an image only in the registry: %s; want it pulled, then run", r)
+	}
+	matchLines(t, "compose run's pull", r.stderr, " "+q("Image "+name+"  Pulling"), " "+q("Image "+name+"  Pulled"))
+	r = compose("run", "--rm", "--pull", "always", "plain")
+	if r.code != 0 || r.stdout != "plain ran\n" {
+		t.Errorf("compose run --pull always: %s", r)
+	}
+	matchLines(t, "compose run --pull always", r.stderr, " "+q("Image "+name+"  Pulling"), " "+q("Image "+name+"  Pulled"))
+
+	e.ok("rmi", name)
+	r = compose("up", "-d", "--build", "app")
+	if r.code != 0 {
+		t.Fatalf("compose up --build of a service whose FROM image is missing: %s", r)
+	}
+	matchLines(t, "compose up --build", r.stderr, " Service app  Building", " "+q("Image "+name+"  Pulling"),
+		" "+q("Image "+name+"  Pulled"), " Service app  Built")
+	if got := e.ok("run", "--rm", "cb-app").stdout; got != "built\n" {
+		t.Errorf("run cb-app = %q; want built", got)
+	}
+	if r := compose("build", "app"); r.code != 0 || strings.Contains(r.stderr, "Pulling") {
+		t.Errorf("compose build with the base here: %s; want no pull", r)
+	}
+	r = compose("build", "--pull", "app")
+	if r.code != 0 {
+		t.Errorf("compose build --pull: %s", r)
+	}
+	matchLines(t, "compose build --pull", r.stderr, " "+q("Image "+name+"  Pulling"), " "+q("Image "+name+"  Pulled"))
 }
