@@ -285,11 +285,7 @@ func TestCheckSaysTODOInChinese(t *testing.T) {
 		errors.New("ex-time child: " + TODO(3).Error()),
 		errors.New("not a stub: 3 processes"),
 	}
-	l := &Lesson{Name: "00-test", Title: "00 · test"}
-	for _, e := range errs {
-		l.Exercises = append(l.Exercises, Exercise{Title: "One", Stub: "x.go:F", Hint: "look",
-			Check: func(s *Session) error { return e }})
-	}
+	l := failingChecks("", errs)
 	for _, c := range []struct {
 		n, lang, want string
 	}{
@@ -301,11 +297,7 @@ func TestCheckSaysTODOInChinese(t *testing.T) {
 		{"3", Chinese, "未通过：练习 3：ex-time child：还没有写：函数仍然返回 kit.TODO(3)\n"},
 		{"4", Chinese, "未通过：练习 4：not a stub: 3 processes\n"},
 	} {
-		var out bytes.Buffer
-		err := Run(WithLanguage(context.Background(), c.lang), l, []string{l.Name, "check", c.n}, nil, &out, io.Discard)
-		if !strings.Contains(out.String(), c.want) || err == nil {
-			t.Errorf("check %s in %s: %v\n%s\nwant a line %q", c.n, c.lang, err, out.String(), c.want)
-		}
+		checkSays(t, l, c.n, c.lang, c.want)
 	}
 }
 
@@ -339,11 +331,7 @@ msgstr "执行你的计划：%w"
 		t.Errorf("Errorf(%q) = %v, errors.Is ErrNotExist %v; want fmt.Errorf's text, wrapping it",
 			"reading %s: %w", err, errors.Is(err, fs.ErrNotExist))
 	}
-	l := &Lesson{Name: "00-test", Title: "00 · test", Catalogs: map[string]string{Chinese: po}}
-	for _, e := range errs {
-		l.Exercises = append(l.Exercises, Exercise{Title: "One", Stub: "x.go:F", Hint: "look",
-			Check: func(s *Session) error { return e }})
-	}
+	l := failingChecks(po, errs)
 	for _, c := range []struct {
 		n, lang, want string
 	}{
@@ -357,16 +345,34 @@ msgstr "执行你的计划：%w"
 		{"4", Chinese, "未通过：练习 4：执行你的计划：还没有写：函数仍然返回 kit.TODO(4)\n"},
 		{"5", Chinese, "未通过：练习 5：nobody translated this\n"},
 	} {
-		var out bytes.Buffer
-		rec := &Recorder{}
-		ctx := WithRecorder(WithLanguage(context.Background(), c.lang), rec)
-		err := Run(ctx, l, []string{l.Name, "check", c.n}, nil, &out, io.Discard)
-		if !strings.Contains(out.String(), c.want) || err == nil {
-			t.Errorf("check %s in %s: %v\n%s\nwant a line %q", c.n, c.lang, err, out.String(), c.want)
-		}
-		missing := rec.Missing()
+		missing := checkSays(t, l, c.n, c.lang, c.want)
 		if want := c.n == "5" && c.lang == Chinese; slices.Contains(missing, "nobody translated %s") != want {
 			t.Errorf("check %s in %s: missing %q; want %q there: %v", c.n, c.lang, missing, "nobody translated %s", want)
 		}
 	}
+}
+
+// failingChecks is a lesson with an exercise per error, whose check
+// returns it, and po its Chinese catalog.
+func failingChecks(po string, errs []error) *Lesson {
+	l := &Lesson{Name: "00-test", Title: "00 · test", Catalogs: map[string]string{Chinese: po}}
+	for _, e := range errs {
+		l.Exercises = append(l.Exercises, Exercise{Title: "One", Stub: "x.go:F", Hint: "look",
+			Check: func(s *Session) error { return e }})
+	}
+	return l
+}
+
+// checkSays runs `check n` of l in lang, wants it to fail with a line
+// want, and returns the keys it found no translation for.
+func checkSays(t *testing.T, l *Lesson, n, lang, want string) []string {
+	t.Helper()
+	var out bytes.Buffer
+	rec := &Recorder{}
+	ctx := WithRecorder(WithLanguage(context.Background(), lang), rec)
+	err := Run(ctx, l, []string{l.Name, "check", n}, nil, &out, io.Discard)
+	if !strings.Contains(out.String(), want) || err == nil {
+		t.Errorf("check %s in %s: %v\n%s\nwant a line %q", n, lang, err, out.String(), want)
+	}
+	return rec.Missing()
 }
