@@ -67,17 +67,20 @@
 // behind the build tag "solution", and kittest.CheckExercises proves every
 // check fails on the stub and passes on the solution.
 //
-// Adding exercises to a lesson (05 and 07 have none yet): the stubs in
-// exercises.go, each returning kit.TODO(n) and marked TODO(exercise N); the
-// checks in check.go, in [Lesson.Exercises]; the answers in solution.go
-// (//go:build solution) with stub build tags on exercises.go
-// (//go:build !solution); then, in the tests,
+// Adding exercises to a lesson: the stubs in exercises.go, each returning
+// kit.TODO(n) and marked TODO(exercise N); the checks in check.go, in
+// [Lesson.Exercises]; the answers in solution.go (//go:build solution) with
+// stub build tags on exercises.go (//go:build !solution); then, in the
+// tests,
 //
 //	func TestExerciseFiles(t *testing.T) { kittest.CheckExerciseFiles(t, lesson()) }
 //	func TestPrivExercises(t *testing.T) { kittest.CheckExercises(t, lesson()) }
 //
 // and CI runs the second with -tags solution too. A check reads the kernel
 // (a /proc file, a cgroup file, a mount, a link), never the learner's code.
+// What it says when the exercise does not pass is a [Errorf], whose format
+// is a msgid of the lesson's catalog, so that `--lang zh check 2` says it
+// in Chinese; CheckExerciseFiles finds every one in check.go.
 //
 // The test side of the kit lives in package kittest.
 package kit

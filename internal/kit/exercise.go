@@ -58,6 +58,30 @@ func (e *todoError) Error() string {
 	return fmt.Sprintf("not written yet: the function still returns kit.TODO(%d)", e.n)
 }
 
+// Errorf is fmt.Errorf for what a check found wrong: the error reads in
+// English, as fmt.Errorf's does, and format is also the key of its
+// translation (a msgid in the lesson's catalog, see i18n.go), so that the
+// verdict of `check N` says it in the narration's language with the same
+// arguments, as they are: paths, numbers, what the kernel answered. %w
+// wraps, as for fmt.Errorf; a wrapped error made by Errorf is translated
+// too. Use it for every reason a check gives in words (kittest's
+// CheckExerciseFiles wants each one in each catalog); a bare "joinUTS: %w"
+// needs no translation and stays fmt.Errorf.
+func Errorf(format string, args ...any) error {
+	return &reasonError{format: format, args: args, err: fmt.Errorf(format, args...)}
+}
+
+// reasonError is what [Errorf] makes: the English error, and the format
+// and arguments to say it again in another language.
+type reasonError struct {
+	format string
+	args   []any
+	err    error
+}
+
+func (e *reasonError) Error() string { return e.err.Error() }
+func (e *reasonError) Unwrap() error { return e.err }
+
 // IsTODO reports whether err comes from a stub not filled in yet.
 func IsTODO(err error) bool {
 	var t *todoError
@@ -83,7 +107,9 @@ func runCheck(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, s
 		return err
 	}
 	if c.NArg() == 0 {
-		s.Title("unbox lesson %s: exercises", s.literal(l.Title))
+		// The banner alone: the lesson's title and ": exercises" would not
+		// fit the columns, and the table says what it lists.
+		s.Title("unbox lesson %s", s.literal(l.Title))
 		listExercises(s, l)
 		fmt.Fprintln(s.Writer())
 		s.Say("Check one with: go run -exec sudo ./lessons/%s check N", l.Name)
@@ -91,13 +117,13 @@ func runCheck(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, s
 	}
 	if c.NArg() > 1 {
 		// Flags go before check: `--lang zh check 2`, not `check 2 --lang zh`.
-		return fmt.Errorf("check %s: one exercise number, then nothing (flags such as --lang go before check)",
-			strings.Join(c.Args().Slice(), " "))
+		return errors.New(s.T("check %s: one exercise number, then nothing (flags such as --lang go before check)",
+			strings.Join(c.Args().Slice(), " ")))
 	}
 	n, convErr := strconv.Atoi(c.Args().First())
 	if convErr != nil || n < 1 || n > len(l.Exercises) {
-		return fmt.Errorf("check %s: this lesson has exercises 1 to %d (run check alone to list them)",
-			c.Args().First(), len(l.Exercises))
+		return errors.New(s.T("check %s: this lesson has exercises 1 to %d (run check alone to list them)",
+			c.Args().First(), len(l.Exercises)))
 	}
 	ex := l.Exercises[n-1]
 	if err := preflight(s.Narrator, stderr, l.Name, append(slices.Clone(l.Needs), ex.Needs...)); err != nil {
@@ -108,7 +134,10 @@ func runCheck(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, s
 			err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
 		}
 	}()
-	s.Title("unbox lesson %s: exercise %d · %s", s.literal(l.Title), n, s.literal(ex.Title))
+	// The lesson and the exercise on a line each: both titles on one
+	// would not fit the columns.
+	s.Title("unbox lesson %s", s.literal(l.Title))
+	s.Title("exercise %d · %s", n, s.literal(ex.Title))
 	s.Say("Your code: %s", ex.Stub)
 	checkErr := ex.Check(s)
 	if ctx.Err() != nil {
@@ -126,22 +155,91 @@ func runCheck(ctx context.Context, l *Lesson, c *cli.Context, stdin io.Reader, s
 	return &CheckFailedError{N: n, Err: checkErr}
 }
 
-// reason is why a check failed, as the verdict prints it. A stub not
-// filled in yet is the kit's to say, so it is said in the narration's
-// language, behind what the check wrapped it in (the function's name, the
-// child it ran in); it is matched as text because a check may run the stub
-// in a child process, which reports it as text. Any other reason is the
-// check's own.
+// reason is why a check failed, as the verdict prints it, in the
+// narration's language: what the check made with [Errorf] is translated,
+// with the errors it wraps said the same way; a stub not filled in yet is
+// the kit's to say, behind what the check wrapped it in (the function's
+// name, the child it ran in), and is matched as text because a check may
+// run the stub in a child process, which reports it as text. Any other
+// error reads as it is: the kernel's, a child's.
 func (n *Narrator) reason(err error) string {
-	m := todoText.FindStringSubmatch(err.Error())
-	if m == nil {
-		return err.Error()
+	if r, ok := err.(*reasonError); ok {
+		args := make([]any, len(r.args))
+		for i, a := range r.args {
+			if e, ok := a.(error); ok && e != nil {
+				a = n.reason(e)
+			}
+			args[i] = a
+		}
+		format := r.format
+		if hasWords(format) {
+			if t, ok := n.lookup(format); ok {
+				format = t
+			}
+		}
+		text := fmt.Sprintf(wrapAsV(format), args...)
+		if n.lang != English {
+			n.frags[text] = fragment{Format: wrapAsV(r.format), Args: args}
+		}
+		return text
 	}
-	num, _ := strconv.Atoi(m[2])
-	if m[1] == "" {
-		return n.T("not written yet: the function still returns kit.TODO(%d)", num)
+	text := err.Error()
+	if m := todoText.FindStringSubmatch(text); m != nil && !errors.As(err, new(*reasonError)) {
+		num, _ := strconv.Atoi(m[2])
+		if m[1] == "" {
+			return n.T("not written yet: the function still returns kit.TODO(%d)", num)
+		}
+		return n.T("%s: not written yet: the function still returns kit.TODO(%d)", m[1], num)
 	}
-	return n.T("%s: not written yet: the function still returns kit.TODO(%d)", m[1], num)
+	// An error that wraps others (fmt.Errorf's %w, errors.Join): each
+	// one it wraps, said in this language, in place of its English.
+	var inner []error
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		inner = []error{u.Unwrap()}
+	case interface{ Unwrap() []error }:
+		inner = u.Unwrap()
+	}
+	for _, e := range inner {
+		if e == nil {
+			continue
+		}
+		en, said := e.Error(), n.reason(e)
+		if i := strings.LastIndex(text, en); i >= 0 && said != en {
+			text = text[:i] + said + text[i+len(en):]
+		}
+	}
+	return text
+}
+
+// wrapAsV is format with %w, which only fmt.Errorf knows, as %v, which
+// prints the same.
+func wrapAsV(format string) string {
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		b.WriteByte(format[i])
+		if format[i] != '%' || i+1 >= len(format) {
+			continue
+		}
+		i++
+		if format[i] == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		// Flags, an argument index, a width: up to the verb's letter.
+		for i < len(format) && !isVerbLetter(format[i]) {
+			b.WriteByte(format[i])
+			i++
+		}
+		if i < len(format) {
+			if format[i] == 'w' {
+				b.WriteByte('v')
+			} else {
+				b.WriteByte(format[i])
+			}
+		}
+	}
+	return b.String()
 }
 
 // todoText is a stub's error ([TODO]) at the end of a reason, and what it
@@ -161,10 +259,24 @@ func (n *Narrator) verdict(pass bool, text string) {
 	}
 }
 
+// listExercises prints the table of exercises, a title that would not fit
+// the columns folded onto the lines under it.
 func listExercises(s *Session, l *Lesson) {
-	rows := make([][]string, len(l.Exercises))
-	for i, ex := range l.Exercises {
-		rows[i] = []string{strconv.Itoa(i + 1), s.literal(ex.Title), ex.Stub}
+	header := []string{"exercise", "what to build", "your code"}
+	room := Columns - len(indent) - Width(s.literal(header[0])) - 2 - 2
+	for _, ex := range l.Exercises {
+		room = min(room, Columns-len(indent)-Width(s.literal(header[0]))-2-
+			max(Width(s.literal(header[2])), Width(ex.Stub))-2)
 	}
-	s.Table([]string{"exercise", "what to build", "your code"}, rows)
+	var rows [][]string
+	for i, ex := range l.Exercises {
+		for j, line := range strings.Split(Wrap(s.literal(ex.Title), room), "\n") {
+			if j == 0 {
+				rows = append(rows, []string{strconv.Itoa(i + 1), line, ex.Stub})
+			} else {
+				rows = append(rows, []string{"", line, ""})
+			}
+		}
+	}
+	s.Table(header, rows)
 }

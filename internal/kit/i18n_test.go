@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -284,11 +285,7 @@ func TestCheckSaysTODOInChinese(t *testing.T) {
 		errors.New("ex-time child: " + TODO(3).Error()),
 		errors.New("not a stub: 3 processes"),
 	}
-	l := &Lesson{Name: "00-test", Title: "00 · test"}
-	for _, e := range errs {
-		l.Exercises = append(l.Exercises, Exercise{Title: "One", Stub: "x.go:F", Hint: "look",
-			Check: func(s *Session) error { return e }})
-	}
+	l := failingChecks("", errs)
 	for _, c := range []struct {
 		n, lang, want string
 	}{
@@ -300,10 +297,82 @@ func TestCheckSaysTODOInChinese(t *testing.T) {
 		{"3", Chinese, "未通过：练习 3：ex-time child：还没有写：函数仍然返回 kit.TODO(3)\n"},
 		{"4", Chinese, "未通过：练习 4：not a stub: 3 processes\n"},
 	} {
-		var out bytes.Buffer
-		err := Run(WithLanguage(context.Background(), c.lang), l, []string{l.Name, "check", c.n}, nil, &out, io.Discard)
-		if !strings.Contains(out.String(), c.want) || err == nil {
-			t.Errorf("check %s in %s: %v\n%s\nwant a line %q", c.n, c.lang, err, out.String(), c.want)
+		checkSays(t, l, c.n, c.lang, c.want)
+	}
+}
+
+// A check's reason made with Errorf reads as fmt.Errorf's in English, and
+// is said in the narration's language by the verdict: its arguments as they
+// are, the errors it wraps said the same way (a stub's TODO too), and one
+// wrapped by a plain fmt.Errorf translated in place. A reason with no
+// translation is printed in English and recorded as missing.
+func TestCheckReasonsInChinese(t *testing.T) {
+	po := `msgid "the child is in %s, not %s"
+msgstr "子进程在 %s 里，不在 %s 里"
+
+msgid "reading %s: %w"
+msgstr "读取 %s 失败：%w"
+
+msgid "the child has %d threads"
+msgstr "子进程有 %d 个线程"
+
+msgid "applying your plan: %w"
+msgstr "执行你的计划：%w"
+`
+	enoent := fmt.Errorf("open /x: %w", fs.ErrNotExist)
+	errs := []error{
+		Errorf("the child is in %s, not %s", "/a", "/b"),
+		Errorf("reading %s: %w", "/x", enoent),
+		fmt.Errorf("joinUTS: %w", Errorf("the child has %d threads", 3)),
+		Errorf("applying your plan: %w", TODO(4)),
+		Errorf("nobody translated %s", "this"),
+	}
+	if err := errs[1]; !errors.Is(err, fs.ErrNotExist) || err.Error() != fmt.Errorf("reading %s: %w", "/x", enoent).Error() {
+		t.Errorf("Errorf(%q) = %v, errors.Is ErrNotExist %v; want fmt.Errorf's text, wrapping it",
+			"reading %s: %w", err, errors.Is(err, fs.ErrNotExist))
+	}
+	l := failingChecks(po, errs)
+	for _, c := range []struct {
+		n, lang, want string
+	}{
+		{"1", English, "FAIL: exercise 1: the child is in /a, not /b\n"},
+		{"2", English, "FAIL: exercise 2: reading /x: open /x: file does not exist\n"},
+		{"3", English, "FAIL: exercise 3: joinUTS: the child has 3 threads\n"},
+		{"4", English, "FAIL: exercise 4: applying your plan: not written yet: the function still returns kit.TODO(4)\n"},
+		{"1", Chinese, "未通过：练习 1：子进程在 /a 里，不在 /b 里\n"},
+		{"2", Chinese, "未通过：练习 2：读取 /x 失败：open /x: file does not exist\n"},
+		{"3", Chinese, "未通过：练习 3：joinUTS: 子进程有 3 个线程\n"},
+		{"4", Chinese, "未通过：练习 4：执行你的计划：还没有写：函数仍然返回 kit.TODO(4)\n"},
+		{"5", Chinese, "未通过：练习 5：nobody translated this\n"},
+	} {
+		missing := checkSays(t, l, c.n, c.lang, c.want)
+		if want := c.n == "5" && c.lang == Chinese; slices.Contains(missing, "nobody translated %s") != want {
+			t.Errorf("check %s in %s: missing %q; want %q there: %v", c.n, c.lang, missing, "nobody translated %s", want)
 		}
 	}
+}
+
+// failingChecks is a lesson with an exercise per error, whose check
+// returns it, and po its Chinese catalog.
+func failingChecks(po string, errs []error) *Lesson {
+	l := &Lesson{Name: "00-test", Title: "00 · test", Catalogs: map[string]string{Chinese: po}}
+	for _, e := range errs {
+		l.Exercises = append(l.Exercises, Exercise{Title: "One", Stub: "x.go:F", Hint: "look",
+			Check: func(s *Session) error { return e }})
+	}
+	return l
+}
+
+// checkSays runs `check n` of l in lang, wants it to fail with a line
+// want, and returns the keys it found no translation for.
+func checkSays(t *testing.T, l *Lesson, n, lang, want string) []string {
+	t.Helper()
+	var out bytes.Buffer
+	rec := &Recorder{}
+	ctx := WithRecorder(WithLanguage(context.Background(), lang), rec)
+	err := Run(ctx, l, []string{l.Name, "check", n}, nil, &out, io.Discard)
+	if !strings.Contains(out.String(), want) || err == nil {
+		t.Errorf("check %s in %s: %v\n%s\nwant a line %q", n, lang, err, out.String(), want)
+	}
+	return rec.Missing()
 }

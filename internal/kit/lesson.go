@@ -400,11 +400,10 @@ func listSteps(s *Session, l *Lesson) {
 	fmt.Fprintln(s.Writer())
 	header := []string{"step", "title", "needs"}
 	steps, titles := make([]string, len(l.Steps)), make([]string, len(l.Steps))
-	room := Columns - len(indent)
+	stepW, titleW := Width(s.literal(header[0])), Width(s.literal(header[1]))
 	for i, st := range l.Steps {
 		steps[i], titles[i] = fmt.Sprint(i+1), s.literal(st.Title)
-		room = min(room, Columns-len(indent)-max(Width(s.literal(header[0])), Width(steps[i]))-2-
-			max(Width(s.literal(header[1])), Width(titles[i]))-2)
+		stepW, titleW = max(stepW, Width(steps[i])), max(titleW, Width(titles[i]))
 	}
 	// Needs that every step with needs has are shown once, under the
 	// table, as "*".
@@ -429,6 +428,26 @@ func listSteps(s *Session, l *Lesson) {
 	if withNeeds < 2 || len(common) < 2 {
 		common = nil
 	}
+	// The needs column takes what the titles leave of the columns, and
+	// the widest need at least: a title longer than that is folded.
+	needW := 1
+	for i := range stepNeeds {
+		for _, n := range stepNeeds[i] {
+			if !slices.Contains(common, n) {
+				needW = max(needW, Width(n)+1)
+			}
+		}
+	}
+	if fit := Columns - len(indent) - stepW - 2 - 2 - needW; titleW > fit {
+		titleW = Width(s.literal(header[1]))
+		for i := range titles {
+			titles[i] = Wrap(titles[i], fit)
+			for _, line := range strings.Split(titles[i], "\n") {
+				titleW = max(titleW, Width(line))
+			}
+		}
+	}
+	room := Columns - len(indent) - stepW - 2 - titleW - 2
 	var rows [][]string
 	for i := range l.Steps {
 		needs := stepNeeds[i]
@@ -439,18 +458,28 @@ func listSteps(s *Session, l *Lesson) {
 		}
 		// A long list of needs goes on as many lines as it takes, so the
 		// table fits a projector's 100 columns.
-		for j, line := range wrapList(needs, room) {
+		titleLines := strings.Split(titles[i], "\n")
+		needLines := wrapList(needs, room)
+		for j := range max(len(titleLines), len(needLines)) {
+			row := []string{"", "", ""}
 			if j == 0 {
-				rows = append(rows, []string{steps[i], titles[i], line})
-			} else {
-				rows = append(rows, []string{"", "", line})
+				row[0] = steps[i]
 			}
+			if j < len(titleLines) {
+				row[1] = titleLines[j]
+			}
+			if j < len(needLines) {
+				row[2] = needLines[j]
+			}
+			rows = append(rows, row)
 		}
 	}
 	s.Table(header, rows)
 	if len(common) > 0 {
 		fmt.Fprintln(s.Writer())
-		s.Say("* needs %s", strings.Join(common, ", "))
+		// As many lines as it takes, under the first need.
+		pad := strings.Repeat(" ", Width(s.T("* needs %s", "")))
+		s.Say("* needs %s", strings.Join(wrapList(common, Columns-len(indent)-len(pad)), "\n"+pad))
 	}
 	if l.Shell != nil {
 		fmt.Fprintln(s.Writer())

@@ -106,14 +106,14 @@ func checkJoinUTS(s *kit.Session) error {
 	select {
 	case a = <-got:
 	case <-time.After(10 * time.Second):
-		return fmt.Errorf("joinUTS(%d) did not return within 10 seconds", c.Pid())
+		return kit.Errorf("joinUTS(%d) did not return within 10 seconds", c.Pid())
 	}
 	if a.err != nil {
 		return fmt.Errorf("joinUTS(%d): %w", c.Pid(), a.err)
 	}
 	s.Host("joinUTS returned %q", a.name)
 	if a.name != name {
-		return fmt.Errorf("joinUTS(%d) = %q; the child's hostname is %q (a thread that read it in the host's namespace?)", c.Pid(), a.name, name)
+		return kit.Errorf("joinUTS(%d) = %q; the child's hostname is %q (a thread that read it in the host's namespace?)", c.Pid(), a.name, name)
 	}
 	// The goroutine has ended; its thread, if it was locked, ends too, a
 	// moment later. Any thread still in the child's namespace would run
@@ -127,7 +127,7 @@ func checkJoinUTS(s *kit.Session) error {
 	}
 	s.Cmd("ls -l /proc/%d/task/*/ns/uts    # every thread of this program", os.Getpid())
 	if len(strays) > 0 {
-		return fmt.Errorf("threads %s of this program are still in the child's UTS namespace %s: "+
+		return kit.Errorf("threads %s of this program are still in the child's UTS namespace %s: "+
 			"other goroutines will run there (was the thread unlocked?)", strings.Join(strays, ", "), inside.NS)
 	}
 	s.Host("every thread is in %s, the host's UTS namespace", host)
@@ -200,10 +200,10 @@ func checkReaping(s *kit.Session) error {
 		return err
 	}
 	if len(zombies) > 0 {
-		return fmt.Errorf("%s: a zombie, never reaped by PID 1", strings.Join(zombies, ", "))
+		return kit.Errorf("%s: a zombie, never reaped by PID 1", strings.Join(zombies, ", "))
 	}
 	if len(lines) != 3 {
-		return fmt.Errorf("the namespace holds %d processes; want the init and sleep 1000", len(lines)-1)
+		return kit.Errorf("the namespace holds %d processes; want the init and sleep 1000", len(lines)-1)
 	}
 	s.Host("no zombie: the init reaped the orphan, and SIGTERM ended it all")
 	return nil
@@ -217,7 +217,7 @@ func waitGone(c *reexec.Child, d time.Duration) error {
 	case <-done:
 		return nil
 	case <-time.After(d):
-		return fmt.Errorf("the init did not exit within %s of SIGTERM", d)
+		return kit.Errorf("the init did not exit within %s of SIGTERM", d)
 	}
 }
 
@@ -305,10 +305,10 @@ func checkTimeNamespace(s *kit.Session) error {
 		return err
 	}
 	if link == hostLink {
-		return fmt.Errorf("the child's child is in the host's time namespace %s", link)
+		return kit.Errorf("the child's child is in the host's time namespace %s", link)
 	}
 	if d := ahead - offset; d < -5*time.Second || d > 5*time.Second {
-		return fmt.Errorf("CLOCK_MONOTONIC inside is %s ahead; want %s (write the offset before the first child)", ahead, offset)
+		return kit.Errorf("CLOCK_MONOTONIC inside is %s ahead; want %s (write the offset before the first child)", ahead, offset)
 	}
 	return c.Wait()
 }

@@ -92,20 +92,20 @@ func checkJoin(s *kit.Session) error {
 	lines, err := cgroupLines(strconv.Itoa(pid), cg.Path())
 	s.Cmd("grep %s /proc/%d/cgroup", cg.Path(), pid)
 	if err != nil {
-		return fmt.Errorf("the child is not in %s: %w", cg.Path(), err)
+		return kit.Errorf("the child is not in %s: %w", cg.Path(), err)
 	}
 	for _, l := range lines {
 		s.Host("%s", l)
 	}
 	if want := len(cg.Dirs()); len(lines) != want {
-		return fmt.Errorf("the child is in %s in %d hierarchies of %d: %v", cg.Path(), len(lines), want, cg.Dirs())
+		return kit.Errorf("the child is in %s in %d hierarchies of %d: %v", cg.Path(), len(lines), want, cg.Dirs())
 	}
 	procs, err := cg.Procs()
 	if err != nil {
 		return err
 	}
 	if !slices.Contains(procs, pid) {
-		return fmt.Errorf("cgroup.procs lists %v, not the child %d", procs, pid)
+		return kit.Errorf("cgroup.procs lists %v, not the child %d", procs, pid)
 	}
 	s.Host("cgroup.procs lists host pid %d, in every hierarchy of the cgroup", pid)
 	return nil
@@ -192,7 +192,7 @@ func checkCpuset(s *kit.Session) error {
 	s.Cmd("nproc; taskset -cp $$    # in a child started in the cgroup")
 	s.Inside("nproc %d; CPUs %v (this machine has %d)", len(cpus), cpus, mine.Count())
 	if len(cpus) != 1 || cpus[0] != last {
-		return fmt.Errorf("the child may run on CPUs %v; want only CPU %d", cpus, last)
+		return kit.Errorf("the child may run on CPUs %v; want only CPU %d", cpus, last)
 	}
 	return nil
 }
@@ -270,7 +270,7 @@ func checkEffectiveLimit(s *kit.Session) error {
 	}
 	s.Inside("effectiveMemoryLimit() = %d", r.Limit)
 	if r.Limit != uint64(tight) {
-		return fmt.Errorf("effectiveMemoryLimit() = %d; the kernel holds the child to its parent's %d (%s)",
+		return kit.Errorf("effectiveMemoryLimit() = %d; the kernel holds the child to its parent's %d (%s)",
 			r.Limit, tight, midFile)
 	}
 	return nil

@@ -9,7 +9,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,7 +79,7 @@ type exReport struct {
 	Hostname, Hosts string   // exercise 1
 	Points          []string // its mount table's mount points
 	Masked          []maskedView
-	Mknod           string // exercise 3: what mknod of a disk's node did
+	Mknod           string // exercise 3: mknod of a disk's node: its error, "" if it made the node
 	CapEff, CapBnd  string
 }
 
@@ -138,12 +137,10 @@ func exContainer(c *reexec.Conn) error {
 		if err := dropMknod(); err != nil {
 			return fmt.Errorf("dropMknod: %w", err)
 		}
-		const node = "/dev/unbox-disk"
-		if err := unix.Mknod(node, unix.S_IFBLK|0o600, int(unix.Mkdev(8, 0))); err != nil {
+		if err := unix.Mknod(diskNode, unix.S_IFBLK|0o600, int(unix.Mkdev(8, 0))); err != nil {
 			r.Mknod = errText(err)
 		} else {
-			r.Mknod = "made: " + node
-			os.Remove(node)
+			os.Remove(diskNode)
 		}
 		st, err := procfs.ReadStatus("self")
 		if err != nil {
@@ -160,6 +157,9 @@ func exContainer(c *reexec.Conn) error {
 	}
 	return c.Send(r)
 }
+
+// diskNode is the device node check 3 tries to make inside: sda's.
+const diskNode = "/dev/unbox-disk"
 
 // readSome reads a little of a file: /proc/kcore is as large as memory.
 func readSome(p string) ([]byte, error) {
@@ -221,21 +221,21 @@ func checkContainer(s *kit.Session, n int) error {
 		s.Inside("cat /etc/hostname: %s", r.Hostname)
 		s.Inside("cat /etc/hosts: %s", strings.ReplaceAll(r.Hosts, "\n", "; "))
 		if r.Hostname != name || r.Hosts+"\n" != hosts {
-			return fmt.Errorf("inside, /etc/hostname is %q and /etc/hosts %q; want the host's files", r.Hostname, r.Hosts)
+			return kit.Errorf("inside, /etc/hostname is %q and /etc/hosts %q; want the host's files", r.Hostname, r.Hosts)
 		}
 		for _, p := range []string{"/etc/hostname", "/etc/hosts"} {
 			if !slices.Contains(r.Points, p) {
-				return fmt.Errorf("%s is not a mount point inside (mounts: %v): a copy, not a bind mount?", p, r.Points)
+				return kit.Errorf("%s is not a mount point inside (mounts: %v): a copy, not a bind mount?", p, r.Points)
 			}
 		}
 		if own, err := os.ReadFile(filepath.Join(w.Rootfs, "etc/hostname")); err == nil && strings.TrimSpace(string(own)) == name {
-			return errors.New("the root filesystem's own etc/hostname now holds the name: the bind wrote into the image")
+			return kit.Errorf("the root filesystem's own etc/hostname now holds the name: the bind wrote into the image")
 		}
 		s.Inside("both are mount points: the host's files, bound in")
 	case 2:
 		s.Cmd("# your maskPaths, over the OCI spec's maskedPaths this kernel has")
 		if len(r.Masked) == 0 {
-			return errors.New("none of the masked paths exists in this container's /proc and /sys")
+			return kit.Errorf("none of the masked paths exists in this container's /proc and /sys")
 		}
 		var bad []string
 		for _, v := range r.Masked {
@@ -253,18 +253,22 @@ func checkContainer(s *kit.Session, n int) error {
 			}
 		}
 		if len(bad) > 0 {
-			return fmt.Errorf("still readable inside: %s", strings.Join(bad, ", "))
+			return kit.Errorf("still readable inside: %s", strings.Join(bad, ", "))
 		}
 	case 3:
 		s.Cmd("mknod /dev/unbox-disk b 8 0    # after your dropMknod")
-		s.Inside("%s", r.Mknod)
+		mknod := r.Mknod
+		if mknod == "" {
+			mknod = s.T("made %s", diskNode)
+		}
+		s.Inside("%s", mknod)
 		s.Inside("CapEff %s, CapBnd %s: CAP_MKNOD (bit %d) %s", r.CapEff, r.CapBnd, unix.CAP_MKNOD,
 			capState(s, r.CapEff, r.CapBnd))
 		if !strings.Contains(r.Mknod, "not permitted") {
-			return fmt.Errorf("mknod of a disk's node inside: %s; want operation not permitted", r.Mknod)
+			return kit.Errorf("mknod of a disk's node inside: %s; want operation not permitted", mknod)
 		}
 		if capSet(r.CapEff, unix.CAP_MKNOD) || capSet(r.CapBnd, unix.CAP_MKNOD) {
-			return fmt.Errorf("CAP_MKNOD is still in CapEff %s or CapBnd %s", r.CapEff, r.CapBnd)
+			return kit.Errorf("CAP_MKNOD is still in CapEff %s or CapBnd %s", r.CapEff, r.CapBnd)
 		}
 	}
 	return nil

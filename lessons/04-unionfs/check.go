@@ -118,13 +118,13 @@ func checkCommit(s *kit.Session) error {
 	}
 	names, err := unpackLayer(&buf, l.path("committed"))
 	if err != nil {
-		return fmt.Errorf("the tar commitLayer wrote: %w", err)
+		return kit.Errorf("the tar commitLayer wrote: %w", err)
 	}
 	s.Cmd("tar -tf layer.tar    # what your commitLayer wrote")
 	s.Show("%s", strings.Join(names, "\n"))
 	for _, want := range []string{"etc/app.conf", "srv/www/.wh.about.html", "srv/www/assets/.wh..wh..opq", "srv/www/assets/site.css"} {
 		if !slices.Contains(names, want) {
-			return fmt.Errorf("the layer tar has no %s", want)
+			return kit.Errorf("the layer tar has no %s", want)
 		}
 	}
 	merged, err := readOnlyUnion(s, l, "check", append([]string{l.path("committed")}, l.lowerDirs()...))
@@ -136,7 +136,7 @@ func checkCommit(s *kit.Session) error {
 		got, want := look(filepath.Join(merged, p)), look(filepath.Join(c.Merged, p))
 		s.Host("check/%s: %s", p, shown(s, got))
 		if got != want {
-			return fmt.Errorf("the image with your layer shows %s as %q; container a showed %q", p, got, want)
+			return kit.Errorf("the image with your layer shows %s as %q; container a showed %q", p, shown(s, got), shown(s, want))
 		}
 	}
 	return nil
@@ -194,7 +194,7 @@ func unpackLayer(r io.Reader, dir string) ([]string, error) {
 				return names, err
 			}
 		default:
-			return names, fmt.Errorf("%s: unexpected entry type %c in this layer", hdr.Name, hdr.Typeflag)
+			return names, kit.Errorf("%s: unexpected entry type %c in this layer", hdr.Name, hdr.Typeflag)
 		}
 	}
 }
@@ -235,7 +235,7 @@ func checkDeletions(s *kit.Session) error {
 		got := look(filepath.Join(merged, c.path))
 		s.Host("check/%s: %s", c.path, shown(s, got))
 		if got != c.want {
-			return fmt.Errorf("in the union, %s is %q; want %q", c.path, got, c.want)
+			return kit.Errorf("in the union, %s is %q; want %q", c.path, shown(s, got), shown(s, c.want))
 		}
 	}
 	return nil
@@ -260,10 +260,10 @@ func exShortMount(c *reexec.Conn) error {
 		return err
 	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("mount --make-rprivate /: %w", err)
+		return kit.Errorf("mount --make-rprivate /: %w", err)
 	}
 	if err := unix.Mount("overlay", cfg.Merged, "overlay", unix.MS_RDONLY, "lowerdir="+cfg.Lower); err != nil {
-		return fmt.Errorf("mount -t overlay overlay -o lowerdir=%s %s: %w", cfg.Lower, cfg.Merged, err)
+		return kit.Errorf("mount -t overlay overlay -o lowerdir=%s %s: %w", cfg.Lower, cfg.Merged, err)
 	}
 	r := shortReport{Passwd: look(filepath.Join(cfg.Merged, "etc/passwd")), Motd: look(filepath.Join(cfg.Merged, "etc/motd"))}
 	ms, err := procfs.ReadMountinfo("self")
@@ -323,16 +323,16 @@ func checkShortLowerdir(s *kit.Session) error {
 	s.Host("lowerdir= is %d bytes long; with the full paths it is %d", len(lower), len(full))
 	s.Host("check/etc/passwd: %s; check/etc/motd: %s", shown(s, r.Passwd), shown(s, r.Motd))
 	if len(lower) >= len(full) {
-		return fmt.Errorf("lowerdir=%s is no shorter than the full paths (%d bytes)", lower, len(full))
+		return kit.Errorf("lowerdir=%s is no shorter than the full paths (%d bytes)", lower, len(full))
 	}
 	for _, e := range strings.Split(lower, ":") {
 		if !strings.HasPrefix(e, "l/") {
-			return fmt.Errorf("lowerdir entry %q is not a short link under l/", e)
+			return kit.Errorf("lowerdir entry %q is not a short link under l/", e)
 		}
 	}
 	if !strings.HasSuffix(r.Passwd, appUser[:len(appUser)-1]) || r.Motd != "no such file or directory" {
-		return fmt.Errorf("the union mounted with lowerdir=%s shows /etc/passwd %q and /etc/motd %q: "+
-			"the layers are not in the image's order", lower, r.Passwd, r.Motd)
+		return kit.Errorf("the union mounted with lowerdir=%s shows /etc/passwd %q and /etc/motd %q: "+
+			"the layers are not in the image's order", lower, shown(s, r.Passwd), shown(s, r.Motd))
 	}
 	return nil
 }

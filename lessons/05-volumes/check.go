@@ -68,7 +68,7 @@ func checkDir(s *kit.Session) (string, error) {
 			}
 		}
 		if left := mountsUnder(dir); len(left) > 0 {
-			return errors.Join(append(errs, fmt.Errorf("still mounted, so %s is left in place: %v", dir, left))...)
+			return errors.Join(append(errs, kit.Errorf("still mounted, so %s is left in place: %v", dir, left))...)
 		}
 		return errors.Join(append(errs, os.RemoveAll(dir))...)
 	})
@@ -115,13 +115,13 @@ func checkReadOnly(s *kit.Session) error {
 		return err
 	}
 	if !ok {
-		return errors.New("nothing is mounted at ctr/ro")
+		return kit.Errorf("nothing is mounted at ctr/ro")
 	}
 	s.Cmd("findmnt -o TARGET,OPTIONS ctr/ro; cat ctr/ro/README")
 	b, _ := os.ReadFile(filepath.Join(dst, "README"))
 	s.Host("ctr/ro %s\n%s", m.Options, strings.TrimSpace(string(b)))
 	if string(b) != "from the host\n" {
-		return fmt.Errorf("ctr/ro/README = %q: ctr/ro is not a bind mount of host/project", b)
+		return kit.Errorf("ctr/ro/README = %q: ctr/ro is not a bind mount of host/project", b)
 	}
 	inErr, hostErr := touch(filepath.Join(dst, "x")), touch(filepath.Join(src, "y"))
 	s.Cmd("touch ctr/ro/x; touch host/project/y; ls ctr/ro")
@@ -137,12 +137,12 @@ func checkReadOnly(s *kit.Session) error {
 	})
 	switch {
 	case !errors.Is(inErr, unix.EROFS) || !m.ReadOnly():
-		return fmt.Errorf("ctr/ro is writable (its options: %s; touch: %s): MS_RDONLY was ignored",
+		return kit.Errorf("ctr/ro is writable (its options: %s; touch: %s): MS_RDONLY was ignored",
 			m.Options, orOK(errTextOrEmpty(inErr)))
 	case hostErr != nil:
-		return fmt.Errorf("host/project is not writable any more (%v): read-only is the new mount's, not the directory's", hostErr)
+		return kit.Errorf("host/project is not writable any more (%v): read-only is the new mount's, not the directory's", hostErr)
 	case !slices.Contains(ls, "y"):
-		return errors.New("host/project/y is not in ctr/ro: not the same directory")
+		return kit.Errorf("host/project/y is not in ctr/ro: not the same directory")
 	}
 	return nil
 }
@@ -231,18 +231,19 @@ func checkPopulate(s *kit.Session) error {
 			g = got[i]
 		}
 		if w != g {
-			return fmt.Errorf("the volume differs from the image's directory:\n  image:  %s\n  volume: %s",
-				orNothing(w), orNothing(g))
+			return kit.Errorf("the volume differs from the image's directory:\n  image:  %s\n  volume: %s",
+				orNothing(s, w), orNothing(s, g))
 		}
 	}
 	return nil
 }
 
-func orNothing(s string) string {
-	if s == "" {
-		return "(nothing)"
+// orNothing is a line of tree, or "(nothing)" in the session's language.
+func orNothing(s *kit.Session, line string) string {
+	if line == "" {
+		return s.T("(nothing)")
 	}
-	return s
+	return line
 }
 
 // tree is every entry at and below dir as `ls -ln` shows it, the path
@@ -320,14 +321,14 @@ func checkSlave(s *kit.Session) error {
 		return err
 	}
 	if !ok {
-		return errors.New("nothing is mounted at ctr/media")
+		return kit.Errorf("nothing is mounted at ctr/media")
 	}
 	s.Cmd("findmnt -o TARGET,PROPAGATION host/media ctr/media")
 	s.Host("host/media   %s\nctr/media    %s", host.Propagation(), m.Propagation())
 
 	// The host mounts a tmpfs under its side, later.
 	if err := unix.Mount("usb", filepath.Join(src, "usb"), "tmpfs", 0, "size=1m"); err != nil {
-		return fmt.Errorf("mount -t tmpfs usb host/media/usb: %w", err)
+		return kit.Errorf("mount -t tmpfs usb host/media/usb: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(src, "usb", "photo.jpg"), []byte("a photo\n"), 0o644); err != nil {
 		return err
@@ -338,7 +339,7 @@ func checkSlave(s *kit.Session) error {
 		return err
 	}
 	if err := unix.Mount("mine", mine, "tmpfs", 0, "size=1m"); err != nil {
-		return fmt.Errorf("mount -t tmpfs mine ctr/media/mine: %w", err)
+		return kit.Errorf("mount -t tmpfs mine ctr/media/mine: %w", err)
 	}
 	_, in := os.Stat(filepath.Join(dst, "usb", "photo.jpg"))
 	_, out, err := mountAt(filepath.Join(src, "mine"))
@@ -354,9 +355,9 @@ func checkSlave(s *kit.Session) error {
 	})
 	switch {
 	case in != nil:
-		return fmt.Errorf("the host's later mount did not reach ctr/media (its propagation: %s)", m.Propagation())
+		return kit.Errorf("the host's later mount did not reach ctr/media (its propagation: %s)", m.Propagation())
 	case out:
-		return fmt.Errorf("the container's mount reached the host (ctr/media's propagation: %s): a peer, not a slave",
+		return kit.Errorf("the container's mount reached the host (ctr/media's propagation: %s): a peer, not a slave",
 			m.Propagation())
 	}
 	return nil

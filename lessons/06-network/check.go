@@ -7,7 +7,6 @@ package main
 // only ever to addresses inside those namespaces.
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -114,7 +113,7 @@ func checkCable(s *kit.Session) error {
 	}
 	var done []string
 	if err := undo.Apply(plan, func(cmd string) { done = append(done, cmd) }); err != nil {
-		return fmt.Errorf("applying your plan: %w", err)
+		return kit.Errorf("applying your plan: %w", err)
 	}
 	s.Cmd("%s", strings.Join(done, "\n"))
 	if err := showLinks(s, ns, "ip -n "+ns.Name+" -br addr"); err != nil {
@@ -128,7 +127,7 @@ func checkCable(s *kit.Session) error {
 	line := dialFrom(nil, target)
 	s.Host("%s", line)
 	if want := "a saw " + hostAddr.Addr().String(); line != want {
-		return fmt.Errorf("the host's connection to %s: %q; want %q", target, line, want)
+		return kit.Errorf("the host's connection to %s: %q; want %q", target, line, want)
 	}
 	return nil
 }
@@ -187,7 +186,7 @@ func checkRoute(s *kit.Session) error {
 	}
 	var done []string
 	if err := undo.Apply(plan, func(cmd string) { done = append(done, cmd) }); err != nil {
-		return fmt.Errorf("applying your plan: %w", err)
+		return kit.Errorf("applying your plan: %w", err)
 	}
 	s.Cmd("%s", strings.Join(done, "\n"))
 	target := netip.AddrPortFrom(outAddr.Addr(), 80).String()
@@ -195,7 +194,7 @@ func checkRoute(s *kit.Session) error {
 	line := dialFrom(in, target)
 	s.Inside("%s", line)
 	if want := "out saw " + inAddr.Addr().String(); line != want {
-		return fmt.Errorf("from %s to %s: %q; want %q (routed by the host, not rewritten)", in.Name, target, line, want)
+		return kit.Errorf("from %s to %s: %q; want %q (routed by the host, not rewritten)", in.Name, target, line, want)
 	}
 	return nil
 }
@@ -230,7 +229,7 @@ func checkAddNetNS(s *kit.Session) error {
 		return err
 	}
 	if st.Type != unix.NSFS_MAGIC {
-		return fmt.Errorf("%s is not a namespace (its filesystem is %#x, not nsfs): nothing was bound onto it", ns.Path, st.Type)
+		return kit.Errorf("%s is not a namespace (its filesystem is %#x, not nsfs): nothing was bound onto it", ns.Path, st.Type)
 	}
 	var pinned, self unix.Stat_t
 	if err := unix.Stat(ns.Path, &pinned); err != nil {
@@ -242,7 +241,7 @@ func checkAddNetNS(s *kit.Session) error {
 	s.Cmd("stat -f -c %%T %s; ls -iL %s /proc/self/ns/net", ns.Path, ns.Path)
 	s.Host("nsfs: namespace inode %d here, %d for this process (%s)", pinned.Ino, self.Ino, host)
 	if pinned.Ino == self.Ino {
-		return errors.New("the pinned namespace is the host's own: unshare(CLONE_NEWNET) did not happen on that thread")
+		return kit.Errorf("the pinned namespace is the host's own: unshare(CLONE_NEWNET) did not happen on that thread")
 	}
 	if err := showLinks(s, ns, "ip -n "+ns.Name+" -br link"); err != nil {
 		return err
@@ -252,7 +251,7 @@ func checkAddNetNS(s *kit.Session) error {
 		return err
 	}
 	if len(links) != 1 || links[0].Name != "lo" {
-		return fmt.Errorf("the new namespace has links %v; want lo alone", links)
+		return kit.Errorf("the new namespace has links %v; want lo alone", links)
 	}
 	var strays []string
 	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -268,7 +267,7 @@ func checkAddNetNS(s *kit.Session) error {
 		}
 	}
 	if len(strays) > 0 {
-		return fmt.Errorf("threads %s of this program are in the new namespace: other goroutines will run "+
+		return kit.Errorf("threads %s of this program are in the new namespace: other goroutines will run "+
 			"there (was the thread unlocked?)", strings.Join(strays, ", "))
 	}
 	s.Host("every thread of this program is still in %s", host)

@@ -114,7 +114,7 @@ func checkExecProcess(s *kit.Session) error {
 			return fmt.Errorf("execProcess: %w", err)
 		}
 		if !slices.Equal(proc.Args, []string{"sh", "-c", execLook}) {
-			return fmt.Errorf("execProcess: Args %q; want the args it was given", proc.Args)
+			return kit.Errorf("execProcess: Args %q; want the args it was given", proc.Args)
 		}
 		cases[i].proc = proc
 	}
@@ -135,7 +135,7 @@ func checkExecProcess(s *kit.Session) error {
 		stdinR.Close()
 		if err != nil {
 			stdinW.Close()
-			return fmt.Errorf("starting your process: %w", err)
+			return kit.Errorf("starting your process: %w", err)
 		}
 		l.execs = append(l.execs, p)
 		werr := waitFor(&out, "---\n", p)
@@ -153,12 +153,12 @@ func checkExecProcess(s *kit.Session) error {
 		s.Host("grep -E 'Uid|Gid' /proc/%d/status: Uid: %s; Gid: %s", p.Pid(),
 			strings.Join(strings.Fields(status["Uid"]), " "), strings.Join(strings.Fields(status["Gid"]), " "))
 		if said != tc.want {
-			return fmt.Errorf("the process says:\n%s\nwant:\n%s", indent(said), indent(tc.want))
+			return kit.Errorf("the process says:\n%s\nwant:\n%s", indent(said), indent(tc.want))
 		}
 		wantID := strconv.FormatUint(uint64(tc.uid), 10)
 		for _, key := range []string{"Uid", "Gid"} {
 			if f := strings.Fields(status[key]); len(f) != 4 || slices.ContainsFunc(f, func(id string) bool { return id != wantID }) {
-				return fmt.Errorf("the kernel's %s of the process: %q; want %s in every field", key, status[key], wantID)
+				return kit.Errorf("the kernel's %s of the process: %q; want %s in every field", key, status[key], wantID)
 			}
 		}
 	}
@@ -204,7 +204,7 @@ func checkContainerPIDs(s *kit.Session) error {
 	for _, pid := range got {
 		st, err := procfs.ReadStatus(strconv.Itoa(pid))
 		if err != nil {
-			rows = append(rows, []string{strconv.Itoa(pid), "?", "(gone: " + err.Error() + ")"})
+			rows = append(rows, []string{strconv.Itoa(pid), "?", s.T("(gone: %v)", err)})
 			continue
 		}
 		rows = append(rows, []string{strconv.Itoa(pid), st["NSpid"], st["Name"]})
@@ -218,10 +218,10 @@ func checkContainerPIDs(s *kit.Session) error {
 	s.Cmd("cat /sys/fs/cgroup%s/cgroup.procs    # the kernel's list", c.Cgroup.Path())
 	s.Host("%s", strings.Trim(fmt.Sprint(procs), "[]"))
 	if !slices.Equal(procs, want) {
-		return fmt.Errorf("the container's cgroup holds %v, the check started %v: the check is wrong, not you", procs, want)
+		return kit.Errorf("the container's cgroup holds %v, the check started %v: the check is wrong, not you", procs, want)
 	}
 	if !slices.Equal(got, want) {
-		return fmt.Errorf("containerPIDs(%d) = %v; want %v (PID 1 and the two exec'd, in increasing order)", c.Pid(), got, want)
+		return kit.Errorf("containerPIDs(%d) = %v; want %v (PID 1 and the two exec'd, in increasing order)", c.Pid(), got, want)
 	}
 	return nil
 }
@@ -252,7 +252,7 @@ func checkDiffUpper(s *kit.Session) error {
 	s.Cleanup(func() error {
 		if unmount != nil {
 			if err := unmount(); err != nil {
-				return fmt.Errorf("%w; left %s in place", err, dir)
+				return kit.Errorf("%w; left %s in place", err, dir)
 			}
 		}
 		return os.RemoveAll(dir)
@@ -311,7 +311,7 @@ func checkDiffUpper(s *kit.Session) error {
 				extra = append(extra, g)
 			}
 		}
-		return fmt.Errorf("diffUpper lacks %q and has %q that the changes do not explain", missing, extra)
+		return kit.Errorf("diffUpper lacks %q and has %q that the changes do not explain", missing, extra)
 	}
 	return nil
 }
@@ -344,7 +344,7 @@ func changeUnion(merged string) error {
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return fmt.Errorf("changing the union: %w", err)
+			return kit.Errorf("changing the union: %w", err)
 		}
 	}
 	return nil

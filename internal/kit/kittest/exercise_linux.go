@@ -94,6 +94,33 @@ func checkExerciseIn(t *testing.T, l *kit.Lesson, n, lang, english string, wantS
 	if left := EnglishLeft(cat, english, out); len(left) > 0 {
 		t.Errorf("check %s in %s prints English its catalog translates: %q\nstdout:\n%s", n, lang, left, out)
 	}
+	// Why the check failed: the English run's reason, word for word, is
+	// one no catalog knows (a fmt.Errorf, not kit.Errorf).
+	if wantStatus == 1 {
+		en, _ := failReason(kit.Catalog{}, n, english)
+		said, ok := failReason(cat, n, out)
+		if ok && said == en && hasProse(en) {
+			t.Errorf("check %s in %s says why it failed in English: %q; make the reason kit.Errorf, "+
+				"translated in the catalog\nstdout:\n%s", n, lang, en, out)
+		}
+	}
+}
+
+// failReason is the first line of the reason a check's verdict gives, in
+// the language of cat: what follows "FAIL: exercise N: " as cat says it.
+func failReason(cat kit.Catalog, n, out string) (string, bool) {
+	format := "FAIL: exercise %d: %s"
+	if t, ok := cat[format]; ok {
+		format = t
+	}
+	num, _ := strconv.Atoi(n)
+	prefix, _, _ := strings.Cut(fmt.Sprintf(format, num, "\x00"), "\x00")
+	for _, line := range strings.Split(out, "\n") {
+		if _, reason, ok := strings.Cut(line, prefix); ok {
+			return reason, true
+		}
+	}
+	return "", false
 }
 
 // checkCatalogs wants every exercise's title and hint in each catalog of
@@ -157,6 +184,7 @@ func checkCatalogs(t *testing.T, l *kit.Lesson) {
 		if left := EnglishLeft(cat, english.String(), out.String()); len(left) > 0 {
 			t.Errorf("the list of exercises in %s prints English its catalog translates: %q\n%s", lang, left, out.String())
 		}
+		CheckColumns(t, "the list of exercises in English", english.String())
 		CheckColumns(t, "the list of exercises in "+lang, out.String())
 	}
 }
@@ -177,7 +205,8 @@ func build() string {
 // solution) holds "exercise N", the reference solution; and no other TODO
 // is in the lesson: there, a TODO means a place for the learner, never
 // unfinished work. Every exercise's title and hint has a translation in
-// each of l.Catalogs, and the list of exercises prints translated.
+// each of l.Catalogs, the list of exercises prints translated, and every
+// reason a check can give in words has its translation ([kit.Errorf]).
 func CheckExerciseFiles(t *testing.T, l *kit.Lesson) {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
@@ -235,6 +264,7 @@ func CheckExerciseFiles(t *testing.T, l *kit.Lesson) {
 		}
 	}
 	checkCatalogs(t, l)
+	checkReasons(t, l)
 }
 
 // todo finds a TODO that is not the kit.TODO function, with the exercise
