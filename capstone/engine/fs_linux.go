@@ -19,6 +19,7 @@ import (
 
 	"github.com/unboxlab/unbox/capstone/image"
 	"github.com/unboxlab/unbox/internal/layer"
+	"github.com/unboxlab/unbox/internal/overlay"
 )
 
 // CommitOptions are `unbox commit`'s flags.
@@ -353,4 +354,20 @@ func writeHostTree(tw *tar.Writer, src, name string) error {
 		_, err = io.Copy(tw, f)
 		return err
 	})
+}
+
+// Diff lists what a container changed in its image's file system (`unbox
+// diff`): its upper dir against the layers below it (lesson 04's model,
+// overlay.Changes), without the init layer's files and the mount points
+// of its volumes, which are the engine's, as a commit leaves them out.
+func (e *Engine) Diff(ref string) ([]overlay.Change, error) {
+	c, err := e.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	l := layersIn(e.dir(c.ID), c, false)
+	if _, err := os.Lstat(l.Upper); errors.Is(err, os.ErrNotExist) {
+		return nil, nil // never started: nothing changed yet
+	}
+	return overlay.Changes(l.Upper, l.Lower, commitExclude(c))
 }
