@@ -21,6 +21,22 @@ type Session struct {
 }
 
 // attach connects to the monitor of a running container.
+// Attach connects to a running container's stdio (`unbox attach`), its
+// input too with stdin; it never starts one, as Start with Attach does.
+func (e *Engine) Attach(ref string, stdin bool) (*Session, error) {
+	c, err := e.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !e.monitorAlive(c.ID):
+		return nil, errors.New("you cannot attach to a stopped container, start it first")
+	case c.State.Status == Paused:
+		return nil, errors.New("you cannot attach to a paused container, unpause it first")
+	}
+	return e.attach(c.ID, attachHello{Stdin: stdin, Output: true})
+}
+
 func (e *Engine) attach(id string, h attachHello) (*Session, error) {
 	conn, err := net.Dial("unix", filepath.Join(e.runDir(id), "attach.sock"))
 	if err != nil {

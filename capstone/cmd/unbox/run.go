@@ -65,6 +65,13 @@ func (g *globals) runAttached(c *cli.Context, id string, tty, interactive, sigPr
 	if err != nil {
 		return err
 	}
+	return g.attached(sess, tty, interactive, sigProxy)
+}
+
+// attached copies a session to and from this terminal until the
+// container's process ends, and returns its status: the terminal in raw
+// mode with tty, signals forwarded with sigProxy.
+func (g *globals) attached(sess *engine.Session, tty, interactive, sigProxy bool) error {
 	var fg *attached
 	if tty || sigProxy {
 		fg = foreground(sess, g.stdin, tty)
