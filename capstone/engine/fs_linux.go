@@ -70,7 +70,9 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (image
 	if o.CreatedBy != "" {
 		createdBy = o.CreatedBy
 	}
-	if c.State.Running {
+	// Frozen while its upper dir is read, as Docker's commit --pause; a
+	// container the user paused stays paused.
+	if c.State.Status == Running {
 		if m, err := e.cgroup(c); err == nil && m.Freeze() == nil {
 			defer m.Thaw()
 		}
