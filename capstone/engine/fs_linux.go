@@ -70,11 +70,12 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (image
 	if o.CreatedBy != "" {
 		createdBy = o.CreatedBy
 	}
-	// Frozen while its upper dir is read, as Docker's commit --pause; a
-	// container the user paused stays paused.
+	// Paused while its upper dir is read, as Docker's commit --pause,
+	// through its runtime (the freezer, which the engine's own view of
+	// the cgroup lacks on v1); a container the user paused stays paused.
 	if c.State.Status == Running {
-		if m, err := e.cgroup(c); err == nil && m.Freeze() == nil {
-			defer m.Thaw()
+		if rt, err := e.runtimeFor(c.HostConfig.Runtime); err == nil && rt.Pause(ctx, c.ID) == nil {
+			defer rt.Resume(ctx, c.ID)
 		}
 	}
 	io := image.CommitOptions{

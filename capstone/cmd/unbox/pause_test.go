@@ -84,6 +84,13 @@ func TestPrivPauseUpdate(t *testing.T) {
 	// A paused container stops (sh, as PID 1, ignores SIGTERM: SIGKILL
 	// after -t), and a stopped one's update is its next start's.
 	e.ok("pause", "pz")
+	e.ok("commit", "pz", "pz-image") // freezes and thaws a running one, not this
+	n = lines()
+	time.Sleep(time.Second)
+	if m := lines(); m != n || e.inspect("pz").State.Status != "paused" {
+		t.Errorf("after commit of a paused container, its log grew from %d to %d lines; want it paused still", n, m)
+	}
+	e.ok("rmi", "pz-image")
 	e.ok("stop", "-t", "1", "pz")
 	if c := e.inspect("pz"); c.State.Status != "exited" || c.State.ExitCode != 137 {
 		t.Errorf("stop of a paused container: %+v; want exited with 137", c.State)
