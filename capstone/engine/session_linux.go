@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,6 +95,11 @@ func (s *Session) Signal(sig unix.Signal) error {
 	return writeFrame(s.conn, frameSignal, p[:])
 }
 
+// ErrDetached is what a session's stdin returns when the user typed the
+// detach keys (Docker's ctrl-p ctrl-q): the CLI leaves, the container
+// runs on.
+var ErrDetached = errors.New("read escape sequence")
+
 // ExitError is a container's run that ended with a status other than 0,
 // or failed: the CLI exits with Code.
 type ExitError struct {
@@ -111,14 +117,24 @@ func (e *ExitError) Error() string {
 // Copy streams the container's output to stdout and stderr, and stdin
 // (when not nil) to the container, until the container exits; it returns
 // its exit status. With a terminal, all output arrives as stdout.
+//
+// A stdin that fails with ErrDetached (the detach keys were typed) ends
+// the session there, the container's stdin left open, and Copy returns
+// ErrDetached: the container goes on, as after `run -d`.
 func (s *Session) Copy(stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	defer s.conn.Close()
+	var detached atomic.Bool
 	if stdin != nil {
 		go func() {
 			buf := make([]byte, 32<<10)
 			for {
 				n, err := stdin.Read(buf)
 				if n > 0 && writeFrame(s.conn, frameStdin, buf[:n]) != nil {
+					return
+				}
+				if errors.Is(err, ErrDetached) {
+					detached.Store(true)
+					s.conn.Close()
 					return
 				}
 				if err != nil {
@@ -131,6 +147,9 @@ func (s *Session) Copy(stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	for {
 		typ, p, err := readFrame(s.conn)
 		if err != nil {
+			if detached.Load() {
+				return 0, ErrDetached
+			}
 			if errors.Is(err, io.EOF) {
 				return 0, errors.New("the container's monitor went away before the container exited")
 			}

@@ -112,7 +112,10 @@ func (s *stdio) closeAll() {
 func (m *monitor) startPumps(s *stdio) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stdinOnce = s.openStdin
+	// Docker's StdinOnce: piped stdin ends with its attached client. A
+	// terminal stays open when its client leaves (the detach keys, or a
+	// killed CLI), so that a shell in it can be attached to again.
+	m.stdinOnce = s.openStdin && s.master == nil
 	if s.master != nil {
 		m.console = s.master
 		if s.openStdin {

@@ -17,9 +17,14 @@ func attachCommand(g *globals) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "no-stdin", Usage: "do not attach STDIN"},
 			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "proxy the signals this process gets to the container"},
+			detachKeysFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c, 1); err != nil {
+				return err
+			}
+			keys, err := detachKeys(c)
+			if err != nil {
 				return err
 			}
 			e, err := g.engine()
@@ -35,7 +40,7 @@ func attachCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return g.attached(sess, ctr.Config.Tty, stdin, c.Bool("sig-proxy"))
+			return g.attached(sess, ctr.Config.Tty, stdin, c.Bool("sig-proxy"), keys)
 		},
 	}
 }

@@ -339,7 +339,11 @@ func composeRunCommand(g *globals) *cli.Command {
 				fmt.Fprintln(g.stdout, ctr.ID)
 				return nil
 			}
-			err = g.runAttached(c, ctr.ID, ctr.Config.Tty, c.Bool("interactive"), true)
+			keys, err := detachKeys(c)
+			if err != nil {
+				return err
+			}
+			err = g.runAttached(c, ctr.ID, ctr.Config.Tty, c.Bool("interactive"), true, keys)
 			if c.Bool("rm") {
 				if _, rerr := cp.E.Remove(c.Context, ctr.ID, true, true); rerr != nil && err == nil {
 					err = rerr

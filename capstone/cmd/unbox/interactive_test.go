@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,7 +30,26 @@ func TestPrivInteractive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer master.Close()
-	out := make(chan string, 1)
+	expect := terminalLines(t, master)
+	io.WriteString(master, "stty size; tty; echo $TERM\r")
+	expect("30 100")
+	expect("/dev/pts/0")
+	expect("xterm")
+	if err := pty.Setsize(master, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // SIGWINCH, then the resize frame
+	io.WriteString(master, "stty size\r")
+	expect("40 120")
+	io.WriteString(master, "exit 5\r")
+	if code := waitExit(t, cmd); code != 5 {
+		t.Errorf("run -it ... sh; exit 5: status %d; want 5", code)
+	}
+}
+
+// terminalLines reads a terminal's master side line by line; expect
+// waits up to a minute for a line that is want once trimmed.
+func terminalLines(t *testing.T, master io.Reader) (expect func(want string)) {
 	var seen strings.Builder
 	lines := make(chan string, 100)
 	go func() {
@@ -40,7 +60,7 @@ func TestPrivInteractive(t *testing.T) {
 		}
 		close(lines)
 	}()
-	expect := func(want string) {
+	return func(want string) {
 		t.Helper()
 		deadline := time.After(time.Minute)
 		for {
@@ -57,29 +77,20 @@ func TestPrivInteractive(t *testing.T) {
 			}
 		}
 	}
-	io.WriteString(master, "stty size; tty; echo $TERM\r")
-	expect("30 100")
-	expect("/dev/pts/0")
-	expect("xterm")
-	if err := pty.Setsize(master, &pty.Winsize{Rows: 40, Cols: 120}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond) // SIGWINCH, then the resize frame
-	io.WriteString(master, "stty size\r")
-	expect("40 120")
-	io.WriteString(master, "exit 5\r")
+}
+
+// waitExit waits up to a minute for cmd to end, and returns its status.
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
 	case <-time.After(time.Minute):
 		cmd.Process.Kill()
-		t.Fatal("run -it did not end when its shell exited")
+		t.Fatalf("%s did not end within a minute", strings.Join(cmd.Args, " "))
 	}
-	_ = out
-	if code := cmd.ProcessState.ExitCode(); code != 5 {
-		t.Errorf("run -it ... sh; exit 5: status %d; want 5", code)
-	}
+	return cmd.ProcessState.ExitCode()
 }
 
 // TestPrivAttachedCLIKilled: the monitor, not the CLI, owns the

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,12 +20,17 @@ func runCommand(g *globals) *cli.Command {
 		Flags: append(createFlags(),
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run the container in the background and print its ID"},
 			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass the signals this process gets on to the container (without -t)"},
+			detachKeysFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1); err != nil {
 				return err
 			}
 			o, err := createOptions(c)
+			if err != nil {
+				return err
+			}
+			keys, err := detachKeys(c)
 			if err != nil {
 				return err
 			}
@@ -45,14 +52,14 @@ func runCommand(g *globals) *cli.Command {
 				fmt.Fprintln(g.stdout, ctr.ID)
 				return nil
 			}
-			return g.runAttached(c, ctr.ID, o.Tty, o.OpenStdin, c.Bool("sig-proxy"))
+			return g.runAttached(c, ctr.ID, o.Tty, o.OpenStdin, c.Bool("sig-proxy"), keys)
 		},
 	}
 }
 
 // runAttached starts a container with this process's stdio attached and
 // returns its exit status as ours.
-func (g *globals) runAttached(c *cli.Context, id string, tty, interactive, sigProxy bool) error {
+func (g *globals) runAttached(c *cli.Context, id string, tty, interactive, sigProxy bool, keys []byte) error {
 	e, err := g.engine()
 	if err != nil {
 		return err
@@ -65,24 +72,34 @@ func (g *globals) runAttached(c *cli.Context, id string, tty, interactive, sigPr
 	if err != nil {
 		return err
 	}
-	return g.attached(sess, tty, interactive, sigProxy)
+	return g.attached(sess, tty, interactive, sigProxy, keys)
 }
 
 // attached copies a session to and from this terminal until the
 // container's process ends, and returns its status: the terminal in raw
-// mode with tty, signals forwarded with sigProxy.
-func (g *globals) attached(sess *engine.Session, tty, interactive, sigProxy bool) error {
+// mode with tty, signals forwarded with sigProxy. Typing keys (the detach
+// keys) on the terminal leaves the container running, and is a success,
+// as in Docker.
+func (g *globals) attached(sess *engine.Session, tty, interactive, sigProxy bool, keys []byte) error {
 	var fg *attached
 	if tty || sigProxy {
 		fg = foreground(sess, g.stdin, tty)
 	}
-	var in = g.stdin
-	if !interactive {
-		in = nil
+	// The detach keys are read from a terminal only, as Docker reads
+	// them: piped input passes as it is, to its end.
+	var in io.Reader
+	switch {
+	case interactive && tty:
+		in = &detachReader{r: g.stdin, keys: keys}
+	case interactive:
+		in = g.stdin
 	}
 	code, err := sess.Copy(in, g.stdout, g.stderr)
 	if fg != nil {
 		fg.stop()
+	}
+	if errors.Is(err, engine.ErrDetached) {
+		return nil
 	}
 	if err != nil {
 		return err

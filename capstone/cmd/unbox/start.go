@@ -19,6 +19,7 @@ func startCommand(g *globals) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach its output and exit with its status"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach its STDIN"},
+			detachKeysFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1); err != nil {
@@ -32,11 +33,15 @@ func startCommand(g *globals) *cli.Command {
 				if c.NArg() > 1 {
 					return errors.New("you cannot start and attach multiple containers at once")
 				}
+				keys, err := detachKeys(c)
+				if err != nil {
+					return err
+				}
 				ctr, err := e.Lookup(c.Args().First())
 				if err != nil {
 					return err
 				}
-				return g.runAttached(c, ctr.ID, ctr.Config.Tty, c.Bool("interactive") && ctr.Config.OpenStdin, true)
+				return g.runAttached(c, ctr.ID, ctr.Config.Tty, c.Bool("interactive") && ctr.Config.OpenStdin, true, keys)
 			}
 			return g.eachArg(c, func(ref string) error {
 				_, err := e.Start(c.Context, ref, engine.StartOptions{})
