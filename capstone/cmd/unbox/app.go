@@ -190,3 +190,19 @@ func (*silentError) Error() string { return "" }
 func (g *globals) printErr(err error) {
 	fmt.Fprintf(g.stderr, "%s %s\n", g.paint(colorError, "unbox:"), err)
 }
+
+// eachArgAction is the Action of a command that does fn to each of its
+// arguments (one at least), the engine opened once: each argument is
+// printed when done, its error shown when not (eachArg).
+func (g *globals) eachArgAction(fn func(c *cli.Context, e *engine.Engine, arg string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := needArgs(c, 1); err != nil {
+			return err
+		}
+		e, err := g.engine()
+		if err != nil {
+			return err
+		}
+		return g.eachArg(c, func(arg string) error { return fn(c, e, arg) })
+	}
+}

@@ -161,22 +161,13 @@ func networkRmCommand(g *globals) *cli.Command {
 		Usage:     "remove one or more networks (not one a running container is on)",
 		ArgsUsage: "NETWORK [NETWORK...]",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not fail on a network that does not exist"}},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1); err != nil {
-				return err
+		Action: g.eachArgAction(func(c *cli.Context, e *engine.Engine, n string) error {
+			err := e.RemoveNetwork(n)
+			if c.Bool("force") && err != nil && errors.Is(err, network.ErrNotFound) {
+				return nil
 			}
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return g.eachArg(c, func(n string) error {
-				err := e.RemoveNetwork(n)
-				if c.Bool("force") && err != nil && errors.Is(err, network.ErrNotFound) {
-					return nil
-				}
-				return err
-			})
-		},
+			return err
+		}),
 	}
 }
 

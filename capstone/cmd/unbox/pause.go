@@ -25,18 +25,9 @@ func freezeCommand(g *globals, name, usage string, op func(*engine.Engine, conte
 		Name:      name,
 		Usage:     usage,
 		ArgsUsage: "CONTAINER [CONTAINER...]",
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1); err != nil {
-				return err
-			}
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return g.eachArg(c, func(ref string) error {
-				_, err := op(e, c.Context, ref)
-				return err
-			})
-		},
+		Action: g.eachArgAction(func(c *cli.Context, e *engine.Engine, ref string) error {
+			_, err := op(e, c.Context, ref)
+			return err
+		}),
 	}
 }

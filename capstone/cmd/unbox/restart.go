@@ -17,24 +17,15 @@ func restartCommand(g *globals) *cli.Command {
 		Usage:     "restart one or more containers: stop, then start",
 		ArgsUsage: "[OPTIONS] CONTAINER [CONTAINER...]",
 		Flags:     []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing the container"}},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1); err != nil {
-				return err
+		Action: g.eachArgAction(func(c *cli.Context, e *engine.Engine, ref string) error {
+			ctr, err := e.Stop(c.Context, ref, stopTimeout(c))
+			if err == nil {
+				_, err = e.Start(c.Context, ctr.ID, engine.StartOptions{})
 			}
-			e, err := g.engine()
-			if err != nil {
-				return err
+			if err != nil && !errors.Is(err, engine.ErrRunning) {
+				return fmt.Errorf("cannot restart container %s: %w", ref, err)
 			}
-			return g.eachArg(c, func(ref string) error {
-				ctr, err := e.Stop(c.Context, ref, stopTimeout(c))
-				if err == nil {
-					_, err = e.Start(c.Context, ctr.ID, engine.StartOptions{})
-				}
-				if err != nil && !errors.Is(err, engine.ErrRunning) {
-					return fmt.Errorf("cannot restart container %s: %w", ref, err)
-				}
-				return nil
-			})
-		},
+			return nil
+		}),
 	}
 }

@@ -4,6 +4,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/unboxlab/unbox/capstone/engine"
 )
 
 func rmCommand(g *globals) *cli.Command {
@@ -15,18 +17,9 @@ func rmCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "force the removal of a running container (it is killed)"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the anonymous volumes of the container"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1); err != nil {
-				return err
-			}
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return g.eachArg(c, func(ref string) error {
-				_, err := e.Remove(c.Context, ref, c.Bool("force"), c.Bool("volumes"))
-				return err
-			})
-		},
+		Action: g.eachArgAction(func(c *cli.Context, e *engine.Engine, ref string) error {
+			_, err := e.Remove(c.Context, ref, c.Bool("force"), c.Bool("volumes"))
+			return err
+		}),
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/unboxlab/unbox/capstone/engine"
 )
 
 // stopTimeout is how long stop waits before SIGKILL: -t, else the
@@ -21,20 +23,11 @@ func stopCommand(g *globals) *cli.Command {
 		Usage:     "stop one or more running containers: the stop signal, then SIGKILL after the timeout",
 		ArgsUsage: "[OPTIONS] CONTAINER [CONTAINER...]",
 		Flags:     []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing the container"}},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1); err != nil {
-				return err
+		Action: g.eachArgAction(func(c *cli.Context, e *engine.Engine, ref string) error {
+			if _, err := e.Stop(c.Context, ref, stopTimeout(c)); err != nil {
+				return fmt.Errorf("cannot stop container %s: %w", ref, err)
 			}
-			e, err := g.engine()
-			if err != nil {
-				return err
-			}
-			return g.eachArg(c, func(ref string) error {
-				if _, err := e.Stop(c.Context, ref, stopTimeout(c)); err != nil {
-					return fmt.Errorf("cannot stop container %s: %w", ref, err)
-				}
-				return nil
-			})
-		},
+			return nil
+		}),
 	}
 }

@@ -102,22 +102,13 @@ func volumeCommand(g *globals) *cli.Command {
 				Usage:     "remove one or more volumes (not one a container uses)",
 				ArgsUsage: "VOLUME [VOLUME...]",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not fail on a volume that does not exist"}},
-				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 1); err != nil {
-						return err
+				Action: g.eachArgAction(func(c *cli.Context, e *engine.Engine, n string) error {
+					err := e.Volumes.Remove(n)
+					if c.Bool("force") && errors.Is(err, volume.ErrNotFound) {
+						return nil
 					}
-					e, err := g.engine()
-					if err != nil {
-						return err
-					}
-					return g.eachArg(c, func(n string) error {
-						err := e.Volumes.Remove(n)
-						if c.Bool("force") && errors.Is(err, volume.ErrNotFound) {
-							return nil
-						}
-						return err
-					})
-				},
+					return err
+				}),
 			},
 			{
 				Name:  "prune",
