@@ -137,6 +137,16 @@ func (e *Engine) save(c *Container) error {
 // lock takes a container's lock (its directory, flock(2)) and reads its
 // record again. A container removed meanwhile is ErrNotFound: removal
 // renames the directory away under the lock.
+// lockRef is lock of the container ref names (a name, an ID or a prefix
+// of one).
+func (e *Engine) lockRef(ref string) (*Container, func(), error) {
+	found, err := e.Lookup(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.lock(found.ID)
+}
+
 func (e *Engine) lock(id string) (*Container, func(), error) {
 	unlock, err := statefile.Lock(e.dir(id))
 	if err != nil {

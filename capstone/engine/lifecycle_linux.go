@@ -35,11 +35,7 @@ var ErrRunning = errors.New("the container is already running")
 // runs (or failed to start: an *ExitCodeError with Docker's status). With
 // Attach the session is connected first.
 func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (*Session, error) {
-	found, err := e.Lookup(ref)
-	if err != nil {
-		return nil, err
-	}
-	c, unlock, err := e.lock(found.ID)
+	c, unlock, err := e.lockRef(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -245,11 +241,7 @@ func (e *Engine) Wait(ctx context.Context, ref string) (int, error) {
 // Remove removes a container (`unbox rm`): a running one only with force
 // (it is killed), its anonymous volumes with volumes.
 func (e *Engine) Remove(ctx context.Context, ref string, force, volumes bool) (*Container, error) {
-	found, err := e.Lookup(ref)
-	if err != nil {
-		return nil, err
-	}
-	c, unlock, err := e.lock(found.ID)
+	c, unlock, err := e.lockRef(ref)
 	if err != nil {
 		return nil, err
 	}

@@ -458,11 +458,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ref string, o Endpo
 	if err != nil {
 		return &ExitCodeError{Code: 125, Err: err}
 	}
-	found, err := e.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	c, unlock, err := e.lock(found.ID)
+	c, unlock, err := e.lockRef(ref)
 	if err != nil {
 		return err
 	}
@@ -514,11 +510,7 @@ func (e *Engine) endpointSettings(name string, o EndpointOptions) (*EndpointSett
 // disconnect`): at once if it runs, and from its later starts. With
 // force, a container that is not on it is no error.
 func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ref string, force bool) error {
-	found, err := e.Lookup(ref)
-	if err != nil {
-		return err
-	}
-	c, unlock, err := e.lock(found.ID)
+	c, unlock, err := e.lockRef(ref)
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,7 @@ func (e *Engine) Unpause(ctx context.Context, ref string) (*Container, error) {
 }
 
 func (e *Engine) freeze(ctx context.Context, ref string, pause bool) (*Container, error) {
-	found, err := e.Lookup(ref)
-	if err != nil {
-		return nil, err
-	}
-	c, unlock, err := e.lock(found.ID)
+	c, unlock, err := e.lockRef(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +86,7 @@ func (e *Engine) Update(ctx context.Context, ref string, o UpdateOptions) (*Cont
 	if o.NanoCPUs > 0 && (o.CPUPeriod > 0 || o.CPUQuota > 0) {
 		return nil, errors.New("conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be set")
 	}
-	found, err := e.Lookup(ref)
-	if err != nil {
-		return nil, err
-	}
-	c, unlock, err := e.lock(found.ID)
+	c, unlock, err := e.lockRef(ref)
 	if err != nil {
 		return nil, err
 	}
