@@ -87,6 +87,15 @@ type LogOptions struct {
 	Follow     bool
 	Tail       int // -1: all
 	Timestamps bool
+	// Since and Until, when set, keep the entries logged from Since and
+	// before Until (--since, --until); Tail counts what they keep. A
+	// follow ends at Until.
+	Since, Until time.Time
+}
+
+// keeps says whether en is in o's time window.
+func (o LogOptions) keeps(en logEntry) bool {
+	return (o.Since.IsZero() || !en.Time.Before(o.Since)) && (o.Until.IsZero() || en.Time.Before(o.Until))
 }
 
 // Logs writes the container's log to stdout and stderr, each entry to the
@@ -131,7 +140,7 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, stdout, std
 				line, partial = append(partial, line...), nil
 			}
 			var en logEntry
-			if json.Unmarshal(line, &en) != nil {
+			if json.Unmarshal(line, &en) != nil || !o.keeps(en) {
 				continue
 			}
 			if keep {
@@ -154,7 +163,7 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, stdout, std
 	for {
 		running := e.monitorAlive(c.ID)
 		readAll(false)
-		if !running {
+		if !running || (!o.Until.IsZero() && time.Now().After(o.Until)) {
 			return nil
 		}
 		select {

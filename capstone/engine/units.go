@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ParseBytes reads a size as Docker's --memory and --shm-size take it
@@ -67,4 +68,31 @@ func BinarySize(n uint64) string {
 		i++
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64) + units[i]
+}
+
+// ParseTime reads a time as `docker logs --since/--until` takes it (moby's
+// timetypes): a duration before now ("10m", "1h30m"), Unix seconds with an
+// optional fraction ("1700000000.5"), or an RFC 3339 date and time, a
+// time without a zone being the local one ("2026-12-01T10:00:00Z",
+// "2026-12-01T10:00:00", "2026-12-01").
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if sec, frac, _ := strings.Cut(s, "."); sec != "" && strings.Trim(sec, "0123456789") == "" && strings.Trim(frac, "0123456789") == "" {
+		n, err := strconv.ParseInt(sec, 10, 64)
+		if err == nil && len(frac) <= 9 {
+			ns, _ := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+			return time.Unix(n, ns), nil
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q: want a duration (10m), Unix seconds or an RFC 3339 time (2006-01-02T15:04:05Z)", s)
 }
