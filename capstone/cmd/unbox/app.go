@@ -124,7 +124,7 @@ func newApp(g *globals) *cli.App {
 			runCommand(g), createCommand(g), startCommand(g), stopCommand(g), restartCommand(g), killCommand(g),
 			rmCommand(g), psCommand(g), logsCommand(g), execCommand(g), inspectCommand(g), topCommand(g),
 			statsCommand(g), pauseCommand(g), unpauseCommand(g), updateCommand(g), diffCommand(g), attachCommand(g), commitCommand(g), buildCommand(g), composeCommand(g), exportCommand(g), cpCommand(g), waitCommand(g),
-			imagesCommand(g), rmiCommand(g), tagCommand(g), historyCommand(g), imageCommand(g),
+			imagesCommand(g), rmiCommand(g), tagCommand(g), historyCommand(g), imageCommand(g), containerCommand(g),
 			volumeCommand(g), networkCommand(g), portCommand(g), healthcheckCommand(g), systemCommand(g), infoCommand(g), versionCommand(g), doctorCommand(g),
 			completionCommand(g),
 		}, registryCommands(g)...),

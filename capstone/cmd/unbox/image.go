@@ -70,7 +70,7 @@ func imageCommand(g *globals) *cli.Command {
 			{Name: "rm", Usage: "remove one or more images", ArgsUsage: "IMAGE [IMAGE...]", Flags: rmiCommand(g).Flags, Action: func(c *cli.Context) error { return g.removeImages(c) }},
 			{Name: "tag", Usage: "create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", ArgsUsage: "SOURCE TARGET", Action: func(c *cli.Context) error { return g.tagImage(c) }},
 			{Name: "history", Usage: "show the history of an image", ArgsUsage: "IMAGE", Flags: historyCommand(g).Flags, Action: func(c *cli.Context) error { return g.imageHistory(c) }},
-			pullCommand(g), pushCommand(g), saveCommand(g), loadCommand(g),
+			pullCommand(g), pushCommand(g), saveCommand(g), loadCommand(g), buildCommand(g),
 		},
 	}
 }
