@@ -138,11 +138,8 @@ func (e *Engine) checkCreate(ctx context.Context, o CreateOptions) (*Container, 
 	if o.AutoRemove && o.Restart.Name != "" && o.Restart.Name != "no" {
 		return nil, nil, errors.New("conflicting options: --restart and --rm")
 	}
-	if o.NanoCPUs > 0 && (o.CPUPeriod > 0 || o.CPUQuota > 0) {
-		return nil, nil, errors.New("conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be set")
-	}
-	if o.Memory > 0 && o.Memory < 6<<20 {
-		return nil, nil, errors.New("minimum memory limit allowed is 6MB")
+	if err := checkLimits(o.Memory, o.NanoCPUs, o.CPUPeriod, o.CPUQuota); err != nil {
+		return nil, nil, err
 	}
 	if _, err := e.runtimeFor(o.Runtime); err != nil {
 		return nil, nil, err

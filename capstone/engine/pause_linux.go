@@ -69,6 +69,18 @@ func (e *Engine) thawSignalled(ctx context.Context, rt Runtime, id string) {
 	e.save(c)
 }
 
+// checkLimits refuses the limits Docker refuses, for create and update:
+// a memory limit under 6 MB, --cpus with a CFS period or quota.
+func checkLimits(memory, nanoCPUs, period, quota int64) error {
+	if nanoCPUs > 0 && (period > 0 || quota > 0) {
+		return errors.New("conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be set")
+	}
+	if memory > 0 && memory < 6<<20 {
+		return errors.New("minimum memory limit allowed is 6MB")
+	}
+	return nil
+}
+
 // UpdateOptions are `unbox update`'s flags: nil, or zero, leaves a value
 // as it is.
 type UpdateOptions struct {
@@ -80,11 +92,8 @@ type UpdateOptions struct {
 // in its record, for its next starts, and, while it runs, in its cgroup
 // now, through the runtime's update (runc update --resources).
 func (e *Engine) Update(ctx context.Context, ref string, o UpdateOptions) (*Container, error) {
-	if o.Memory > 0 && o.Memory < 6<<20 {
-		return nil, errors.New("minimum memory limit allowed is 6MB")
-	}
-	if o.NanoCPUs > 0 && (o.CPUPeriod > 0 || o.CPUQuota > 0) {
-		return nil, errors.New("conflicting options: --cpus and --cpu-period/--cpu-quota cannot both be set")
+	if err := checkLimits(o.Memory, o.NanoCPUs, o.CPUPeriod, o.CPUQuota); err != nil {
+		return nil, err
 	}
 	c, unlock, err := e.lockRef(ref)
 	if err != nil {
