@@ -21,7 +21,6 @@ type Session struct {
 	conn net.Conn
 }
 
-// attach connects to the monitor of a running container.
 // Attach connects to a running container's stdio (`unbox attach`), its
 // input too with stdin; it never starts one, as Start with Attach does.
 func (e *Engine) Attach(ref string, stdin bool) (*Session, error) {
@@ -38,6 +37,7 @@ func (e *Engine) Attach(ref string, stdin bool) (*Session, error) {
 	return e.attach(c.ID, attachHello{Stdin: stdin, Output: true})
 }
 
+// attach connects to the monitor of a running container.
 func (e *Engine) attach(id string, h attachHello) (*Session, error) {
 	conn, err := net.Dial("unix", filepath.Join(e.runDir(id), "attach.sock"))
 	if err != nil {
